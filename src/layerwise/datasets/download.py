@@ -115,7 +115,7 @@ def _download_one(url: str, dest: Path, sha256: str, progress: bool, timeout: fl
                 unit_divisor=1024,
                 desc=dest.name,
                 disable=not progress,
-                leave=False,
+                leave=True,
             ) as bar:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
