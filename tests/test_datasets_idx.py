@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerwise.datasets import read_idx, write_idx
-from layerwise.datasets.atomic import atomic_write
 from layerwise.errors import DataError
+from layerwise.fileio import atomic_write
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from layerwise.datasets.atomic import atomic_write
 from layerwise.datasets.catalog import DATASETS, DatasetSpec, FileSpec, available_datasets
 from layerwise.datasets.download import download, sha256_file
 from layerwise.datasets.idx import IDX_DTYPES, read_idx, write_idx
 from layerwise.datasets.mnist import cache_dir, fetch, load_mnist, locate, resolve_auto
+from layerwise.fileio import atomic_write
 
 __all__ = [
     "load_mnist",

@@ -21,8 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from layerwise import __version__
-from layerwise.datasets.atomic import atomic_write
 from layerwise.errors import DownloadError
+from layerwise.fileio import atomic_write
 
 __all__ = ["download", "sha256_file", "DEFAULT_TIMEOUT"]
 

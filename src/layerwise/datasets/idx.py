@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from layerwise.datasets.atomic import atomic_write
 from layerwise.errors import DataError
+from layerwise.fileio import atomic_write
 
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES"]
 
