@@ -100,6 +100,9 @@ class Sequential:
         self.layers: dict[str, Layer] = dict(zip(names, layer_list, strict=True))
         self.last_layer = loss_layer
         self._index = param_keys if param_keys is not None else _param_keys(layer_list)
+        # The views read the layers on every access, so building them once is safe.
+        self._params = ParamView(self._index)
+        self._grads = GradView(self._index)
         self.last_loss: float | None = None
 
     # -- book API -----------------------------------------------------------------------------
@@ -110,12 +113,12 @@ class Sequential:
     @property
     def params(self) -> ParamView:
         """Parameters by key (``W1``, ``b1``, ...): a live view of the layers' arrays."""
-        return ParamView(self._index)
+        return self._params
 
     @property
     def grads(self) -> GradView:
         """Gradients of the last :meth:`gradient` call, by parameter key."""
-        return GradView(self._index)
+        return self._grads
 
     def predict(self, x: ArrayLike) -> Array:
         """Scores of the last layer before the loss, shape ``(N, n_out)``."""
