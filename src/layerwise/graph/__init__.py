@@ -14,7 +14,7 @@ from layerwise.graph.core import Edge, Graph, Node
 from layerwise.graph.dot import to_dot
 from layerwise.graph.errors import GraphvizUnavailableError, UnknownFigureError
 from layerwise.graph.figures import FIGURES, figure
-from layerwise.graph.render import render
+from layerwise.graph.rendering import render
 
 __all__ = [
     "Graph",

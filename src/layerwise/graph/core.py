@@ -21,7 +21,7 @@ from layerwise.graph.fmt import format_value
 from layerwise.graph.ops import Array, Op
 
 if TYPE_CHECKING:
-    from layerwise.graph.render import Format
+    from layerwise.graph.rendering import Format
 
 __all__ = ["Graph", "Node", "Edge"]
 
@@ -155,7 +155,7 @@ class Graph:
         grad_tag: str | None = None,
     ) -> Node:
         for x in inputs:
-            if not any(x is n for n in self.nodes):
+            if not (x.id < len(self.nodes) and self.nodes[x.id] is x):
                 raise ValueError(f"node {x!r} belongs to another graph than {self.name!r}")
         node = Node(
             id=len(self.nodes),
@@ -328,7 +328,7 @@ class Graph:
 
     def render(self, path: str | Path, *, format: Format | None = None) -> Path:
         """Write this graph to ``path`` as .dot, .svg or .png (see :func:`render`)."""
-        from layerwise.graph.render import render
+        from layerwise.graph.rendering import render
 
         return render(self, path, format=format)
 
