@@ -1,5 +1,60 @@
-"""layerwise: neural networks from layers that each own forward() and backward()."""
+"""layerwise: neural networks from layers that each own forward() and backward().
+
+The names follow *Deep Learning from Scratch* (Saito Koki), chapter 5: ``MulLayer``,
+``AddLayer``, ``Relu``, ``Sigmoid``, ``Affine``, ``SoftmaxWithLoss``, ``TwoLayerNet``.
+"""
 
 from __future__ import annotations
 
+from layerwise.errors import DataError, ShapeError
+from layerwise.functions import (
+    cross_entropy_error,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy,
+    sum_squared_error,
+)
+from layerwise.gradient_check import GradientCheckReport, check_gradients, numerical_gradient
+from layerwise.layers import (
+    AddLayer,
+    Affine,
+    IdentityWithLoss,
+    Layer,
+    LossLayer,
+    MulLayer,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
+from layerwise.networks import Sequential, TwoLayerNet
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "ShapeError",
+    "DataError",
+    "sigmoid",
+    "relu",
+    "softmax",
+    "log_softmax",
+    "cross_entropy_error",
+    "softmax_cross_entropy",
+    "sum_squared_error",
+    "numerical_gradient",
+    "check_gradients",
+    "GradientCheckReport",
+    "Layer",
+    "LossLayer",
+    "MulLayer",
+    "AddLayer",
+    "Relu",
+    "Sigmoid",
+    "Affine",
+    "SoftmaxWithLoss",
+    "IdentityWithLoss",
+    "Sequential",
+    "TwoLayerNet",
+]

@@ -1,0 +1,186 @@
+"""Numerical gradients and gradient checking (book §4.4, §5.7.3).
+
+:func:`numerical_gradient` is the book's central difference. :func:`check_gradients` compares
+backpropagation against it, in float64, for a network or for a single layer, and returns a
+:class:`GradientCheckReport` with one row per parameter (and per input, for layers).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from layerwise.layers.base import Array, Layer, LossLayer
+
+__all__ = ["numerical_gradient", "check_gradients", "GradientCheckReport", "GradientError"]
+
+
+def numerical_gradient(f: Callable[[Array], Any], x: Array, h: float | None = None) -> NDArray[np.float64]:
+    """Central-difference gradient of the scalar function ``f`` at ``x`` (book §4.4).
+
+    ``f`` is called as ``f(x)`` while one element of ``x`` is moved by ``±h`` in place; each
+    element is restored to its exact old value afterwards. For an accurate result pass a
+    float64 ``x`` (the default ``h`` is 1e-5 then; 1e-2 for lower precisions). The result is
+    float64, shaped like ``x``.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise TypeError(f"numerical_gradient: x must be a floating NumPy array, got {type(x).__name__}"
+                        + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+    if h is None:
+        h = 1e-5 if x.dtype == np.float64 else 1e-2
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for idx in np.ndindex(*x.shape):
+        old = x[idx].copy()
+        x[idx] = old + h
+        fxh1 = float(f(x))
+        x[idx] = old - h
+        fxh2 = float(f(x))
+        x[idx] = old
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+    return grad
+
+
+@dataclass(frozen=True)
+class GradientError:
+    """Backprop against numerical gradient for one array."""
+
+    name: str
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+
+
+@dataclass
+class GradientCheckReport:
+    """The result of :func:`check_gradients`.
+
+    ``max_rel_error`` of a row is ``max|backprop - numerical| / max(max|backprop|,
+    max|numerical|)``: the worst error relative to the gradient's scale, which does not blow
+    up on entries that are zero up to round-off. A row passes when it is at most ``rtol``, or
+    its absolute error is at most ``atol`` (0 by default: only the relative error counts).
+    """
+
+    rows: list[GradientError] = field(default_factory=list)
+    rtol: float = 1e-6
+    atol: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.rows)
+
+    def __getitem__(self, name: str) -> GradientError:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"no gradient named {name!r}; have {[r.name for r in self.rows]}")
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        width = max([4, *(len(r.name) for r in self.rows)])
+        lines = [f"{'name':<{width}}  {'shape':<14} {'max abs err':>12} {'max rel err':>12}  result"]
+        for r in self.rows:
+            lines.append(
+                f"{r.name:<{width}}  {str(r.shape):<14} {r.max_abs_error:12.3e} "
+                f"{r.max_rel_error:12.3e}  {'ok' if r.passed else 'FAIL'}"
+            )
+        verdict = "PASSED" if self.passed else "FAILED"
+        lines.append(f"{verdict} (rtol={self.rtol:g}, atol={self.atol:g})")
+        return "\n".join(lines)
+
+
+def _compare(name: str, analytic: ArrayLike, numeric: ArrayLike, rtol: float, atol: float) -> GradientError:
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"{name}: backprop gradient has shape {a.shape}, numerical {n.shape}")
+    abs_err = float(np.max(np.abs(a - n))) if a.size else 0.0
+    scale = max(float(np.max(np.abs(a))) if a.size else 0.0, float(np.max(np.abs(n))) if n.size else 0.0)
+    rel_err = abs_err / scale if scale > 0 else 0.0
+    passed = bool(rel_err <= rtol or abs_err <= atol)
+    return GradientError(name, a.shape, abs_err, rel_err, passed)
+
+
+def check_gradients(
+    target: Any,
+    x: ArrayLike | tuple[ArrayLike, ...],
+    t: ArrayLike | None = None,
+    *,
+    dout: ArrayLike | None = None,
+    rng: np.random.Generator | int | None = 0,
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+    h: float = 1e-5,
+) -> GradientCheckReport:
+    """Check backpropagation against float64 central differences.
+
+    Parameters
+    ----------
+    target : network or Layer
+        A network (anything with ``params``, ``loss(x, t)`` and ``gradient(x, t)``, such as
+        :class:`~layerwise.networks.Sequential`), a :class:`~layerwise.layers.LossLayer`
+        (``t`` required), or any other layer.
+    x : ndarray, or a tuple of two arrays for ``MulLayer`` / ``AddLayer``
+    t : targets, for networks and loss layers
+    dout : upstream gradient. For a plain layer the checked scalar is ``sum(forward(x) *
+        dout)`` (random ``dout`` from ``rng`` when omitted); for a loss layer it is
+        ``dout * loss`` (1.0 when omitted).
+
+    The check runs on a float64 deep copy, so ``target`` is not modified. Rows are named by
+    parameter key for a network, and ``x`` / ``W`` / ``b`` ... for a layer.
+    """
+    report = GradientCheckReport(rtol=rtol, atol=atol)
+    obj = copy.deepcopy(target)
+    if hasattr(obj, "astype"):
+        obj.astype(np.float64)
+
+    if not isinstance(obj, Layer):  # a network
+        x64 = np.asarray(x, dtype=np.float64)
+        grads = {k: np.array(v, dtype=np.float64) for k, v in obj.gradient(x64, t).items()}
+        for key in obj.params:
+            num = numerical_gradient(lambda _: obj.loss(x64, t), obj.params[key], h)
+            report.rows.append(_compare(key, grads[key], num, rtol, atol))
+        return report
+
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(x, tuple):
+        inputs = [np.array(v, dtype=np.float64) for v in x]
+    else:
+        inputs = [np.array(x, dtype=np.float64)]
+
+    if isinstance(obj, LossLayer):
+        if t is None:
+            raise ValueError(f"check_gradients: {obj.name} is a loss layer and needs targets t")
+        scale = 1.0 if dout is None else float(np.asarray(dout))
+
+        def scalar() -> float:
+            return scale * obj.forward(inputs[0], t)
+
+        scalar()
+        analytic_in: list[Any] = [obj.backward(scale)]
+    else:
+        out = obj.forward(*inputs)
+        d = (gen.standard_normal(np.shape(out)) if dout is None
+             else np.asarray(dout, dtype=np.float64))
+
+        def scalar() -> float:
+            return float(np.sum(np.asarray(obj.forward(*inputs), dtype=np.float64) * d))
+
+        back = obj.backward(d)
+        analytic_in = list(back) if isinstance(back, tuple) else [back]
+
+    analytic_params = {k: np.array(v, dtype=np.float64) for k, v in obj.grads.items()}
+    names = ["x", "y"] if len(inputs) == 2 else ["x"]
+    for name, arr, a in zip(names, inputs, analytic_in, strict=True):
+        report.rows.append(_compare(name, a, numerical_gradient(lambda _: scalar(), arr, h), rtol, atol))
+    for key in obj.param_names:
+        num = numerical_gradient(lambda _: scalar(), getattr(obj, key), h)
+        report.rows.append(_compare(key, analytic_params[key], num, rtol, atol))
+    return report

@@ -1,0 +1,139 @@
+"""The layer protocol: ``forward`` caches what ``backward`` needs (book §5.4).
+
+A layer owns its parameters and their gradients as attributes named as in the book
+(``W`` / ``dW``, ``b`` / ``db``, ``gamma`` / ``dgamma`` ...). ``params`` and ``grads`` return
+dicts of those live arrays; :meth:`Layer.set_param` replaces one, checking shape and dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from layerwise.errors import ShapeError
+from layerwise.functions import as_float_array
+
+__all__ = ["Layer", "LossLayer", "Array"]
+
+Array = NDArray[Any]
+
+
+class Layer:
+    """Base class of every layer.
+
+    Subclasses implement ``forward(x)`` and ``backward(dout)``, and list their trainable
+    parameters in ``param_names``; the gradient of parameter ``name`` lives in ``d<name>``.
+    ``training`` is the train/eval mode switched by :meth:`train` / :meth:`eval` (only layers
+    such as Dropout and BatchNormalization behave differently).
+    """
+
+    param_names: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.training = True
+
+    # -- the protocol -------------------------------------------------------------------
+    def forward(self, x: ArrayLike) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, dout: ArrayLike) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward_params(self, dout: ArrayLike) -> None:
+        """Compute the parameter gradients of ``backward`` when nobody needs ``dx``.
+
+        Networks call this on their first layer; layers for which ``dx`` is costly (Affine,
+        Convolution) override it to skip that product.
+        """
+        self.backward(dout)
+
+    # -- parameters ---------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, Array]:
+        """The layer's parameters by name (the live arrays, not copies)."""
+        return {name: getattr(self, name) for name in self.param_names}
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """The gradients of the last ``backward`` by parameter name (live arrays)."""
+        return {name: getattr(self, "d" + name) for name in self.param_names}
+
+    def set_param(self, name: str, value: ArrayLike) -> None:
+        """Replace parameter ``name`` with ``value`` (same shape; cast to the layer's dtype)."""
+        if name not in self.param_names:
+            raise KeyError(f"{self.name} has no parameter {name!r}; it has {list(self.param_names)}")
+        current: Array = getattr(self, name)
+        arr = np.asarray(value, dtype=current.dtype)
+        if arr.shape != current.shape:
+            raise ShapeError(
+                f"{self.name}.{name}: expected shape {current.shape}, got {arr.shape}"
+            )
+        setattr(self, name, arr)
+
+    @property
+    def dtype(self) -> np.dtype[Any] | None:
+        """The floating dtype of the parameters, or ``None`` for a layer without any."""
+        if not self.param_names:
+            return None
+        dt: np.dtype[Any] = getattr(self, self.param_names[0]).dtype
+        return dt
+
+    def astype(self, dtype: Any) -> Layer:
+        """Cast parameters and gradients to ``dtype`` in place of the old arrays; return self."""
+        for name in self.param_names:
+            setattr(self, name, getattr(self, name).astype(dtype))
+            setattr(self, "d" + name, getattr(self, "d" + name).astype(dtype))
+        return self
+
+    # -- mode -----------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Layer:
+        """Switch to training mode (``mode=False``: inference mode); return self."""
+        self.training = mode
+        return self
+
+    def eval(self) -> Layer:
+        """Switch to inference mode; return self."""
+        return self.train(False)
+
+    # -- helpers for subclasses -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _input(self, x: ArrayLike) -> Array:
+        """``x`` as a float array in the parameters' dtype (no promotion to float64)."""
+        dt = self.dtype
+        if dt is not None:
+            return np.asarray(x, dtype=dt)
+        return as_float_array(x)
+
+    def _require(self, cache: Any) -> None:
+        if cache is None:
+            raise RuntimeError(f"{self.name}.backward() called before {self.name}.forward()")
+
+    def _dout(self, dout: ArrayLike, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """Check that ``dout`` has the forward output's shape and cast it to its dtype."""
+        d = np.asarray(dout)
+        if d.shape != shape:
+            raise ShapeError(
+                f"{self.name}.backward: expected dout of shape {shape} (the forward output), "
+                f"got {d.shape}"
+            )
+        return d.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{n}={getattr(self, n).shape}" for n in self.param_names)
+        return f"{self.name}({shapes})"
+
+
+class LossLayer(Layer):
+    """A layer that ends a network: ``forward(x, t)`` returns the scalar loss and
+    ``backward(dout=1.0)`` returns ``dL/dx`` scaled by ``dout``."""
+
+    def forward(self, x: ArrayLike, t: ArrayLike) -> float:  # type: ignore[override]
+        raise NotImplementedError  # pragma: no cover
+
+    def backward(self, dout: ArrayLike = 1.0) -> Array:
+        raise NotImplementedError  # pragma: no cover

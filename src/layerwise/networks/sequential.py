@@ -1,0 +1,190 @@
+"""A network as a stack of layers ending in a loss layer (book §5.7)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from layerwise.layers.base import Array, Layer, LossLayer
+from layerwise.networks.views import GradView, ParamView
+
+__all__ = ["Sequential"]
+
+
+def _param_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
+    """Book-style keys: ``W1, b1`` for the first weight layer, ``gamma1, beta1`` for a
+    normalisation layer after it, ``W2, b2`` for the next weight layer, and so on."""
+    index: dict[str, tuple[Layer, str]] = {}
+    k = 0
+    for layer in layers:
+        if "W" in layer.param_names:
+            k += 1
+        for name in layer.param_names:
+            key = f"{name}{max(k, 1)}"
+            if key in index:
+                raise ValueError(
+                    f"two layers would both expose parameter {key!r}; give this network "
+                    f"explicit keys with param_keys=..."
+                )
+            index[key] = (layer, name)
+    return index
+
+
+class Sequential:
+    """Layers applied in order, then a loss layer; the book's network methods.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        The hidden and output layers, in order.
+    loss_layer : LossLayer
+        For example :class:`~layerwise.layers.SoftmaxWithLoss`.
+    names : sequence of str, optional
+        Names of the layers in ``self.layers``; by default ``Affine1``, ``Relu1``, ...
+
+    ``params`` and ``grads`` are views keyed ``W1``, ``b1``, ``W2``... of the layers' arrays.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer],
+        loss_layer: LossLayer,
+        names: Sequence[str] | None = None,
+        param_keys: dict[str, tuple[Layer, str]] | None = None,
+    ) -> None:
+        layer_list = list(layers)
+        if not layer_list:
+            raise ValueError("Sequential needs at least one layer")
+        for layer in [*layer_list, loss_layer]:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential takes Layer objects, got {type(layer).__name__}")
+        if not isinstance(loss_layer, LossLayer):
+            raise TypeError(
+                f"loss_layer must be a LossLayer such as SoftmaxWithLoss, got {type(loss_layer).__name__}"
+            )
+        if names is None:
+            counts: dict[str, int] = {}
+            names = []
+            for layer in layer_list:
+                counts[layer.name] = counts.get(layer.name, 0) + 1
+                names.append(f"{layer.name}{counts[layer.name]}")
+        if len(names) != len(layer_list) or len(set(names)) != len(names):
+            raise ValueError("names must be unique, one per layer")
+        self.layers: dict[str, Layer] = dict(zip(names, layer_list, strict=True))
+        self.last_layer = loss_layer
+        self._index = param_keys if param_keys is not None else _param_keys(layer_list)
+        self.last_loss: float | None = None
+
+    # -- book API -----------------------------------------------------------------------------
+    @property
+    def lastLayer(self) -> LossLayer:  # noqa: N802 - the book's name
+        return self.last_layer
+
+    @property
+    def params(self) -> ParamView:
+        """Parameters by key (``W1``, ``b1``, ...): a live view of the layers' arrays."""
+        return ParamView(self._index)
+
+    @property
+    def grads(self) -> GradView:
+        """Gradients of the last :meth:`gradient` call, by parameter key."""
+        return GradView(self._index)
+
+    def predict(self, x: ArrayLike) -> Array:
+        """Scores of the last layer before the loss, shape ``(N, n_out)``."""
+        out: Any = x
+        for layer in self.layers.values():
+            out = layer.forward(out)
+        result: Array = out
+        return result
+
+    def loss(self, x: ArrayLike, t: ArrayLike) -> float:
+        """The loss of the network on ``x`` against targets ``t``."""
+        y = self.predict(x)
+        self.last_loss = self.last_layer.forward(y, t)
+        return self.last_loss
+
+    def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int = 1000) -> float:
+        """Fraction of samples whose highest score is the target class (labels or one-hot)."""
+        xs = np.asarray(x)
+        ts = np.asarray(t)
+        if ts.ndim != 1:
+            ts = np.argmax(ts, axis=1)
+        if xs.shape[0] != ts.shape[0]:
+            raise ValueError(f"accuracy: {xs.shape[0]} inputs but {ts.shape[0]} targets")
+        if xs.shape[0] == 0:
+            raise ValueError("accuracy: empty batch")
+        correct = 0
+        for i in range(0, xs.shape[0], batch_size):
+            y = self.predict(xs[i : i + batch_size])
+            correct += int(np.sum(np.argmax(y, axis=1) == ts[i : i + batch_size]))
+        return correct / xs.shape[0]
+
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
+        """Gradients of the loss by backpropagation, keyed like :attr:`params`.
+
+        One forward pass (its loss is kept in ``last_loss``), then ``backward`` through every
+        layer in reverse; the first layer skips ``dx``, which nothing needs.
+        """
+        self.loss(x, t)
+        dout = self.last_layer.backward(1.0)
+        layers = list(self.layers.values())
+        for layer in reversed(layers[1:]):
+            dout = layer.backward(dout)
+        layers[0].backward_params(dout)
+        return dict(self.grads)
+
+    def numerical_gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
+        """Gradients by float64 central differences (slow; for checking, book §4.4).
+
+        Computed on a float64 copy of the network, so the result does not suffer from
+        float32 round-off and this network is left untouched.
+        """
+        from layerwise.gradient_check import numerical_gradient
+
+        net = self.copy().astype(np.float64)
+        x64 = np.asarray(x, dtype=np.float64)
+        grads: dict[str, Array] = {}
+        for key in net.params:
+            grads[key] = numerical_gradient(lambda _: net.loss(x64, t), net.params[key])
+        return grads
+
+    # -- modes, dtype, copies -----------------------------------------------------------------
+    def train(self, mode: bool = True) -> Sequential:
+        """Put every layer in training mode (``mode=False``: inference mode); return self."""
+        for layer in [*self.layers.values(), self.last_layer]:
+            layer.train(mode)
+        return self
+
+    def eval(self) -> Sequential:
+        """Put every layer in inference mode (Dropout off, BatchNorm running statistics)."""
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        return self.last_layer.training
+
+    def astype(self, dtype: Any) -> Sequential:
+        """Cast every parameter (and gradient) to ``dtype``; return self."""
+        for layer in self.layers.values():
+            layer.astype(dtype)
+        return self
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        for layer in self.layers.values():
+            if layer.dtype is not None:
+                return layer.dtype
+        return np.dtype(np.float32)
+
+    def copy(self) -> Sequential:
+        """A deep copy (parameters, gradients, state)."""
+        return copy.deepcopy(self)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(f"{name}: {layer!r}" for name, layer in self.layers.items())
+        return f"{type(self).__name__}(\n  {inner},\n  loss: {self.last_layer!r}\n)"

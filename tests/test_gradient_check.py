@@ -1,0 +1,83 @@
+"""Every layer's backward against float64 central differences, over a seeded sweep of shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from layer_cases import CASES
+
+import layerwise as lw
+
+SEEDS = range(6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("case_name", sorted(CASES))
+def test_layer_gradients_match_numerical(case_name: str, seed: int) -> None:
+    case = CASES[case_name](np.random.default_rng(seed))
+    report = lw.check_gradients(case.layer, case.x, case.t, dout=case.dout, rng=seed)
+    assert report.passed, f"{case_name}\n{report}"
+    for row in report.rows:
+        assert row.max_rel_error < 1e-6, str(report)
+
+
+def test_check_gradients_catches_a_wrong_backward() -> None:
+    class BrokenSigmoid(lw.Sigmoid):
+        def backward(self, dout):  # type: ignore[no-untyped-def]
+            return super().backward(dout) * 1.01
+
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    report = lw.check_gradients(BrokenSigmoid(), x)
+    assert not report.passed
+    assert "FAIL" in str(report)
+    assert report["x"].max_rel_error > 1e-3
+
+
+def test_check_gradients_catches_a_wrong_parameter_gradient() -> None:
+    class BrokenAffine(lw.Affine):
+        def backward(self, dout):  # type: ignore[no-untyped-def]
+            dx = super().backward(dout)
+            self.db = self.db * 0.5
+            return dx
+
+    rng = np.random.default_rng(1)
+    layer = BrokenAffine(rng.standard_normal((4, 3)), rng.standard_normal(3))
+    report = lw.check_gradients(layer, rng.standard_normal((5, 4)))
+    assert report["W"].passed and report["x"].passed
+    assert not report["b"].passed
+
+
+def test_softmax_backward_uses_dout() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3))
+    t = np.array([0, 2, 1, 1])
+    layer = lw.SoftmaxWithLoss()
+    layer.forward(x, t)
+    dx1 = layer.backward()
+    dx3 = layer.backward(3.0)
+    np.testing.assert_allclose(dx3, 3.0 * dx1)
+    y = lw.softmax(x)
+    np.testing.assert_allclose(dx1, (y - np.eye(3)[t]) / 4, rtol=1e-12)
+
+
+def test_report_str_is_readable() -> None:
+    rng = np.random.default_rng(3)
+    report = lw.check_gradients(lw.Affine(rng.standard_normal((2, 2)), np.zeros(2)),
+                                rng.standard_normal((3, 2)))
+    text = str(report)
+    assert "max rel err" in text and "PASSED" in text
+    assert [r.name for r in report.rows] == ["x", "W", "b"]
+
+
+def test_numerical_gradient_of_a_function() -> None:
+    # book §4.4: f(x0, x1) = x0**2 + x1**2 at (3, 4) has gradient (6, 8)
+    x = np.array([3.0, 4.0])
+    grad = lw.numerical_gradient(lambda v: np.sum(v**2), x)
+    np.testing.assert_allclose(grad, [6.0, 8.0], rtol=1e-8)
+    np.testing.assert_array_equal(x, [3.0, 4.0])  # restored exactly
+    assert grad.dtype == np.float64
+
+
+def test_numerical_gradient_rejects_non_arrays() -> None:
+    with pytest.raises(TypeError, match="floating NumPy array"):
+        lw.numerical_gradient(lambda v: 0.0, [1.0, 2.0])  # type: ignore[arg-type]

@@ -1,0 +1,156 @@
+"""TwoLayerNet and Sequential: the book's methods, parameter views, gradient checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import layerwise as lw
+
+
+def _data(seed: int = 0, n: int = 3, d: int = 784, c: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)).astype(np.float32), rng.integers(0, c, n)
+
+
+def test_two_layer_net_784_50_10_gradient_check_float64() -> None:
+    net = lw.TwoLayerNet(784, 50, 10, rng=np.random.default_rng(0))
+    x, t = _data()
+    report = lw.check_gradients(net, x, t)
+    assert [r.name for r in report.rows] == ["W1", "b1", "W2", "b2"]
+    for row in report.rows:
+        assert row.max_rel_error < 1e-6, str(report)
+
+
+def test_gradient_check_catches_a_broken_network() -> None:
+    net = lw.TwoLayerNet(6, 4, 3, weight_init_std=1.0, rng=0)
+    net.layers["Relu1"].backward = lambda dout: dout  # type: ignore[method-assign]  # drops the mask
+    x, t = _data(1, n=5, d=6, c=3)
+    x = x - 0.5
+    assert not lw.check_gradients(net, x, t).passed
+
+
+def test_two_layer_net_book_api_and_float32() -> None:
+    net = lw.TwoLayerNet(784, 50, 10, rng=0)
+    assert list(net.params) == ["W1", "b1", "W2", "b2"]
+    assert net.params["W1"].shape == (784, 50) and net.params["W1"].dtype == np.float32
+    assert list(net.layers) == ["Affine1", "Relu1", "Affine2"]
+    assert net.lastLayer is net.last_layer
+    x, t = _data(n=4)
+    y = net.predict(x)
+    assert y.shape == (4, 10) and y.dtype == np.float32
+    assert net.loss(x, t) == pytest.approx(np.log(10), rel=0.01)
+    grads = net.gradient(x, t)
+    assert set(grads) == {"W1", "b1", "W2", "b2"}
+    assert all(g.dtype == np.float32 for g in grads.values())
+    assert net.last_loss == pytest.approx(net.loss(x, t))
+    assert 0.0 <= net.accuracy(x, t) <= 1.0
+    assert "TwoLayerNet(784-50-10" in repr(net)
+
+
+def test_numerical_gradient_method_agrees_with_gradient() -> None:
+    net = lw.TwoLayerNet(5, 4, 3, weight_init_std=0.5, rng=2)
+    x, t = _data(2, n=4, d=5, c=3)
+    num = net.numerical_gradient(x, t)
+    net64 = net.copy().astype(np.float64)
+    back = net64.gradient(x.astype(np.float64), t)
+    for key in net.params:
+        np.testing.assert_allclose(back[key], num[key], rtol=1e-5, atol=1e-8)
+    assert net.params["W1"].dtype == np.float32  # untouched
+
+
+def test_params_view_in_place_update_reaches_the_layer() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    x, t = _data(0, n=2, d=4, c=2)
+    grads = net.gradient(x, t)
+    before = net.layers["Affine1"].W.copy()
+    net.params["W1"] -= 0.1 * grads["W1"]
+    np.testing.assert_allclose(net.layers["Affine1"].W, before - 0.1 * grads["W1"])
+    assert net.params["W1"] is net.layers["Affine1"].W
+
+
+def test_params_view_assignment_reaches_the_layer() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    new_w = np.full((4, 3), 0.5)
+    net.params["W1"] = new_w
+    assert np.all(net.layers["Affine1"].W == 0.5)
+    assert net.layers["Affine1"].W.dtype == np.float32
+    x = np.ones((1, 4), dtype=np.float32)
+    np.testing.assert_allclose(net.layers["Affine1"].forward(x), [[2.0, 2.0, 2.0]])
+    params = net.params
+    params["b1"] = np.ones(3)  # a view kept in a variable still writes through
+    np.testing.assert_array_equal(net.layers["Affine1"].b, np.ones(3))
+
+
+def test_params_view_errors() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    with pytest.raises(lw.ShapeError, match=r"Affine.W: expected shape \(4, 3\), got \(3, 4\)"):
+        net.params["W1"] = np.zeros((3, 4))
+    with pytest.raises(KeyError, match="no parameter 'W9'"):
+        _ = net.params["W9"]
+    with pytest.raises(TypeError):
+        del net.params["W1"]
+
+
+def test_book_training_loop_reduces_loss() -> None:
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((3, 8)) * 3
+    t = rng.integers(0, 3, 300)
+    x = (centers[t] + rng.standard_normal((300, 8))).astype(np.float32)
+    net = lw.TwoLayerNet(8, 16, 3, weight_init_std=0.1, rng=1)
+    first = net.loss(x, t)
+    for _ in range(200):
+        idx = rng.choice(300, 50, replace=False)
+        grads = net.gradient(x[idx], t[idx])
+        for key in ("W1", "b1", "W2", "b2"):
+            net.params[key] -= 0.1 * grads[key]
+    assert net.loss(x, t) < 0.5 * first
+    assert net.accuracy(x, t) > 0.9
+    assert net.accuracy(x, np.eye(3)[t]) == net.accuracy(x, t)
+
+
+def test_same_seed_same_weights() -> None:
+    a = lw.TwoLayerNet(10, 5, 3, rng=np.random.default_rng(42))
+    b = lw.TwoLayerNet(10, 5, 3, rng=42)
+    c = lw.TwoLayerNet(10, 5, 3, rng=43)
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+    assert not np.array_equal(a.params["W1"], c.params["W1"])
+
+
+def test_sequential_with_sigmoid_and_regression_loss() -> None:
+    rng = np.random.default_rng(5)
+    net = lw.Sequential(
+        [lw.Affine(rng.standard_normal((3, 4)), rng.standard_normal(4)), lw.Sigmoid(),
+         lw.Affine(rng.standard_normal((4, 2)), rng.standard_normal(2))],
+        lw.IdentityWithLoss(),
+    )
+    assert list(net.params) == ["W1", "b1", "W2", "b2"]
+    x = rng.standard_normal((6, 3))
+    t = rng.standard_normal((6, 2))
+    report = lw.check_gradients(net, x, t)
+    assert report.passed, str(report)
+    assert "Sigmoid1" in repr(net)
+
+
+def test_sequential_rejects_bad_construction() -> None:
+    with pytest.raises(TypeError, match="LossLayer"):
+        lw.Sequential([lw.Relu()], lw.Relu())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one layer"):
+        lw.Sequential([], lw.SoftmaxWithLoss())
+    with pytest.raises(ValueError, match="positive integer"):
+        lw.TwoLayerNet(0, 5, 3)
+
+
+def test_train_eval_switch() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    assert net.training
+    net.eval()
+    assert not net.training and not any(layer.training for layer in net.layers.values())
+    net.train()
+    assert all(layer.training for layer in net.layers.values())
+
+
+def test_accuracy_errors() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    with pytest.raises(ValueError, match="3 inputs but 2 targets"):
+        net.accuracy(np.zeros((3, 4)), np.zeros(2, dtype=int))
