@@ -51,9 +51,7 @@ CASES: list[tuple[str, list[np.ndarray], Build]] = [
 ]
 
 
-def _run(
-    inputs: list[np.ndarray], build: Build, dout: np.ndarray
-) -> tuple[float, Graph, list[Node]]:
+def _run(inputs: list[np.ndarray], build: Build, dout: np.ndarray) -> tuple[float, Graph, list[Node]]:
     g = Graph("check")
     nodes = [g.input(f"x{i}", v) for i, v in enumerate(inputs)]
     out = build(g, nodes)

@@ -109,9 +109,7 @@ def test_format_argument_overrides_suffix(tmp_path: Path) -> None:
     assert out.read_bytes().startswith(PNG_MAGIC)
 
 
-def test_missing_dot_program_says_how_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_dot_program_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("graphviz")
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no `dot`
     target = tmp_path / "fig.svg"

@@ -186,9 +186,7 @@ class Graph:
         text = label if label is not None else _const_label(arr)
         return self._add(CONST, text, arr, tag=tag)
 
-    def apply(
-        self, op: Op, *inputs: Node, tag: str | None = None, grad_tag: str | None = None
-    ) -> Node:
+    def apply(self, op: Op, *inputs: Node, tag: str | None = None, grad_tag: str | None = None) -> Node:
         """Add a node computing ``op`` of ``inputs`` (runs ``op.forward`` now)."""
         if len(inputs) != op.arity:
             raise ValueError(f"{op!r} takes {op.arity} input(s), got {len(inputs)}")
@@ -235,8 +233,8 @@ class Graph:
         """softmax over the last axis."""
         return self.apply(ops.Softmax(), a, **kw)
 
-    def cross_entropy(self, y: Node, t: Node, *, eps: float = 1e-7, **kw: str | None) -> Node:
-        """Cross-entropy error of probabilities y against one-hot t."""
+    def cross_entropy(self, y: Node, t: Node, *, eps: float = 0.0, **kw: str | None) -> Node:
+        """Cross-entropy error of probabilities y against one-hot t (eps=1e-7: the book's)."""
         return self.apply(ops.CrossEntropy(eps), y, t, **kw)
 
     def output(self, a: Node, label: str = "L", **kw: str | None) -> Node:
@@ -315,9 +313,7 @@ class Graph:
         found = [n for n in self.nodes if n.label == label]
         if len(found) != 1:
             labels = sorted({n.label for n in self.nodes})
-            raise KeyError(
-                f"{len(found)} nodes labelled {label!r} in {self.name!r}; labels: {labels}"
-            )
+            raise KeyError(f"{len(found)} nodes labelled {label!r} in {self.name!r}; labels: {labels}")
         return found[0]
 
     def to_dot(self, *, precision: int = 4) -> str:

@@ -23,9 +23,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def edge_texts(
-    edge: Edge, precision: int = 4, *, shapes_only: bool = False
-) -> tuple[str, str | None]:
+def edge_texts(edge: Edge, precision: int = 4, *, shapes_only: bool = False) -> tuple[str, str | None]:
     """The (forward, gradient) texts drawn above and below ``edge``; gradient ``None`` if absent."""
     src = edge.src
     fwd = format_value(edge.value, precision, shapes_only=shapes_only)
@@ -67,8 +65,7 @@ def to_dot(graph: Graph, *, precision: int = 4) -> str:
     head = [
         f"digraph {_quote(graph.name)} {{",
         # ordering=in keeps a node's inputs top to bottom in argument order (X above W).
-        "  graph [rankdir=LR, ordering=in, nodesep=0.25, ranksep=0.25,"
-        f' fontname="{FONT}", fontsize=12];',
+        f'  graph [rankdir=LR, ordering=in, nodesep=0.25, ranksep=0.25, fontname="{FONT}", fontsize=12];',
         f'  node [fontname="{FONT}", fontsize=12];',
         f'  edge [fontname="{FONT}", fontsize=11, arrowsize=0.7];',
     ]

@@ -150,9 +150,7 @@ def figure(name: str, *, x: float | Sequence[float] | None = None, t: int | None
     try:
         func = FIGURES[name]
     except KeyError:
-        raise UnknownFigureError(
-            f"unknown figure {name!r}; available: {', '.join(FIGURES)}"
-        ) from None
+        raise UnknownFigureError(f"unknown figure {name!r}; available: {', '.join(FIGURES)}") from None
     params = inspect.signature(func).parameters
     kwargs: dict[str, object] = {}
     for key, value in (("x", x), ("t", t)):

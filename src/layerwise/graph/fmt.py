@@ -23,9 +23,7 @@ def format_number(x: float, precision: int = 4) -> str:
     if x == 0:
         return "0"  # also turns -0.0 into 0
     if 1e-4 <= abs(x) < 1e6:
-        text = np.format_float_positional(
-            x, precision=precision, unique=False, fractional=False, trim="-"
-        )
+        text = np.format_float_positional(x, precision=precision, unique=False, fractional=False, trim="-")
     else:
         text = np.format_float_scientific(x, precision=precision - 1, unique=False, trim="-")
         text = text.replace(".e", "e")

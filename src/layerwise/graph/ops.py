@@ -210,7 +210,10 @@ class Sigmoid(Op):
     shape = "box"
 
     def forward(self, *xs: Array) -> Array:
-        return 1.0 / (1.0 + np.exp(-xs[0]))
+        # exp(−|x|) never overflows; the same branches as layerwise.functions.sigmoid.
+        x = xs[0]
+        z = np.exp(-np.abs(x))
+        return np.asarray(np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)), dtype=np.float64)
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         return (dout * y * (1.0 - y),)
@@ -233,10 +236,12 @@ class Softmax(Op):
 
 
 class CrossEntropy(Op):
-    """L = −Σ t·log(y + eps) / N for y, t of shape (C,) or (N, C), t one-hot.
+    """L = −Σ t·log(y + eps) / N for y, t of shape (C,) or (N, C), t one-hot (or probabilities).
 
-    Backward: dy = −dout·t/(y + eps)/N, dt = −dout·log(y + eps)/N. ``eps`` = 1e-7 as in the
-    book's ``cross_entropy_error``, so the loss matches the library's.
+    Backward: dy = −dout·t/(y + eps)/N, dt = −dout·log(y + eps)/N. Terms with t = 0 count as 0
+    (no 0·log 0). The default ``eps = 0`` is exact, like the fused ``SoftmaxWithLoss``, so
+    Softmax → Cross Entropy Error backpropagates exactly y − t; ``eps = 1e-7`` reproduces the
+    book's ``cross_entropy_error`` (``layerwise.functions``) instead.
     """
 
     name = "cross_entropy"
@@ -244,7 +249,7 @@ class CrossEntropy(Op):
     shape = "box"
     arity = 2
 
-    def __init__(self, eps: float = 1e-7) -> None:
+    def __init__(self, eps: float = 0.0) -> None:
         self.eps = eps
 
     @staticmethod
@@ -253,12 +258,16 @@ class CrossEntropy(Op):
 
     def forward(self, *xs: Array) -> Array:
         y, t = xs
-        return np.asarray(-np.sum(t * np.log(y + self.eps)) / self._batch(y), dtype=np.float64)
+        logs = np.log(y + self.eps, out=np.zeros(np.broadcast(y, t).shape), where=t != 0)
+        return np.asarray(-np.sum(t * logs) / self._batch(y), dtype=np.float64)
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         yy, t = xs
         n = self._batch(yy)
-        return -dout * t / (yy + self.eps) / n, -dout * np.log(yy + self.eps) / n
+        ratio = np.divide(t, yy + self.eps, out=np.zeros(np.broadcast(yy, t).shape), where=t != 0)
+        with np.errstate(divide="ignore"):
+            dt = -dout * np.log(yy + self.eps) / n
+        return -dout * ratio / n, dt
 
     def __repr__(self) -> str:
         return f"CrossEntropy(eps={self.eps})"

@@ -21,7 +21,7 @@ def format_for(path: str | Path) -> Format:
     suffix = Path(path).suffix.lower().lstrip(".")
     for fmt in get_args(Format):
         if suffix == fmt:
-            return fmt  # type: ignore[no-any-return]
+            return fmt
     wanted = ", ".join(f".{f}" for f in FORMATS)
     raise ValueError(f"cannot tell the output format of {str(path)!r}: use a suffix among {wanted}")
 
