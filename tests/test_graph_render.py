@@ -155,3 +155,12 @@ def test_write_is_atomic_and_leaves_no_temporary_files(
     assert target.read_text(encoding="utf-8").startswith("digraph")
     assert target.stat().st_mode & 0o777 == 0o600  # an existing file keeps its permissions
     assert [p.name for p in tmp_path.iterdir()] == ["fig.dot"]
+
+
+def test_readme_figure_is_committed_and_shows_the_numbers() -> None:
+    # docs/img/apple-orange.svg is made by `layerwise graph apple-orange -o ...`; if the figure's
+    # numbers change, regenerate it.
+    svg_path = Path(__file__).resolve().parents[1] / "docs" / "img" / "apple-orange.svg"
+    svg = svg_path.read_text(encoding="utf-8")
+    for number in ["100", "2.2", "2", "110", "150", "3.3", "3", "165", "650", "1.1", "715"]:
+        assert f">{number}</text>" in svg, number

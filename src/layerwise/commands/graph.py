@@ -33,12 +33,9 @@ def add_parser(subparsers: Any) -> None:
         type=float,
         nargs="+",
         metavar="VALUE",
-        help="input: one value for sigmoid (default 0.5), the scores for softmax-loss "
-        "(default 0.3 2.9 4.0)",
+        help="input: one value for sigmoid (default 0.5), the scores for softmax-loss (default 0.3 2.9 4.0)",
     )
-    parser.add_argument(
-        "--t", type=int, metavar="LABEL", help="softmax-loss: the correct class (default 2)"
-    )
+    parser.add_argument("--t", type=int, metavar="LABEL", help="softmax-loss: the correct class (default 2)")
     parser.add_argument(
         "-o",
         "--output",
