@@ -39,6 +39,14 @@ def test_buy_apple_orange() -> None:
         "dOrange_num": "165", "dTax": "650"}
 
 
+def test_gradient_check_example() -> None:
+    values = parse(run_example("gradient_check.py"))
+    assert set(values) == {"W1", "b1", "W2", "b2"}
+    for key, text in values.items():
+        diff = float(text)
+        assert 0.0 <= diff < 1e-9, (key, diff)
+
+
 @pytest.mark.parametrize("name", ["buy_apple.py", "buy_apple_orange.py"])
 def test_examples_use_no_sys_path_hacks(name: str) -> None:
     assert "sys.path" not in (EXAMPLES / name).read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -44,6 +45,13 @@ class Affine(Layer):
         self.db: Array = np.zeros_like(b)
         self.x: Array | None = None
         self.original_x_shape: tuple[int, ...] | None = None
+
+    def _config_args(self) -> dict[str, Any]:
+        return {"n_in": int(self.W.shape[0]), "n_out": int(self.W.shape[1])}
+
+    @classmethod
+    def _from_config(cls, **args: Any) -> Affine:
+        return cls(np.zeros((args["n_in"], args["n_out"]), np.float32), np.zeros(args["n_out"], np.float32))
 
     def forward(self, x: ArrayLike) -> Array:
         x = self._input(x)

@@ -15,9 +15,12 @@ from numpy.typing import ArrayLike, NDArray
 from layerwise.errors import ShapeError
 from layerwise.functions import as_float_array
 
-__all__ = ["Layer", "LossLayer", "Array"]
+__all__ = ["Layer", "LossLayer", "Array", "LAYER_TYPES", "layer_from_config"]
 
 Array = NDArray[Any]
+
+#: Every Layer subclass by class name, so a saved architecture can be rebuilt.
+LAYER_TYPES: dict[str, type[Layer]] = {}
 
 
 class Layer:
@@ -31,8 +34,25 @@ class Layer:
 
     param_names: tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_TYPES[cls.__name__] = cls
+
     def __init__(self) -> None:
         self.training = True
+
+    # -- architecture (for model files) ---------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-able description from which :func:`layer_from_config` rebuilds the layer
+        (with placeholder parameters that a model file then fills in)."""
+        return {"class": self.name, **self._config_args()}
+
+    def _config_args(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _from_config(cls, **args: Any) -> Layer:
+        return cls(**args)
 
     # -- the protocol -------------------------------------------------------------------
     def forward(self, x: ArrayLike) -> Array:  # pragma: no cover - abstract
@@ -126,6 +146,16 @@ class Layer:
     def __repr__(self) -> str:
         shapes = ", ".join(f"{n}={getattr(self, n).shape}" for n in self.param_names)
         return f"{self.name}({shapes})"
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """Rebuild a layer from :meth:`Layer.get_config` output."""
+    args = dict(config)
+    name = args.pop("class", None)
+    cls = LAYER_TYPES.get(str(name))
+    if cls is None:
+        raise ValueError(f"unknown layer class {name!r}; known: {sorted(LAYER_TYPES)}")
+    return cls._from_config(**args)
 
 
 class LossLayer(Layer):

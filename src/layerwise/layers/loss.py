@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ShapeError
+from layerwise.errors import NonFiniteError, ShapeError
 from layerwise.functions import as_float_array, log_softmax
 from layerwise.layers.base import Array, LossLayer
 
@@ -19,7 +19,7 @@ TargetKind = Literal["auto", "labels", "one-hot"]
 def _check_finite(name: str, x: Array) -> None:
     if not np.all(np.isfinite(x)):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{name}: input contains {bad} NaN or infinite value(s)")
+        raise NonFiniteError(f"{name}: input contains {bad} NaN or infinite value(s)")
 
 
 class SoftmaxWithLoss(LossLayer):
@@ -47,6 +47,9 @@ class SoftmaxWithLoss(LossLayer):
         self.y: Array | None = None  # softmax output
         self.t: Array | None = None  # targets as given (labels or one-hot)
         self.t_is_labels = True
+
+    def _config_args(self) -> dict[str, Any]:
+        return {"target": self.target}
 
     def _targets(self, x: Array, t: ArrayLike) -> tuple[Array, bool]:
         t = np.asarray(t)

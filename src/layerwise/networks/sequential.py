@@ -9,10 +9,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.layers.base import Array, Layer, LossLayer
+from layerwise.layers.base import Array, Layer, LossLayer, layer_from_config
 from layerwise.networks.views import GradView, ParamView
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "StateDictError"]
+
+#: Every network class by name, so a saved architecture can be rebuilt.
+NETWORK_TYPES: dict[str, type[Sequential]] = {}
+
+
+class StateDictError(ValueError):
+    """Weights that do not fit a network: names every missing, unexpected or mis-shaped entry."""
+
+
+def network_from_config(config: dict[str, Any]) -> Sequential:
+    """Rebuild a network (with placeholder weights) from :meth:`Sequential.get_config`."""
+    name = config.get("class")
+    cls = NETWORK_TYPES.get(str(name))
+    if cls is None:
+        raise ValueError(f"unknown network class {name!r}; known: {sorted(NETWORK_TYPES)}")
+    net = cls._from_config(config)
+    if "dtype" in config:
+        net.astype(np.dtype(config["dtype"]))
+    return net
 
 
 def _param_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
@@ -48,6 +67,10 @@ class Sequential:
 
     ``params`` and ``grads`` are views keyed ``W1``, ``b1``, ``W2``... of the layers' arrays.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        NETWORK_TYPES[cls.__name__] = cls
 
     def __init__(
         self,
@@ -153,6 +176,81 @@ class Sequential:
             grads[key] = numerical_gradient(lambda _: net.loss(x64, t), net.params[key])
         return grads
 
+    # -- architecture and weights ------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-able description of the architecture (not the weights)."""
+        return {
+            "class": type(self).__name__,
+            "dtype": str(self.dtype),
+            **self._config_args(),
+        }
+
+    def _config_args(self) -> dict[str, Any]:
+        return {
+            "layers": [layer.get_config() for layer in self.layers.values()],
+            "names": list(self.layers),
+            "loss": self.last_layer.get_config(),
+        }
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Sequential:
+        layers = [layer_from_config(c) for c in config["layers"]]
+        loss = layer_from_config(config["loss"])
+        if not isinstance(loss, LossLayer):
+            raise ValueError(f"config: {config['loss'].get('class')!r} is not a loss layer")
+        return Sequential(layers, loss, names=config.get("names"))
+
+    def _buffer_index(self) -> dict[str, tuple[Layer, str]]:
+        index: dict[str, tuple[Layer, str]] = {}
+        for lname, layer in self.layers.items():
+            for bname in getattr(layer, "buffer_names", ()):
+                index[f"{lname}.{bname}"] = (layer, bname)
+        return index
+
+    def state_dict(self) -> dict[str, Array]:
+        """Parameters (keyed ``W1``, ``b1``...) and buffers such as BatchNorm's running
+        statistics (keyed ``<layer>.<buffer>``), as contiguous copies."""
+        state = {k: np.ascontiguousarray(v).copy() for k, v in self.params.items()}
+        for key, (layer, name) in self._buffer_index().items():
+            state[key] = np.ascontiguousarray(getattr(layer, name)).copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy weights from ``state`` into the layers.
+
+        With ``strict=True`` (the default) every missing, unexpected and mis-shaped entry is
+        named in one :class:`StateDictError` and nothing is changed.
+        """
+        targets = dict(self._index)
+        targets.update(self._buffer_index())
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        wrong = []
+        for key, (layer, name) in targets.items():
+            if key in state:
+                have = np.shape(getattr(layer, name))
+                got = np.shape(state[key])
+                if have != got:
+                    wrong.append(f"{key}: expected shape {have}, got {got}")
+        problems = []
+        if missing:
+            problems.append(f"missing: {', '.join(missing)}")
+        if unexpected:
+            problems.append(f"unexpected: {', '.join(unexpected)}")
+        if wrong:
+            problems.append("wrong shape: " + "; ".join(wrong))
+        if wrong or (strict and problems):
+            raise StateDictError(f"{type(self).__name__}: weights do not fit: " + " | ".join(problems))
+        for key, (layer, name) in targets.items():
+            if key not in state:
+                continue
+            current = getattr(layer, name)
+            value = np.array(state[key], dtype=current.dtype, copy=True)
+            if name in layer.param_names:
+                layer.set_param(name, value)
+            else:
+                setattr(layer, name, value)
+
     # -- modes, dtype, copies -----------------------------------------------------------------
     def train(self, mode: bool = True) -> Sequential:
         """Put every layer in training mode (``mode=False``: inference mode); return self."""
@@ -188,3 +286,6 @@ class Sequential:
     def __repr__(self) -> str:
         inner = ",\n  ".join(f"{name}: {layer!r}" for name, layer in self.layers.items())
         return f"{type(self).__name__}(\n  {inner},\n  loss: {self.last_layer!r}\n)"
+
+
+NETWORK_TYPES["Sequential"] = Sequential

@@ -46,6 +46,18 @@ class TwoLayerNet(Sequential):
             SoftmaxWithLoss(),
         )
         self.sizes = (input_size, hidden_size, output_size)
+        self.weight_init_std = weight_init_std
+
+    def _config_args(self) -> dict[str, Any]:
+        i, h, o = self.sizes
+        return {"input_size": i, "hidden_size": h, "output_size": o,
+                "weight_init_std": self.weight_init_std}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> TwoLayerNet:
+        return cls(config["input_size"], config["hidden_size"], config["output_size"],
+                   weight_init_std=config.get("weight_init_std", 0.01), rng=0,
+                   dtype=config.get("dtype", "float32"))
 
     def __repr__(self) -> str:
         i, h, o = self.sizes

@@ -1,0 +1,122 @@
+"""Model files: safetensors round trips and strict, named loading errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+import layerwise as lw
+from layerwise.io import load_model, load_weights, save_model
+
+
+def test_two_layer_net_round_trip(tmp_path: Path) -> None:
+    net = lw.TwoLayerNet(20, 7, 4, rng=3)
+    path = tmp_path / "model.safetensors"
+    save_model(net, path)
+    back = load_model(path)
+    assert type(back) is lw.TwoLayerNet and back.sizes == (20, 7, 4)
+    for key in net.params:
+        np.testing.assert_array_equal(back.params[key], net.params[key])
+        assert back.params[key].dtype == np.float32
+    x = np.random.default_rng(0).random((5, 20), dtype=np.float32)
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+
+
+def test_sequential_round_trip_and_metadata(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    net = lw.Sequential([lw.Affine(rng.standard_normal((3, 4)), np.zeros(4)), lw.Sigmoid(),
+                         lw.Affine(rng.standard_normal((4, 2)), np.zeros(2))], lw.IdentityWithLoss())
+    path = tmp_path / "seq.safetensors"
+    save_model(net, path, {"data": "toy"})
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    meta = header["__metadata__"]
+    assert meta["format"] == "layerwise-model" and meta["format_version"] == "1"
+    assert json.loads(meta["architecture"])["class"] == "Sequential"
+    assert meta["data"] == "toy"
+    back = load_model(path)
+    assert isinstance(back.last_layer, lw.IdentityWithLoss)
+    assert list(back.layers) == ["Affine1", "Sigmoid1", "Affine2"]
+    np.testing.assert_array_equal(back.params["W2"], net.params["W2"].astype(np.float64))
+
+
+def _tamper(path: Path, out: Path, change) -> None:  # type: ignore[no-untyped-def]
+    tensors = load_file(str(path))
+    with open(path, "rb") as f:
+        meta = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
+    change(tensors, meta)
+    save_file(tensors, str(out), metadata=meta)
+
+
+def test_strict_loading_names_missing_unexpected_and_misshaped(tmp_path: Path) -> None:
+    net = lw.TwoLayerNet(6, 3, 2, rng=0)
+    good = tmp_path / "good.safetensors"
+    save_model(net, good)
+
+    bad = tmp_path / "missing.safetensors"
+    _tamper(good, bad, lambda t, m: t.pop("b2"))
+    with pytest.raises(lw.DataError, match=r"missing\.safetensors.*missing: b2"):
+        load_model(bad)
+
+    bad = tmp_path / "extra.safetensors"
+    _tamper(good, bad, lambda t, m: t.update(W3=np.zeros((2, 2), np.float32)))
+    with pytest.raises(lw.DataError, match=r"unexpected: W3"):
+        load_model(bad)
+
+    bad = tmp_path / "shape.safetensors"
+    _tamper(good, bad, lambda t, m: t.update(W1=np.zeros((6, 4), np.float32)))
+    with pytest.raises(lw.DataError, match=r"W1: expected shape \(6, 3\), got \(6, 4\)"):
+        load_model(bad)
+
+    other = lw.TwoLayerNet(6, 5, 2, rng=0)
+    with pytest.raises(lw.DataError, match=r"W1: expected shape \(6, 5\), got \(6, 3\)"):
+        load_weights(other, good)
+
+
+def test_unreadable_and_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(lw.DataError, match="no such file"):
+        load_model(tmp_path / "nope.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00\x01not a safetensors file")
+    with pytest.raises(lw.DataError, match=r"junk\.safetensors: not a readable safetensors file"):
+        load_model(junk)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": np.zeros(3, np.float32)}, str(foreign), metadata={"format": "pt"})
+    with pytest.raises(lw.DataError, match="expected a 'layerwise-model' file, found format 'pt'"):
+        load_model(foreign)
+    old = tmp_path / "future.safetensors"
+    save_file({"w": np.zeros(3, np.float32)}, str(old),
+              metadata={"format": "layerwise-model", "format_version": "99"})
+    with pytest.raises(lw.DataError, match="expected format_version 1, found '99'"):
+        load_model(old)
+
+
+def test_save_is_atomic_and_keeps_old_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "m.safetensors"
+    save_model(lw.TwoLayerNet(4, 3, 2, rng=0), path)
+    before = path.read_bytes()
+
+    import layerwise.io as lio
+
+    def explode(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
+        Path(filename).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(lio, "save_file", explode)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(lw.TwoLayerNet(4, 3, 2, rng=1), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_no_pickle_anywhere_in_the_package() -> None:
+    src = Path(lw.__file__).parent
+    for py in src.rglob("*.py"):
+        text = py.read_text()
+        assert "import pickle" not in text and "allow_pickle=True" not in text, py
