@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal, get_args
 
+from layerwise.fileio import atomic_write_bytes
 from layerwise.graph.core import Graph
 from layerwise.graph.errors import INSTALL_HINT, GraphvizUnavailableError
 
@@ -48,31 +47,15 @@ def render_bytes(graph: Graph, format: Format) -> bytes:
     return bytes(data)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file next to ``path``, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp makes the file private (0600); a figure is meant to be shared.
-            os.fchmod(f.fileno(), path.stat().st_mode & 0o777 if path.exists() else 0o644)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def render(graph: Graph, path: str | Path, *, format: Format | None = None) -> Path:
     """Write ``graph`` to ``path`` as DOT text, SVG or PNG, chosen by suffix unless ``format``.
 
     Raises ``ValueError`` for an unknown suffix and :class:`GraphvizUnavailableError` (with the
     install commands) when SVG/PNG is asked for without Graphviz. The file is written
-    atomically. Returns the path written.
+    atomically through :mod:`layerwise.fileio`. Returns the path written.
     """
     out = Path(path)
     fmt = format if format is not None else format_for(out)
     data = render_bytes(graph, fmt)  # before touching the file system: no empty file on error
-    _write_atomic(out, data)
+    atomic_write_bytes(out, data)
     return out
