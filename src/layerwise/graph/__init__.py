@@ -1,0 +1,29 @@
+"""Computational-graph figures: record an expression, backpropagate, draw values and gradients.
+
+>>> from layerwise.graph import figure
+>>> g = figure("apple-orange")
+>>> float(g.node("apple").grad), float(g.node("tax").grad)
+(2.2, 650.0)
+>>> text = g.to_dot()            # Graphviz DOT, no dependency
+>>> # g.render("apple-orange.svg")  # SVG/PNG need `pip install layerwise[graph]` and `dot`
+"""
+
+from __future__ import annotations
+
+from layerwise.graph.core import Edge, Graph, Node
+from layerwise.graph.dot import to_dot
+from layerwise.graph.errors import GraphvizUnavailableError, UnknownFigureError
+from layerwise.graph.figures import FIGURES, figure
+from layerwise.graph.rendering import render
+
+__all__ = [
+    "Graph",
+    "Node",
+    "Edge",
+    "FIGURES",
+    "figure",
+    "to_dot",
+    "render",
+    "GraphvizUnavailableError",
+    "UnknownFigureError",
+]

@@ -1,0 +1,333 @@
+"""Record an expression as a graph of primitive nodes, run backward, keep every edge's values.
+
+Building the graph runs the forward pass (each node computes its value when it is added);
+:meth:`Graph.backward` then walks the nodes in reverse topological order and stores, on every
+edge, the gradient that flows back along it (book sections 5.1-5.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from layerwise.graph import ops
+from layerwise.graph.fmt import format_value
+from layerwise.graph.ops import Array, Op
+
+if TYPE_CHECKING:
+    from layerwise.graph.rendering import Format
+
+__all__ = ["Graph", "Node", "Edge"]
+
+INPUT = "input"
+CONST = "const"
+
+
+def _as_array(value: ArrayLike) -> Array:
+    return np.array(value, dtype=np.float64)
+
+
+@dataclass(eq=False, repr=False)
+class Edge:
+    """The connection from ``src``'s output into input number ``slot`` of ``dst``.
+
+    ``value`` is the forward value on the edge (drawn above it), ``grad`` the gradient that
+    flowed back along it (drawn below it), ``None`` until :meth:`Graph.backward` ran, and always
+    ``None`` for edges leaving a constant.
+    """
+
+    src: Node
+    dst: Node
+    slot: int
+    grad: Array | None = None
+
+    @property
+    def value(self) -> Array:
+        return self.src.value
+
+    def __repr__(self) -> str:
+        grad = None if self.grad is None else self.grad.tolist()
+        return (
+            f"Edge(#{self.src.id} {self.src.label!r} -> #{self.dst.id} {self.dst.label!r}"
+            f"[{self.slot}], value={self.value.tolist()}, grad={grad})"
+        )
+
+
+@dataclass(eq=False, repr=False)
+class Node:
+    """One node: an input, a constant, a primitive op or the graph's output.
+
+    ``op`` is the op's name (``"input"``, ``"const"``, ``"mul"``, ...), ``label`` the text drawn
+    in the node, ``value`` its output, ``grad`` the total gradient of the output with respect to
+    that value (the sum over its outgoing edges). ``tag`` and ``grad_tag`` are optional texts
+    drawn before the value and the gradient on every outgoing edge (e.g. ``"X·W"``).
+    """
+
+    id: int
+    op: str
+    label: str
+    value: Array
+    inputs: tuple[Edge, ...] = ()
+    outputs: list[Edge] = field(default_factory=list)
+    grad: Array | None = None
+    tag: str | None = None
+    grad_tag: str | None = None
+    group: str | None = None
+    impl: Op | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.value.shape)
+
+    def __repr__(self) -> str:
+        grad = None if self.grad is None else self.grad.tolist()
+        value = self.value.tolist()
+        return f"Node(#{self.id} {self.op} {self.label!r}, value={value}, grad={grad})"
+
+
+class Graph:
+    """A computational graph recorded node by node, forward on construction.
+
+    Example (book figure 5-16)::
+
+        g = Graph("apple")
+        apple, num, tax = g.input("apple", 100), g.input("apple_num", 2), g.input("tax", 1.1)
+        g.output(g.mul(g.mul(apple, num), tax), "price")
+        g.backward()              # dout = 1 at the output
+        apple.grad                # array(2.2)
+
+    Nodes are kept in creation order, which is a topological order, so forward and backward
+    are plain loops: no recursion, any depth.
+    """
+
+    def __init__(self, name: str = "graph") -> None:
+        self.name = name
+        self.nodes: list[Node] = []
+        self.outputs: list[Node] = []
+        self.groups: dict[str, str] = {}
+        self.notes: list[str] = []
+        # Draw every array as its shape, e.g. (3,), even short vectors (the Affine figure).
+        self.shapes_only = False
+        self._group: str | None = None
+
+    def __repr__(self) -> str:
+        outs = [n.label for n in self.outputs]
+        size = f"{len(self.nodes)} nodes, {len(self.edges)} edges"
+        return f"Graph({self.name!r}, {size}, outputs={outs})"
+
+    @property
+    def edges(self) -> list[Edge]:
+        """All edges, in the order of their destination nodes."""
+        return [e for n in self.nodes for e in n.inputs]
+
+    # -- building -------------------------------------------------------------------------
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[str]:
+        """Nodes added inside ``with g.group("title"):`` are drawn together in a titled box."""
+        key = f"cluster_{len(self.groups)}"
+        self.groups[key] = title
+        previous, self._group = self._group, key
+        try:
+            yield key
+        finally:
+            self._group = previous
+
+    def note(self, text: str) -> None:
+        """Add a line of text drawn under the figure."""
+        self.notes.append(text)
+
+    def _add(
+        self,
+        op: str,
+        label: str,
+        value: Array,
+        inputs: Sequence[Node] = (),
+        *,
+        impl: Op | None = None,
+        tag: str | None = None,
+        grad_tag: str | None = None,
+    ) -> Node:
+        for x in inputs:
+            if not (x.id < len(self.nodes) and self.nodes[x.id] is x):
+                raise ValueError(f"node {x!r} belongs to another graph than {self.name!r}")
+        node = Node(
+            id=len(self.nodes),
+            op=op,
+            label=label,
+            value=value,
+            impl=impl,
+            tag=tag,
+            grad_tag=grad_tag,
+            group=self._group,
+        )
+        edges = tuple(Edge(src=x, dst=node, slot=i) for i, x in enumerate(inputs))
+        node.inputs = edges
+        for e in edges:
+            e.src.outputs.append(e)
+        self.nodes.append(node)
+        return node
+
+    def input(
+        self, label: str, value: ArrayLike, *, tag: str | None = None, grad_tag: str | None = None
+    ) -> Node:
+        """A variable whose gradient we want (``apple``, ``x``, ``W``)."""
+        return self._add(INPUT, label, _as_array(value), tag=tag, grad_tag=grad_tag)
+
+    def const(self, value: ArrayLike, label: str | None = None, *, tag: str | None = None) -> Node:
+        """A fixed operand (the −1 and 1 of the sigmoid, a label t): no gradient is drawn."""
+        arr = _as_array(value)
+        text = label if label is not None else _const_label(arr)
+        return self._add(CONST, text, arr, tag=tag)
+
+    def apply(self, op: Op, *inputs: Node, tag: str | None = None, grad_tag: str | None = None) -> Node:
+        """Add a node computing ``op`` of ``inputs`` (runs ``op.forward`` now)."""
+        if len(inputs) != op.arity:
+            raise ValueError(f"{op!r} takes {op.arity} input(s), got {len(inputs)}")
+        value = _as_array(op.forward(*(x.value for x in inputs)))
+        return self._add(op.name, op.label, value, inputs, impl=op, tag=tag, grad_tag=grad_tag)
+
+    def mul(self, a: Node, b: Node, **kw: str | None) -> Node:
+        """a × b, elementwise."""
+        return self.apply(ops.Mul(), a, b, **kw)
+
+    def add(self, a: Node, b: Node, **kw: str | None) -> Node:
+        """a + b, elementwise."""
+        return self.apply(ops.Add(), a, b, **kw)
+
+    def exp(self, a: Node, **kw: str | None) -> Node:
+        """exp(a)."""
+        return self.apply(ops.Exp(), a, **kw)
+
+    def neg(self, a: Node, **kw: str | None) -> Node:
+        """−a."""
+        return self.apply(ops.Neg(), a, **kw)
+
+    def reciprocal(self, a: Node, **kw: str | None) -> Node:
+        """1/a, the book's "/" node."""
+        return self.apply(ops.Reciprocal(), a, **kw)
+
+    def matmul(self, a: Node, b: Node, **kw: str | None) -> Node:
+        """a·b, matrix product (the book's "dot" node)."""
+        return self.apply(ops.MatMul(), a, b, **kw)
+
+    def sum(self, a: Node, **kw: str | None) -> Node:
+        """Sum over the batch axis 0."""
+        return self.apply(ops.SumBatch(), a, **kw)
+
+    def repeat(self, a: Node, n: int, **kw: str | None) -> Node:
+        """Copy a of shape (D,) into n rows, shape (n, D)."""
+        return self.apply(ops.Repeat(n), a, **kw)
+
+    def sigmoid(self, a: Node, **kw: str | None) -> Node:
+        """The one-node sigmoid, backward dout·y(1 − y)."""
+        return self.apply(ops.Sigmoid(), a, **kw)
+
+    def softmax(self, a: Node, **kw: str | None) -> Node:
+        """softmax over the last axis."""
+        return self.apply(ops.Softmax(), a, **kw)
+
+    def cross_entropy(self, y: Node, t: Node, *, eps: float = 0.0, **kw: str | None) -> Node:
+        """Cross-entropy error of probabilities y against one-hot t (eps=1e-7: the book's)."""
+        return self.apply(ops.CrossEntropy(eps), y, t, **kw)
+
+    def output(self, a: Node, label: str = "L", **kw: str | None) -> Node:
+        """Mark ``a`` as an output; :meth:`backward` starts here. Returns the output node."""
+        node = self.apply(ops.Identity(), a, **kw)
+        node.op, node.label = "output", label
+        self.outputs.append(node)
+        return node
+
+    # -- running --------------------------------------------------------------------------
+
+    def forward(self) -> None:
+        """Recompute every node's value in creation order (after editing an input's value)."""
+        for node in self.nodes:
+            if node.impl is not None:
+                node.value = _as_array(node.impl.forward(*(e.value for e in node.inputs)))
+
+    def backward(self, dout: ArrayLike = 1.0) -> None:
+        """Backpropagate ``dout`` from every output and store each edge's gradient.
+
+        ``dout`` is broadcast to each output's shape (a scalar 1 on a matrix output means the
+        gradient of its sum). With several outputs this is the gradient of their sum; disjoint
+        subgraphs (the sigmoid figure) are therefore independent. Gradients are reset first,
+        so calling ``backward`` twice gives the same values, never doubled ones.
+        """
+        if not self.outputs:
+            raise ValueError(f"graph {self.name!r} has no output: call graph.output(node) first")
+        seed = _as_array(dout)
+        for node in self.nodes:
+            node.grad = None
+            for e in node.inputs:
+                e.grad = None
+
+        needed = self._ancestors(self.outputs)
+        for node in reversed(self.nodes):
+            if node.id not in needed:
+                continue
+            if node.op == "output":
+                try:
+                    grad = np.broadcast_to(seed, node.value.shape).copy()
+                except ValueError:
+                    raise ValueError(
+                        f"dout of shape {seed.shape} does not fit output {node.label!r} "
+                        f"of shape {node.value.shape}"
+                    ) from None
+            else:
+                flowing = [e.grad for e in node.outputs if e.grad is not None]
+                if not flowing or node.op == CONST:
+                    continue
+                grad = flowing[0].copy()
+                for g in flowing[1:]:
+                    grad = grad + g
+            node.grad = grad
+            if node.impl is None:
+                continue
+            xs = [e.value for e in node.inputs]
+            for e, g in zip(node.inputs, node.impl.backward(grad, xs, node.value), strict=True):
+                if e.src.op != CONST:
+                    e.grad = _as_array(g)
+
+    def _ancestors(self, roots: Sequence[Node]) -> set[int]:
+        seen: set[int] = set()
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            stack.extend(e.src for e in node.inputs)
+        return seen
+
+    # -- looking up and drawing -----------------------------------------------------------
+
+    def node(self, label: str) -> Node:
+        """The unique node drawn with ``label`` (``g.node("apple")``)."""
+        found = [n for n in self.nodes if n.label == label]
+        if len(found) != 1:
+            labels = sorted({n.label for n in self.nodes})
+            raise KeyError(f"{len(found)} nodes labelled {label!r} in {self.name!r}; labels: {labels}")
+        return found[0]
+
+    def to_dot(self, *, precision: int = 4) -> str:
+        """Graphviz DOT text of this graph (see :func:`layerwise.graph.dot.to_dot`)."""
+        from layerwise.graph.dot import to_dot
+
+        return to_dot(self, precision=precision)
+
+    def render(self, path: str | Path, *, format: Format | None = None) -> Path:
+        """Write this graph to ``path`` as .dot, .svg or .png (see :func:`render`)."""
+        from layerwise.graph.rendering import render
+
+        return render(self, path, format=format)
+
+
+def _const_label(arr: Array) -> str:
+    return format_value(arr)
