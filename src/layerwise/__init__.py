@@ -20,6 +20,8 @@ from layerwise.gradient_check import GradientCheckReport, check_gradients, numer
 from layerwise.layers import (
     AddLayer,
     Affine,
+    BatchNormalization,
+    Dropout,
     IdentityWithLoss,
     Layer,
     LossLayer,
@@ -57,4 +59,6 @@ __all__ = [
     "IdentityWithLoss",
     "Sequential",
     "TwoLayerNet",
+    "BatchNormalization",
+    "Dropout",
 ]
