@@ -17,6 +17,7 @@ from layerwise.functions import (
     sum_squared_error,
 )
 from layerwise.gradient_check import GradientCheckReport, check_gradients, numerical_gradient
+from layerwise.initializers import get_initializer
 from layerwise.layers import (
     AddLayer,
     Affine,
@@ -61,4 +62,5 @@ __all__ = [
     "TwoLayerNet",
     "BatchNormalization",
     "Dropout",
+    "get_initializer",
 ]
