@@ -32,6 +32,7 @@ from layerwise.layers import (
     SoftmaxWithLoss,
 )
 from layerwise.networks import Sequential, TwoLayerNet
+from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 
 __version__ = "0.1.0"
 
@@ -63,4 +64,11 @@ __all__ = [
     "BatchNormalization",
     "Dropout",
     "get_initializer",
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSprop",
+    "Adam",
 ]
