@@ -31,7 +31,7 @@ from layerwise.layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
-from layerwise.networks import Sequential, TwoLayerNet
+from layerwise.networks import MultiLayerNet, MultiLayerNetExtend, Sequential, TwoLayerNet
 from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 
 __version__ = "0.1.0"
@@ -71,4 +71,6 @@ __all__ = [
     "AdaGrad",
     "RMSprop",
     "Adam",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
 ]
