@@ -386,3 +386,17 @@ def test_repr() -> None:
     assert repr(opt.Adam()) == "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08)"
     assert repr(opt.SGD(weight_decay=1e-4, clip_norm=5)) == "SGD(lr=0.01, weight_decay=0.0001, clip_norm=5)"
     assert repr(opt.Momentum()) == "Momentum(lr=0.01, momentum=0.9)"
+
+
+def test_state_dict_survives_safetensors() -> None:
+    st = pytest.importorskip("safetensors.numpy")
+    net = lw.MultiLayerNetExtend(4, [5], 3, use_batchnorm=True, rng=0)
+    net.gradient(np.ones((3, 4), np.float32), np.array([0, 1, 2]))
+    a = opt.Adam()
+    a.step(net)
+    blob = st.save({k: np.asarray(v) for k, v in a.state_dict().items()})  # t as a 0-d int64 array
+    b = opt.Adam()
+    b.load_state_dict(st.load(blob), params=net.params)
+    assert b.t == 1
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(b.state_dict()[k], v)
