@@ -85,6 +85,57 @@ def identity_loss(rng: np.random.Generator) -> Case:
                 dout=float(rng.uniform(0.5, 3.0)))
 
 
+def _batchnorm(rng: np.random.Generator, shape: tuple[int, ...], train: bool) -> Case:
+    dim = shape[1]
+    layer = lw.BatchNormalization(rng.uniform(0.5, 2.0, dim), rng.standard_normal(dim),
+                                  running_mean=rng.standard_normal(dim),
+                                  running_var=rng.uniform(0.5, 2.0, dim))
+    layer.train(train)
+    # a spread of values per feature keeps the batch variance well away from zero
+    x = 2 * rng.standard_normal(shape) + rng.standard_normal(dim).reshape((1, dim) + (1,) * (len(shape) - 2))
+    return Case(layer, x)
+
+
+def batchnorm_2d(rng: np.random.Generator) -> Case:
+    n, d = int(rng.integers(3, 7)), int(rng.integers(1, 5))
+    return _batchnorm(rng, (n, d), train=True)
+
+
+def batchnorm_4d(rng: np.random.Generator) -> Case:
+    # N * H * W >= 4 samples per channel
+    n, c, h, w = (int(v) for v in rng.integers([2, 1, 2, 1], [4, 4, 4, 4]))
+    return _batchnorm(rng, (n, c, h, w), train=True)
+
+
+def batchnorm_eval(rng: np.random.Generator) -> Case:
+    n, d = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    return _batchnorm(rng, (n, d), train=False)
+
+
+def batchnorm_4d_eval(rng: np.random.Generator) -> Case:
+    n, c, h, w = (int(v) for v in rng.integers(1, 4, size=4))
+    return _batchnorm(rng, (n, c, h, w), train=False)
+
+
+def dropout(rng: np.random.Generator) -> Case:
+    # check_gradients freezes the mask drawn by its first forward pass
+    shape = tuple(int(n) for n in rng.integers(1, 6, size=rng.integers(1, 5)))
+    return Case(lw.Dropout(float(rng.uniform(0.1, 0.7)), rng=int(rng.integers(1 << 30))),
+                rng.standard_normal(shape))
+
+
+def dropout_fixed_mask(rng: np.random.Generator) -> Case:
+    n, d = (int(v) for v in rng.integers(2, 6, size=2))
+    layer = lw.Dropout(0.5)
+    layer.fix_mask(rng.random((n, d)) < 0.5)
+    return Case(layer, rng.standard_normal((n, d)))
+
+
+def dropout_eval(rng: np.random.Generator) -> Case:
+    n, d = (int(v) for v in rng.integers(1, 6, size=2))
+    return Case(lw.Dropout(0.5, rng=0).eval(), rng.standard_normal((n, d)))
+
+
 CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "MulLayer": mul,
     "MulLayer-broadcast": mul_broadcast,
@@ -96,4 +147,11 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "SoftmaxWithLoss-labels": softmax_labels,
     "SoftmaxWithLoss-onehot": softmax_onehot,
     "IdentityWithLoss": identity_loss,
+    "BatchNormalization-2d": batchnorm_2d,
+    "BatchNormalization-4d": batchnorm_4d,
+    "BatchNormalization-eval": batchnorm_eval,
+    "BatchNormalization-4d-eval": batchnorm_4d_eval,
+    "Dropout": dropout,
+    "Dropout-fixed-mask": dropout_fixed_mask,
+    "Dropout-eval": dropout_eval,
 }

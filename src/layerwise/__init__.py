@@ -17,9 +17,12 @@ from layerwise.functions import (
     sum_squared_error,
 )
 from layerwise.gradient_check import GradientCheckReport, check_gradients, numerical_gradient
+from layerwise.initializers import get_initializer
 from layerwise.layers import (
     AddLayer,
     Affine,
+    BatchNormalization,
+    Dropout,
     IdentityWithLoss,
     Layer,
     LossLayer,
@@ -28,7 +31,8 @@ from layerwise.layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
-from layerwise.networks import Sequential, TwoLayerNet
+from layerwise.networks import MultiLayerNet, MultiLayerNetExtend, Sequential, TwoLayerNet
+from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 
 __version__ = "0.1.0"
 
@@ -57,4 +61,16 @@ __all__ = [
     "IdentityWithLoss",
     "Sequential",
     "TwoLayerNet",
+    "BatchNormalization",
+    "Dropout",
+    "get_initializer",
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSprop",
+    "Adam",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
 ]

@@ -108,6 +108,12 @@ def _compare(name: str, analytic: ArrayLike, numeric: ArrayLike, rtol: float, at
     return GradientError(name, a.shape, abs_err, rel_err, passed)
 
 
+def _freeze_randomness(obj: Any) -> None:
+    freeze = getattr(obj, "freeze_randomness", None)
+    if callable(freeze):
+        freeze()
+
+
 def check_gradients(
     target: Any,
     x: ArrayLike | tuple[ArrayLike, ...],
@@ -134,7 +140,9 @@ def check_gradients(
         ``dout * loss`` (1.0 when omitted).
 
     The check runs on a float64 deep copy, so ``target`` is not modified. Rows are named by
-    parameter key for a network, and ``x`` / ``W`` / ``b`` ... for a layer.
+    parameter key for a network, and ``x`` / ``W`` / ``b`` ... for a layer. Stochastic layers
+    (Dropout) are frozen after the first forward pass (``freeze_randomness``), so every
+    evaluation of the loss uses the same mask; the mode (train/eval) is the target's own.
     """
     report = GradientCheckReport(rtol=rtol, atol=atol)
     obj = copy.deepcopy(target)
@@ -144,6 +152,7 @@ def check_gradients(
     if not isinstance(obj, Layer):  # a network
         x64 = np.asarray(x, dtype=np.float64)
         grads = {k: np.array(v, dtype=np.float64) for k, v in obj.gradient(x64, t).items()}
+        _freeze_randomness(obj)
         for key in obj.params:
             num = numerical_gradient(lambda _: obj.loss(x64, t), obj.params[key], h)
             report.rows.append(_compare(key, grads[key], num, rtol, atol))
@@ -164,9 +173,11 @@ def check_gradients(
             return scale * obj.forward(inputs[0], t)
 
         scalar()
+        obj.freeze_randomness()
         analytic_in: list[Any] = [obj.backward(scale)]
     else:
         out = obj.forward(*inputs)
+        obj.freeze_randomness()
         d = (gen.standard_normal(np.shape(out)) if dout is None
              else np.asarray(dout, dtype=np.float64))
 

@@ -3,6 +3,8 @@
 A layer owns its parameters and their gradients as attributes named as in the book
 (``W`` / ``dW``, ``b`` / ``db``, ``gamma`` / ``dgamma`` ...). ``params`` and ``grads`` return
 dicts of those live arrays; :meth:`Layer.set_param` replaces one, checking shape and dtype.
+State that is saved with a model but not trained (BatchNorm's running statistics) is listed in
+``buffer_names`` and exposed the same way by ``buffers`` / :meth:`Layer.set_buffer`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Layer:
     """
 
     param_names: tuple[str, ...] = ()
+    buffer_names: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,6 +96,21 @@ class Layer:
         setattr(self, name, arr)
 
     @property
+    def buffers(self) -> dict[str, Array]:
+        """Non-trainable state by name (the live arrays), e.g. BatchNorm's running statistics."""
+        return {name: getattr(self, name) for name in self.buffer_names}
+
+    def set_buffer(self, name: str, value: ArrayLike) -> None:
+        """Replace buffer ``name`` with ``value`` (same shape; cast to the buffer's dtype)."""
+        if name not in self.buffer_names:
+            raise KeyError(f"{self.name} has no buffer {name!r}; it has {list(self.buffer_names)}")
+        current: Array = getattr(self, name)
+        arr = np.array(value, dtype=current.dtype)
+        if arr.shape != current.shape:
+            raise ShapeError(f"{self.name}.{name}: expected shape {current.shape}, got {arr.shape}")
+        setattr(self, name, arr)
+
+    @property
     def dtype(self) -> np.dtype[Any] | None:
         """The floating dtype of the parameters, or ``None`` for a layer without any."""
         if not self.param_names:
@@ -101,10 +119,12 @@ class Layer:
         return dt
 
     def astype(self, dtype: Any) -> Layer:
-        """Cast parameters and gradients to ``dtype`` in place of the old arrays; return self."""
+        """Cast parameters, gradients and buffers to ``dtype`` in place of the old arrays; return self."""
         for name in self.param_names:
             setattr(self, name, getattr(self, name).astype(dtype))
             setattr(self, "d" + name, getattr(self, "d" + name).astype(dtype))
+        for name in self.buffer_names:
+            setattr(self, name, getattr(self, name).astype(dtype))
         return self
 
     # -- mode -----------------------------------------------------------------------------
@@ -116,6 +136,17 @@ class Layer:
     def eval(self) -> Layer:
         """Switch to inference mode; return self."""
         return self.train(False)
+
+    # -- randomness -------------------------------------------------------------------------
+    def freeze_randomness(self) -> None:
+        """Make later forward passes reuse the random choices of the last one (Dropout's mask).
+
+        Gradient checks call this after a first forward pass so that every evaluation of the
+        loss sees the same function. A no-op for deterministic layers.
+        """
+
+    def unfreeze_randomness(self) -> None:
+        """Undo :meth:`freeze_randomness`: draw fresh random choices again. No-op by default."""
 
     # -- helpers for subclasses -------------------------------------------------------------
     @property

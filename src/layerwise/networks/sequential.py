@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerwise.layers.base import Array, Layer, LossLayer, layer_from_config
-from layerwise.networks.views import GradView, ParamView
+from layerwise.networks.views import BufferView, GradView, ParamView
 
 __all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "StateDictError"]
 
@@ -53,6 +53,22 @@ def _param_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
     return index
 
 
+def _buffer_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
+    """Keys for the layers' buffers, numbered like the parameters: ``running_mean1`` belongs
+    to the normalisation layer after the first weight layer."""
+    index: dict[str, tuple[Layer, str]] = {}
+    k = 0
+    for layer in layers:
+        if "W" in layer.param_names:
+            k += 1
+        for name in layer.buffer_names:
+            key = f"{name}{max(k, 1)}"
+            if key in index:
+                raise ValueError(f"two layers would both expose buffer {key!r}")
+            index[key] = (layer, name)
+    return index
+
+
 class Sequential:
     """Layers applied in order, then a loss layer; the book's network methods.
 
@@ -64,8 +80,14 @@ class Sequential:
         For example :class:`~layerwise.layers.SoftmaxWithLoss`.
     names : sequence of str, optional
         Names of the layers in ``self.layers``; by default ``Affine1``, ``Relu1``, ...
+    weight_decay_lambda : float, optional
+        L2 weight decay (book §6.4.2): :meth:`loss` adds ``0.5 * lambda * sum(W**2)`` over
+        every weight matrix ``W`` (not biases, not BatchNorm's gamma/beta) and
+        :meth:`gradient` adds ``lambda * W`` to each ``dW``. Subclasses may override
+        :meth:`_regularization_loss` and :meth:`_regularize_grads` for other penalties.
 
-    ``params`` and ``grads`` are views keyed ``W1``, ``b1``, ``W2``... of the layers' arrays.
+    ``params`` and ``grads`` are views keyed ``W1``, ``b1``, ``W2``... of the layers' arrays;
+    ``buffers`` (``running_mean1``, ...) holds non-trainable state such as BatchNorm's.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -78,6 +100,7 @@ class Sequential:
         loss_layer: LossLayer,
         names: Sequence[str] | None = None,
         param_keys: dict[str, tuple[Layer, str]] | None = None,
+        weight_decay_lambda: float = 0.0,
     ) -> None:
         layer_list = list(layers)
         if not layer_list:
@@ -100,10 +123,16 @@ class Sequential:
         self.layers: dict[str, Layer] = dict(zip(names, layer_list, strict=True))
         self.last_layer = loss_layer
         self._index = param_keys if param_keys is not None else _param_keys(layer_list)
+        self._buffer_index = _buffer_keys(layer_list)
         # The views read the layers on every access, so building them once is safe.
         self._params = ParamView(self._index)
         self._grads = GradView(self._index)
+        self._buffers = BufferView(self._buffer_index)
         self.last_loss: float | None = None
+        weight_decay_lambda = float(weight_decay_lambda)
+        if not weight_decay_lambda >= 0.0:
+            raise ValueError(f"Invalid weight_decay_lambda: {weight_decay_lambda} (must be >= 0)")
+        self.weight_decay_lambda = weight_decay_lambda
 
     # -- book API -----------------------------------------------------------------------------
     @property
@@ -120,6 +149,11 @@ class Sequential:
         """Gradients of the last :meth:`gradient` call, by parameter key."""
         return self._grads
 
+    @property
+    def buffers(self) -> BufferView:
+        """Non-trainable state by key (``running_mean1``, ``running_var1``, ...): a live view."""
+        return self._buffers
+
     def predict(self, x: ArrayLike) -> Array:
         """Scores of the last layer before the loss, shape ``(N, n_out)``."""
         out: Any = x
@@ -129,13 +163,18 @@ class Sequential:
         return result
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
-        """The loss of the network on ``x`` against targets ``t``."""
+        """The loss of the network on ``x`` against targets ``t`` (plus any weight decay)."""
         y = self.predict(x)
-        self.last_loss = self.last_layer.forward(y, t)
+        self.last_loss = self.last_layer.forward(y, t) + self._regularization_loss()
         return self.last_loss
 
     def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int = 1000) -> float:
-        """Fraction of samples whose highest score is the target class (labels or one-hot)."""
+        """Fraction of samples whose highest score is the target class (labels or one-hot).
+
+        Evaluated in inference mode, as the book's ``predict(x, train_flg=False)``: Dropout
+        off, BatchNorm on its running statistics (which stay untouched); each layer's mode is
+        restored afterwards.
+        """
         xs = np.asarray(x)
         ts = np.asarray(t)
         if ts.ndim != 1:
@@ -145,16 +184,23 @@ class Sequential:
         if xs.shape[0] == 0:
             raise ValueError("accuracy: empty batch")
         correct = 0
-        for i in range(0, xs.shape[0], batch_size):
-            y = self.predict(xs[i : i + batch_size])
-            correct += int(np.sum(np.argmax(y, axis=1) == ts[i : i + batch_size]))
+        modes = [(layer, layer.training) for layer in [*self.layers.values(), self.last_layer]]
+        self.eval()
+        try:
+            for i in range(0, xs.shape[0], batch_size):
+                y = self.predict(xs[i : i + batch_size])
+                correct += int(np.sum(np.argmax(y, axis=1) == ts[i : i + batch_size]))
+        finally:
+            for layer, mode in modes:
+                layer.train(mode)
         return correct / xs.shape[0]
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
         """Gradients of the loss by backpropagation, keyed like :attr:`params`.
 
         One forward pass (its loss is kept in ``last_loss``), then ``backward`` through every
-        layer in reverse; the first layer skips ``dx``, which nothing needs.
+        layer in reverse; the first layer skips ``dx``, which nothing needs. Weight decay is
+        then added to the weight gradients (:meth:`_regularize_grads`).
         """
         self.loss(x, t)
         dout = self.last_layer.backward(1.0)
@@ -162,18 +208,50 @@ class Sequential:
         for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
         layers[0].backward_params(dout)
+        self._regularize_grads()
         return dict(self.grads)
+
+    # -- regularization hooks -----------------------------------------------------------------
+    def _decayed(self) -> list[tuple[Layer, str]]:
+        """The weight matrices weight decay applies to: ``(layer, "W")`` pairs, each once."""
+        seen: dict[int, tuple[Layer, str]] = {}
+        for layer, name in self._index.values():
+            if name == "W":
+                seen.setdefault(id(layer), (layer, name))
+        return list(seen.values())
+
+    def _regularization_loss(self) -> float:
+        """The penalty :meth:`loss` adds: ``0.5 * lambda * sum(W**2)`` over the weights."""
+        lam = self.weight_decay_lambda
+        if lam == 0.0:
+            return 0.0
+        total = sum(float(np.sum(np.square(getattr(layer, name)), dtype=np.float64))
+                    for layer, name in self._decayed())
+        return 0.5 * lam * total
+
+    def _regularize_grads(self) -> None:
+        """Add the penalty's gradient ``lambda * W`` to each ``dW`` (after backward)."""
+        lam = self.weight_decay_lambda
+        if lam == 0.0:
+            return
+        for layer, name in self._decayed():
+            grad = "d" + name
+            setattr(layer, grad, getattr(layer, grad) + lam * getattr(layer, name))
 
     def numerical_gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
         """Gradients by float64 central differences (slow; for checking, book §4.4).
 
         Computed on a float64 copy of the network, so the result does not suffer from
-        float32 round-off and this network is left untouched.
+        float32 round-off and this network is left untouched. Dropout masks are frozen after
+        a first forward pass (to compare with :meth:`gradient`, call
+        :meth:`freeze_randomness` after it, so that the copy reuses the same masks).
         """
         from layerwise.gradient_check import numerical_gradient
 
         net = self.copy().astype(np.float64)
         x64 = np.asarray(x, dtype=np.float64)
+        net.loss(x64, t)
+        net.freeze_randomness()
         grads: dict[str, Array] = {}
         for key in net.params:
             grads[key] = numerical_gradient(lambda _: net.loss(x64, t), net.params[key])
@@ -203,18 +281,11 @@ class Sequential:
             raise ValueError(f"config: {config['loss'].get('class')!r} is not a loss layer")
         return Sequential(layers, loss, names=config.get("names"))
 
-    def _buffer_index(self) -> dict[str, tuple[Layer, str]]:
-        index: dict[str, tuple[Layer, str]] = {}
-        for lname, layer in self.layers.items():
-            for bname in getattr(layer, "buffer_names", ()):
-                index[f"{lname}.{bname}"] = (layer, bname)
-        return index
-
     def state_dict(self) -> dict[str, Array]:
         """Parameters (keyed ``W1``, ``b1``...) and buffers such as BatchNorm's running
         statistics (keyed ``<layer>.<buffer>``), as contiguous copies."""
         state = {k: np.ascontiguousarray(v).copy() for k, v in self.params.items()}
-        for key, (layer, name) in self._buffer_index().items():
+        for key, (layer, name) in self._buffer_index.items():
             state[key] = np.ascontiguousarray(getattr(layer, name)).copy()
         return state
 
@@ -225,7 +296,7 @@ class Sequential:
         named in one :class:`StateDictError` and nothing is changed.
         """
         targets = dict(self._index)
-        targets.update(self._buffer_index())
+        targets.update(self._buffer_index)
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets]
         wrong = []
@@ -252,7 +323,7 @@ class Sequential:
             if name in layer.param_names:
                 layer.set_param(name, value)
             else:
-                setattr(layer, name, value)
+                layer.set_buffer(name, value)
 
     # -- modes, dtype, copies -----------------------------------------------------------------
     def train(self, mode: bool = True) -> Sequential:
@@ -269,8 +340,17 @@ class Sequential:
     def training(self) -> bool:
         return self.last_layer.training
 
+    def freeze_randomness(self) -> None:
+        """Make every layer reuse its last random choices (Dropout masks); see Layer."""
+        for layer in [*self.layers.values(), self.last_layer]:
+            layer.freeze_randomness()
+
+    def unfreeze_randomness(self) -> None:
+        for layer in [*self.layers.values(), self.last_layer]:
+            layer.unfreeze_randomness()
+
     def astype(self, dtype: Any) -> Sequential:
-        """Cast every parameter (and gradient) to ``dtype``; return self."""
+        """Cast every parameter (and gradient, and buffer) to ``dtype``; return self."""
         for layer in self.layers.values():
             layer.astype(dtype)
         return self

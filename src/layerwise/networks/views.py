@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 
 from layerwise.layers.base import Array, Layer
 
-__all__ = ["ParamView", "GradView"]
+__all__ = ["ParamView", "GradView", "BufferView"]
 
 
 class ParamView(MutableMapping[str, Array]):
@@ -74,3 +74,19 @@ class GradView(Mapping[str, Array]):
     def __repr__(self) -> str:
         inner = ", ".join(f"{k!r}: array{self[k].shape}" for k in self)
         return f"{type(self).__name__}({{{inner}}})"
+
+
+class BufferView(ParamView):
+    """``net.buffers``: non-trainable state (BatchNorm's running statistics) by key, e.g.
+    ``running_mean1``; reading returns the live array, assigning goes through
+    :meth:`~layerwise.layers.Layer.set_buffer` (shape-checked, cast to the buffer's dtype)."""
+
+    def __setitem__(self, key: str, value: ArrayLike) -> None:
+        layer, name = self._lookup(key)
+        layer.set_buffer(name, value)
+
+    def _lookup(self, key: str) -> tuple[Layer, str]:
+        try:
+            return self._index[key]
+        except KeyError:
+            raise KeyError(f"no buffer {key!r}; the network has {list(self._index)}") from None

@@ -1,0 +1,465 @@
+"""Parameter updates (book §6.1): SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam.
+
+Every optimizer has the book's interface ``update(params, grads)`` for dict-like ``params``
+(such as a network's ``params`` view) and the modern ``step(network)``, which is
+``update(network.params, network.grads)``. Parameters are updated **in place**, so a layer
+that owns the array sees the new values and nothing is rebound.
+
+Before the update rule sees the gradients they pass through *gradient hooks*, plain callables
+``hook(params, grads) -> grads`` in the spirit of DeZero's ``WeightDecay`` / ``ClipGrad``:
+first any given in ``hooks``, then :class:`ClipGradNorm` (option ``clip_norm``), then
+:class:`WeightDecay` (option ``weight_decay``). Hooks return new arrays: the layers' ``dW``
+are never modified.
+
+The optimizer's state (iteration counter ``t`` and per-parameter arrays such as Adam's ``m``
+and ``v``) is a flat dict from :meth:`Optimizer.state_dict`, arrays keyed ``"<slot>.<param
+key>"`` (``"m.W1"``), ready for safetensors; :meth:`Optimizer.load_state_dict` restores it
+with strict checking. State arrays have the parameter's dtype: float32 stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from layerwise.errors import ShapeError
+from layerwise.layers.base import Array
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSprop",
+    "Adam",
+    "GradHook",
+    "WeightDecay",
+    "ClipGradNorm",
+    "global_norm",
+    "StateValue",
+]
+
+StateValue = np.ndarray | float | int
+GradHook = Callable[[Mapping[str, Array], dict[str, Array]], dict[str, Array]]
+
+
+class HasParams(Protocol):
+    """What :meth:`Optimizer.step` needs: a network's ``params`` and ``grads`` views."""
+
+    @property
+    def params(self) -> MutableMapping[str, Array]: ...
+
+    @property
+    def grads(self) -> Mapping[str, Array]: ...
+
+
+def _check(name: str, value: float, ok: Callable[[float], bool], rule: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid {name}: {value!r} (must be a number {rule})") from None
+    if isinstance(value, bool) or not math.isfinite(v) or not ok(v):
+        raise ValueError(f"Invalid {name}: {value} (must be {rule})")
+    return v
+
+
+def _unit(name: str, value: float) -> float:
+    return _check(name, value, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+
+
+def _non_negative(name: str, value: float) -> float:
+    return _check(name, value, lambda v: v >= 0.0, ">= 0")
+
+
+# -- gradient hooks ----------------------------------------------------------------------------
+def global_norm(grads: Iterable[Array]) -> float:
+    """``sqrt(sum of all squared entries)`` of several arrays, accumulated in float64."""
+    return math.sqrt(sum(float(np.sum(np.square(g), dtype=np.float64)) for g in grads))
+
+
+class WeightDecay:
+    """L2 weight decay as a gradient hook: ``grad + rate * param`` for every parameter.
+
+    This is ``torch.optim``'s (non-decoupled) ``weight_decay``; it applies to all parameters,
+    biases included. (The book's MultiLayerNet decays only weights, through its loss: see
+    :class:`~layerwise.networks.MultiLayerNet`'s ``weight_decay_lambda``.)
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = _non_negative("weight_decay value", rate)
+
+    def __call__(self, params: Mapping[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
+        return {k: g + self.rate * params[k] for k, g in grads.items()}
+
+    def __repr__(self) -> str:
+        return f"WeightDecay({self.rate:g})"
+
+
+class ClipGradNorm:
+    """Global gradient-norm clipping as a gradient hook.
+
+    When the norm of all gradients together exceeds ``max_norm``, every gradient is scaled
+    by ``max_norm / (norm + 1e-6)`` (as ``torch.nn.utils.clip_grad_norm_`` and DeZero's
+    ``ClipGrad``); otherwise the gradients pass unchanged.
+    """
+
+    def __init__(self, max_norm: float) -> None:
+        self.max_norm = _check("clip_norm value", max_norm, lambda v: v > 0.0, "> 0")
+
+    def __call__(self, params: Mapping[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
+        rate = self.max_norm / (global_norm(grads.values()) + 1e-6)
+        if rate >= 1.0:
+            return grads
+        return {k: g * rate for k, g in grads.items()}
+
+    def __repr__(self) -> str:
+        return f"ClipGradNorm({self.max_norm:g})"
+
+
+# -- the base class -------------------------------------------------------------------------------
+class Optimizer:
+    """Base class: hooks, the ``update`` loop, per-parameter state and its (de)serialisation.
+
+    Subclasses list their per-parameter state arrays in ``slot_names`` and implement
+    :meth:`_update_one`, which must change ``param`` in place.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, ``>= 0``; may be changed between steps (validated on assignment).
+    weight_decay : float, optional
+        Add ``weight_decay * param`` to every gradient (see :class:`WeightDecay`).
+    clip_norm : float, optional
+        Clip the global gradient norm to this value (see :class:`ClipGradNorm`).
+    hooks : iterable of callables ``hook(params, grads) -> grads``, optional
+        Further gradient hooks, applied first, in order.
+    """
+
+    slot_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        lr: float,
+        *,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        hooks: Iterable[GradHook] = (),
+    ) -> None:
+        self.lr = lr
+        self.weight_decay = _non_negative("weight_decay value", weight_decay)
+        self.clip_norm = None if clip_norm is None else ClipGradNorm(clip_norm).max_norm
+        self.hooks: list[GradHook] = list(hooks)
+        self.t = 0  # number of updates so far (the book's Adam calls it ``iter``)
+        self.state: dict[str, dict[str, Array]] = {slot: {} for slot in self.slot_names}
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _non_negative("learning rate", value)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def add_hook(self, hook: GradHook) -> None:
+        """Append a gradient hook ``hook(params, grads) -> grads`` (before clip/decay)."""
+        self.hooks.append(hook)
+
+    def _pipeline(self) -> list[GradHook]:
+        hooks = list(self.hooks)
+        if self.clip_norm is not None:
+            hooks.append(ClipGradNorm(self.clip_norm))
+        if self.weight_decay:
+            hooks.append(WeightDecay(self.weight_decay))
+        return hooks
+
+    # -- updating ------------------------------------------------------------------------------
+    def update(self, params: MutableMapping[str, Array], grads: Mapping[str, Array]) -> None:
+        """Update every array of ``params`` in place from ``grads`` (same keys) (book §6.1)."""
+        keys = list(params)
+        missing = [k for k in keys if k not in grads]
+        if missing:
+            raise KeyError(f"{self.name}.update: no gradient for parameter(s) {missing}")
+        current = {k: params[k] for k in keys}
+        for k, p in current.items():
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                what = f"array of dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
+                raise TypeError(f"{self.name}.update: parameter {k!r} must be a floating NumPy array "
+                                f"(updated in place), got {what}")
+        g: dict[str, Array] = {k: np.asarray(grads[k]) for k in keys}
+        for hook in self._pipeline():
+            g = hook(current, g)
+        for k in keys:
+            if g[k].shape != current[k].shape:
+                raise ShapeError(
+                    f"{self.name}.update: gradient {k!r} has shape {g[k].shape}, "
+                    f"parameter has {current[k].shape}"
+                )
+        for slot in self.slot_names:
+            for k in keys:
+                arr = self.state[slot].get(k)
+                if arr is not None and arr.shape != current[k].shape:
+                    raise ShapeError(
+                        f"{self.name}: state {slot}.{k} has shape {arr.shape} but parameter {k!r} "
+                        f"has shape {current[k].shape}"
+                    )
+        # every check done: from here on nothing fails half-way
+        self.t += 1
+        for k in keys:
+            p = current[k]
+            self._update_one(k, p, g[k].astype(p.dtype, copy=False))
+
+    def step(self, network: HasParams) -> None:
+        """``update(network.params, network.grads)``: apply the last ``gradient`` call's result."""
+        self.update(network.params, network.grads)
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _slot(self, slot: str, key: str, param: Array) -> Array:
+        """State array ``slot`` of parameter ``key``: zeros at first, then kept (in its dtype)."""
+        table = self.state[slot]
+        arr = table.get(key)
+        if arr is None:
+            arr = table[key] = np.zeros_like(param)
+        elif arr.dtype != param.dtype:
+            arr = table[key] = arr.astype(param.dtype)
+        return arr
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, StateValue]:
+        """A flat snapshot: ``{"t": int, "<slot>.<key>": array copy, ...}``."""
+        out: dict[str, StateValue] = {"t": self.t}
+        for slot in self.slot_names:
+            for key, arr in self.state[slot].items():
+                out[f"{slot}.{key}"] = arr.copy()
+        return out
+
+    def load_state_dict(
+        self,
+        state: Mapping[str, Any],
+        strict: bool = True,
+        params: Mapping[str, Array] | None = None,
+    ) -> None:
+        """Restore a :meth:`state_dict` (arrays are copied).
+
+        ``t`` may be an int or a 0-d integer array (as safetensors returns it). With
+        ``strict`` (the default) unknown keys and parameters that lack some of this
+        optimizer's slots are errors; otherwise unknown keys are ignored. With ``params``
+        (e.g. ``net.params``) the arrays' shapes are checked against the parameters now;
+        otherwise at the next update.
+        """
+        if "t" not in state:
+            raise ValueError(f"{self.name}.load_state_dict: missing key 't' (the iteration counter)")
+        t = self._counter(state["t"])
+        tables: dict[str, dict[str, Array]] = {slot: {} for slot in self.slot_names}
+        unexpected: list[str] = []
+        for name, value in state.items():
+            if name == "t":
+                continue
+            slot, dot, key = name.partition(".")
+            if not dot or slot not in tables or not key:
+                unexpected.append(name)
+                continue
+            arr = np.array(value)
+            if arr.dtype.kind != "f":
+                raise TypeError(f"{self.name}.load_state_dict: {name!r} must be a floating array, "
+                                f"got dtype {arr.dtype}")
+            tables[slot][key] = arr
+        problems: list[str] = []
+        if strict and unexpected:
+            problems.append(f"unexpected key(s) {sorted(unexpected)} (this optimizer keeps "
+                            f"{['t', *(s + '.<param>' for s in self.slot_names)]})")
+        if strict:
+            keys = set().union(*(set(tb) for tb in tables.values())) if tables else set()
+            for slot, table in tables.items():
+                lacking = sorted(keys - set(table))
+                if lacking:
+                    problems.append(f"missing {[f'{slot}.{k}' for k in lacking]}")
+        if params is not None:
+            for slot, table in tables.items():
+                for key, arr in table.items():
+                    if key not in params:
+                        problems.append(f"{slot}.{key} is for a parameter {key!r} the network lacks")
+                    elif np.shape(params[key]) != arr.shape:
+                        problems.append(f"{slot}.{key} has shape {arr.shape}, parameter {key!r} has "
+                                        f"shape {np.shape(params[key])}")
+        if problems:
+            raise ValueError(f"{self.name}.load_state_dict: " + "; ".join(problems))
+        self.t = t
+        self.state = tables
+
+    def _counter(self, value: Any) -> int:
+        arr = np.asarray(value)
+        v = arr.item() if arr.shape == () and arr.dtype.kind in "iuf" else None
+        if v is None or not math.isfinite(v) or v != int(v) or v < 0:
+            raise ValueError(
+                f"{self.name}.load_state_dict: 't' must be a non-negative integer, got {value!r}"
+            )
+        return int(v)
+
+    # -- display ----------------------------------------------------------------------------------
+    def _hyper(self) -> dict[str, float]:
+        return {"lr": self.lr}
+
+    def __repr__(self) -> str:
+        parts = [f"{k}={v:g}" for k, v in self._hyper().items()]
+        if self.weight_decay:
+            parts.append(f"weight_decay={self.weight_decay:g}")
+        if self.clip_norm is not None:
+            parts.append(f"clip_norm={self.clip_norm:g}")
+        if self.hooks:
+            parts.append(f"hooks={self.hooks!r}")
+        return f"{self.name}({', '.join(parts)})"
+
+
+# -- the update rules --------------------------------------------------------------------------------
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``W -= lr * dW`` (book §6.1.2)."""
+
+    def __init__(self, lr: float = 0.01, **options: Any) -> None:
+        super().__init__(lr, **options)
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:
+        np.subtract(param, self.lr * grad, out=param)
+
+
+class Momentum(Optimizer):
+    """Momentum (book §6.1.4): ``v = momentum * v - lr * dW;  W += v``, ``v`` starting at 0.
+
+    For a constant ``lr`` this is the same trajectory as ``torch.optim.SGD(momentum=...)``,
+    whose buffer is ``b = momentum * b + dW`` with ``W -= lr * b`` (so ``v = -lr * b``).
+    """
+
+    slot_names = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, **options: Any) -> None:
+        super().__init__(lr, **options)
+        self.momentum = _unit("momentum value", momentum)
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:
+        v = self._slot("v", key, param)
+        v *= self.momentum
+        v -= self.lr * grad
+        param += v
+
+    def _hyper(self) -> dict[str, float]:
+        return {"lr": self.lr, "momentum": self.momentum}
+
+
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient in the form of Bengio et al. (arXiv:1212.0901, eq. 7)::
+
+        W += momentum**2 * v - (1 + momentum) * lr * dW      (v from the previous step)
+        v  = momentum * v - lr * dW
+
+    which equals ``torch.optim.SGD(momentum=..., nesterov=True)`` for a constant ``lr``. The
+    book's code updates ``v`` first and so applies ``momentum**2`` to the *new* velocity, a
+    slightly different (and not the paper's) rule.
+    """
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:
+        v = self._slot("v", key, param)
+        m = self.momentum
+        param += (m * m) * v
+        param -= ((1.0 + m) * self.lr) * grad
+        v *= m
+        v -= self.lr * grad
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (book §6.1.5): ``h += dW * dW;  W -= lr * dW / (sqrt(h) + eps)``.
+
+    ``eps`` is 1e-7 as in the book (``torch.optim.Adagrad`` uses 1e-10; otherwise the same).
+    """
+
+    slot_names = ("h",)
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-7, **options: Any) -> None:
+        super().__init__(lr, **options)
+        self.eps = _non_negative("epsilon value", eps)
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:
+        h = self._slot("h", key, param)
+        h += grad * grad
+        param -= self.lr * grad / (np.sqrt(h) + self.eps)
+
+    def _hyper(self) -> dict[str, float]:
+        return {"lr": self.lr, "eps": self.eps}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (book §6.1.5): ``h = decay_rate * h + (1 - decay_rate) * dW**2;
+    W -= lr * dW / (sqrt(h) + eps)``.
+
+    ``torch.optim.RMSprop(alpha=decay_rate)`` is the same rule (its ``eps`` is 1e-8).
+    """
+
+    slot_names = ("h",)
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7, **options: Any) -> None:
+        super().__init__(lr, **options)
+        self.decay_rate = _unit("decay_rate value", decay_rate)
+        self.eps = _non_negative("epsilon value", eps)
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:
+        h = self._slot("h", key, param)
+        h *= self.decay_rate
+        h += (1.0 - self.decay_rate) * grad * grad
+        param -= self.lr * grad / (np.sqrt(h) + self.eps)
+
+    def _hyper(self) -> dict[str, float]:
+        return {"lr": self.lr, "decay_rate": self.decay_rate, "eps": self.eps}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015; book §6.1.6) in the standard bias-corrected form::
+
+        m = beta1 * m + (1 - beta1) * dW        v = beta2 * v + (1 - beta2) * dW**2
+        W -= lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)
+
+    computed in the order of ``torch.optim.Adam``, which it matches step by step.
+
+    The book's code folds the corrections into a step size
+    ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)`` and adds its ``eps`` (1e-7) to the
+    uncorrected ``sqrt(v)``; that is this rule with a time-varying
+    ``eps * sqrt(1 - beta2**t)`` in place of ``eps``, so the two differ only where
+    ``sqrt(v)`` is comparable to ``eps``.
+    """
+
+    slot_names = ("m", "v")
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        **options: Any,
+    ) -> None:
+        super().__init__(lr, **options)
+        self.beta1 = _unit("beta1 value", beta1)
+        self.beta2 = _unit("beta2 value", beta2)
+        self.eps = _non_negative("epsilon value", eps)
+
+    def _update_one(self, key: str, param: Array, grad: Array) -> None:
+        m = self._slot("m", key, param)
+        v = self._slot("v", key, param)
+        m += (1.0 - self.beta1) * (grad - m)
+        v *= self.beta2
+        v += (1.0 - self.beta2) * grad * grad
+        # Python floats, so nothing is promoted to float64
+        step_size = self.lr / (1.0 - self.beta1**self.t)
+        bias_correction2_sqrt = math.sqrt(1.0 - self.beta2**self.t)
+        denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
+        param -= step_size * (m / denom)
+
+    def _hyper(self) -> dict[str, float]:
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
