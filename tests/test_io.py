@@ -120,3 +120,29 @@ def test_no_pickle_anywhere_in_the_package() -> None:
     for py in src.rglob("*.py"):
         text = py.read_text()
         assert "import pickle" not in text and "allow_pickle=True" not in text, py
+
+
+def test_multi_layer_net_extend_round_trip_keeps_batchnorm_statistics(tmp_path: Path) -> None:
+    from layerwise.networks import MultiLayerNet, MultiLayerNetExtend
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 12), dtype=np.float32)
+    t = rng.integers(0, 3, 16)
+    for net in (
+        MultiLayerNet(12, [8, 6], 3, activation="sigmoid", weight_init_std="xavier",
+                      weight_decay_lambda=0.1, rng=1),
+        MultiLayerNetExtend(12, [8, 6], 3, use_batchnorm=True, use_dropout=True,
+                            dropout_ration=0.3, rng=2),
+    ):
+        net.gradient(x, t)  # moves BatchNorm's running statistics away from their start
+        path = tmp_path / f"{type(net).__name__}.safetensors"
+        save_model(net, path)
+        back = load_model(path)
+        assert type(back) is type(net) and repr(back) == repr(net)
+        assert list(back.layers) == list(net.layers)
+        for key in net.state_dict():
+            np.testing.assert_array_equal(back.state_dict()[key], net.state_dict()[key])
+        net.eval()
+        back.eval()
+        np.testing.assert_array_equal(back.predict(x), net.predict(x))
+        assert back.loss(x, t) == net.loss(x, t)  # weight decay term included

@@ -12,7 +12,7 @@ from layerwise import __version__
 __all__ = ["main", "build_parser"]
 
 # Each module provides add_parser(subparsers); the order is the order in `layerwise --help`.
-_COMMAND_MODULES: tuple[str, ...] = ("graph",)
+_COMMAND_MODULES: tuple[str, ...] = ("train", "evaluate", "graph")
 
 
 def build_parser() -> argparse.ArgumentParser:

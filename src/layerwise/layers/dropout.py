@@ -54,6 +54,10 @@ class Dropout(Layer):
         """The book's name for :attr:`ratio`."""
         return self.ratio
 
+    def _config_args(self) -> dict[str, Any]:
+        # The generator's state is not architecture: checkpoints save it separately.
+        return {"ratio": self.ratio}
+
     def forward(self, x: ArrayLike) -> Array:
         x = as_float_array(x)
         self._shape = x.shape

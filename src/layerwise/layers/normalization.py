@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -119,6 +121,14 @@ class BatchNormalization(Layer):
         return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
     # -- the protocol -----------------------------------------------------------------------
+    def _config_args(self) -> dict[str, Any]:
+        return {"num_features": int(self.gamma.shape[0]), "momentum": self.momentum, "eps": self.eps}
+
+    @classmethod
+    def _from_config(cls, **args: Any) -> BatchNormalization:
+        n = args.pop("num_features")
+        return cls(np.ones(n, np.float32), np.zeros(n, np.float32), **args)
+
     def forward(self, x: ArrayLike) -> Array:
         x = self._input(x)
         x2 = self._to_2d(x)

@@ -75,6 +75,16 @@ class MultiLayerNet(Sequential):
         self.hidden_layer_num = len(self.hidden_size_list)
         self.activation = activation.lower()
 
+    def _config_args(self) -> dict[str, Any]:
+        return {"input_size": self.input_size, "hidden_size_list": list(self.hidden_size_list),
+                "output_size": self.output_size, "activation": self.activation,
+                "weight_decay_lambda": self.weight_decay_lambda}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Sequential:
+        args = {k: v for k, v in config.items() if k not in ("class", "dtype")}
+        return cls(**args, rng=0, dtype=config.get("dtype", "float32"))
+
     def _hidden_block(self, idx: int, width: int, make_activation: Callable[[], Layer],
                       dtype: np.dtype[Any], gen: np.random.Generator) -> list[tuple[str, Layer]]:
         """The layers that follow ``Affine{idx}`` in hidden block ``idx``."""
@@ -164,6 +174,10 @@ class MultiLayerNetExtend(MultiLayerNet):
         if self.use_dropout:
             block.append((f"Dropout{idx}", Dropout(self.dropout_ration, rng=gen)))
         return block
+
+    def _config_args(self) -> dict[str, Any]:
+        return {**super()._config_args(), "use_dropout": self.use_dropout,
+                "dropout_ration": self.dropout_ration, "use_batchnorm": self.use_batchnorm}
 
     def _describe(self) -> list[str]:
         extra = [self.activation]

@@ -271,6 +271,7 @@ class Sequential:
             "layers": [layer.get_config() for layer in self.layers.values()],
             "names": list(self.layers),
             "loss": self.last_layer.get_config(),
+            "weight_decay_lambda": self.weight_decay_lambda,
         }
 
     @classmethod
@@ -279,7 +280,8 @@ class Sequential:
         loss = layer_from_config(config["loss"])
         if not isinstance(loss, LossLayer):
             raise ValueError(f"config: {config['loss'].get('class')!r} is not a loss layer")
-        return Sequential(layers, loss, names=config.get("names"))
+        return Sequential(layers, loss, names=config.get("names"),
+                          weight_decay_lambda=config.get("weight_decay_lambda", 0.0))
 
     def state_dict(self) -> dict[str, Array]:
         """Parameters (keyed ``W1``, ``b1``...) and buffers such as BatchNorm's running

@@ -1,0 +1,63 @@
+"""Book §5.7.4: train TwoLayerNet with backpropagation, the book's loop on the library.
+
+    python examples/train_neuralnet.py                  # full MNIST if cached, else mnist-sample
+    python examples/train_neuralnet.py --data fashion-mnist
+
+Unlike the book, each epoch walks a fresh permutation (every image once per epoch) and the
+loss of each step is the one ``gradient`` already computed (no second forward pass).
+"""
+
+import argparse
+
+import numpy as np
+
+from layerwise import TwoLayerNet
+from layerwise.datasets import load_mnist, resolve_auto
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--data", default="auto")
+parser.add_argument("--iters", type=int, default=10000)
+args = parser.parse_args()
+
+name = args.data
+if name == "auto":
+    name, why = resolve_auto(try_download=False)
+    print("data:", name, "-", why)
+(x_train, t_train), (x_test, t_test) = load_mnist(name, normalize=True, one_hot_label=True)
+
+rng = np.random.default_rng(0)
+network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10, rng=rng)
+
+iters_num = args.iters
+train_size = x_train.shape[0]
+batch_size = 100
+learning_rate = 0.1
+
+train_loss_list = []
+train_acc_list = []
+test_acc_list = []
+
+iter_per_epoch = max(train_size // batch_size, 1)
+order = rng.permutation(train_size)
+
+for i in range(iters_num):
+    j = i % iter_per_epoch
+    if j == 0 and i > 0:
+        order = rng.permutation(train_size)
+    batch_mask = order[j * batch_size : (j + 1) * batch_size]
+    x_batch = x_train[batch_mask]
+    t_batch = t_train[batch_mask]
+
+    grad = network.gradient(x_batch, t_batch)
+
+    for key in ("W1", "b1", "W2", "b2"):
+        network.params[key] -= learning_rate * grad[key]
+
+    train_loss_list.append(network.last_loss)
+
+    if (i + 1) % iter_per_epoch == 0 or i + 1 == iters_num:
+        train_acc = network.accuracy(x_train, t_train)
+        test_acc = network.accuracy(x_test, t_test)
+        train_acc_list.append(train_acc)
+        test_acc_list.append(test_acc)
+        print(f"train acc, test acc | {train_acc:.4f}, {test_acc:.4f}")

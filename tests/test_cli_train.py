@@ -1,0 +1,148 @@
+"""`layerwise train` and `layerwise evaluate` end to end, offline, on the bundled sample."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _datasets_server import unreachable_url
+
+from layerwise.cli import main
+from layerwise.datasets import DATASETS
+from layerwise.io import load_model
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty private cache and every mirror pointing at a closed 127.0.0.1 port."""
+    monkeypatch.setenv("LAYERWISE_DATA", str(tmp_path / "cache"))
+    dead = unreachable_url()
+    for name, spec in list(DATASETS.items()):
+        if spec.mirrors:
+            monkeypatch.setitem(DATASETS, name, dataclasses.replace(spec, mirrors=(dead,)))
+
+
+def final_accuracy(out: str) -> str:
+    m = re.search(r"final test accuracy (\d\.\d+) \((\d+)/(\d+)\)", out)
+    assert m, out
+    return m.group(1)
+
+
+def test_train_without_network_uses_the_sample_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("dataset: mnist-sample (")
+    assert "could not be downloaded" in first
+    assert "4000 train / 1000 test" in first
+    assert "epoch 1/2" in out and "epoch 2/2" in out
+
+
+def test_save_load_evaluate_give_the_printed_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.safetensors"
+    hist = tmp_path / "h.json"
+    assert main(["train", "--data", "mnist-sample", "--epochs", "3", "--save", str(model),
+                 "--history", str(hist), "--quiet"]) == 0
+    trained = final_accuracy(capsys.readouterr().out)
+    assert main(["evaluate", str(model), "--data", "mnist-sample"]) == 0
+    out = capsys.readouterr().out
+    m = re.search(r"test accuracy (\d\.\d+) \((\d+)/1000\)", out)
+    assert m and m.group(1) == trained
+    assert "confusion matrix" in out
+    matrix = [line.split()[1:] for line in out.splitlines()[-10:]]
+    assert sum(int(v) for row in matrix for v in row) == 1000
+    assert sum(int(row[i]) for i, row in enumerate(matrix)) == int(m.group(2))
+    records = json.loads(hist.read_text())
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert f"{records[-1]['test_acc']:.4f}" == trained
+    net = load_model(model)
+    assert net.params["W1"].shape == (784, 50)
+
+
+def test_same_seed_same_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    outs = []
+    for seed in (7, 7, 8):
+        assert main(["train", "--data", "mnist-sample", "--epochs", "2", "--seed", str(seed)]) == 0
+        out = capsys.readouterr().out
+        outs.append([re.sub(r"\(\d+\.\d+ s\)|in \d+\.\d+ s", "", line) for line in out.splitlines()])
+    assert outs[0] == outs[1]
+    assert outs[0] != outs[2]
+
+
+def test_history_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    hist, plot = tmp_path / "h.csv", tmp_path / "curves.png"
+    assert main(["train", "--data", "mnist-sample", "--epochs", "2", "--quiet",
+                 "--history", str(hist), "--plot", str(plot)]) == 0
+    lines = hist.read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds"
+    assert len(lines) == 3
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_divergence_stops_and_saves_last_good_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.safetensors"
+    code = main(["train", "--data", "mnist-sample", "--epochs", "3", "--lr", "1e30",
+                 "--save", str(model), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "training diverged at epoch 1" in err and "NaN or infinite" in err
+    net = load_model(model)
+    assert all(np.isfinite(v).all() for v in net.params.values())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--history", "h.txt"], "--history must end in .json or .csv, got h.txt"),
+    (["--plot", "p.jpg"], "--plot must end in .png"),
+])
+def test_bad_flags_are_clear_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", "mnist-sample", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_data_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", "kmnist", "--data-dir", str(tmp_path / "none"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in err
+
+
+def test_evaluate_rejects_a_bad_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"junk")
+    assert main(["evaluate", str(bad), "--data", "mnist-sample"]) == 1
+    assert "bad.safetensors: not a readable safetensors file" in capsys.readouterr().err
+
+
+def test_issue_six_flags_build_the_requested_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "mlp.safetensors"
+    assert main(["train", "--data", "mnist-sample", "--model", "mlp", "--hidden", "100,100",
+                 "--optimizer", "adam", "--lr", "0.001", "--init", "he", "--batchnorm",
+                 "--dropout", "0.2", "--weight-decay", "1e-4", "--epochs", "2", "--quiet",
+                 "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "MultiLayerNetExtend(784-100-100-10, relu, batchnorm, dropout=0.2, weight_decay_lambda=0.0001" in out
+    assert "Adam lr 0.001" in out
+    net = load_model(model)
+    assert {"gamma1", "beta2", "running_mean1", "running_var2"} <= set(net.state_dict())
+    assert main(["evaluate", str(model), "--data", "mnist-sample"]) == 0
+    assert final_accuracy(out) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--batchnorm"], "--batchnorm needs --model mlp"),
+    (["--hidden", "50,50"], "--model two-layer has one hidden layer"),
+    (["--model", "mlp", "--hidden", "10,x"], "--hidden takes comma-separated positive integers"),
+    (["--model", "mlp", "--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
+    (["--model", "mlp", "--init", "magic"], "magic"),
+])
+def test_bad_model_flags(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", *args])
+    assert code != 0
+    assert message in capsys.readouterr().err

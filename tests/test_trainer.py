@@ -1,0 +1,104 @@
+"""The training loop: shuffling without replacement, determinism, divergence, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import layerwise as lw
+from layerwise.optimizers import SGD
+from layerwise.trainer import Trainer
+
+
+def blobs(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((3, 10)) * 3
+    t = rng.integers(0, 3, n)
+    return (centers[t] + rng.standard_normal((n, 10))).astype(np.float32), t
+
+
+def make(seed: int = 0, **kw):  # type: ignore[no-untyped-def]
+    x, t = blobs()
+    net = lw.TwoLayerNet(10, 8, 3, weight_init_std=0.1, rng=seed)
+    defaults = dict(epochs=3, batch_size=32, rng=seed, progress=False, log=None)
+    defaults.update(kw)
+    return Trainer(net, SGD(lr=0.1), x[:200], t[:200], x[200:], t[200:], **defaults)
+
+
+def test_fit_learns_and_records_history() -> None:
+    tr = make(epochs=5)
+    history = tr.fit()
+    assert [r.epoch for r in history] == [1, 2, 3, 4, 5]
+    assert history[-1].test_acc is not None and history[-1].test_acc > 0.9
+    assert history[-1].train_loss < history[0].train_loss
+    assert tr.iters_per_epoch == 7  # 200 / 32, the last batch smaller
+
+
+def test_each_epoch_uses_every_sample_once() -> None:
+    tr = make(epochs=1, batch_size=7)
+    seen: list[np.ndarray] = []
+    original = tr.network.gradient
+
+    def spy(x, t):  # type: ignore[no-untyped-def]
+        seen.append(np.asarray(x).copy())
+        return original(x, t)
+
+    tr.network.gradient = spy  # type: ignore[method-assign]
+    tr.fit()
+    rows = np.concatenate(seen)
+    assert rows.shape == tr.x_train.shape
+    key = lambda a: sorted(map(bytes, a))  # noqa: E731
+    assert key(rows) == key(tr.x_train)
+
+
+def test_same_seed_same_numbers() -> None:
+    a, b, c = make(seed=4), make(seed=4), make(seed=5)
+    for tr in (a, b, c):
+        tr.fit()
+    for key in a.network.params:
+        np.testing.assert_array_equal(a.network.params[key], b.network.params[key])
+    assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
+    assert not np.array_equal(a.network.params["W1"], c.network.params["W1"])
+
+
+def test_divergence_stops_with_last_good_weights() -> None:
+    tr = make(epochs=6)
+    tr.train_epoch()
+    good = {k: v.copy() for k, v in tr.network.params.items()}
+    tr.optimizer = SGD(lr=1e30)
+    with pytest.raises(lw.errors.TrainingDiverged,
+                       match=r"diverged at epoch 2.*smaller learning rate") as info:
+        tr.fit()
+    assert info.value.epoch == 2
+    for key, value in good.items():
+        np.testing.assert_array_equal(tr.network.params[key], value)
+    assert tr.epoch == 1
+
+
+def test_checkpoint_resume_gives_identical_weights(tmp_path: Path) -> None:
+    full = make(epochs=4)
+    full.fit()
+    ck = tmp_path / "ck.safetensors"
+    first = make(epochs=4, checkpoint=ck)
+    first.train_epoch()
+    first.train_epoch()
+    resumed = make(seed=99, epochs=4)  # different init and shuffling: everything comes from ck
+    resumed.load_checkpoint(ck)
+    assert resumed.epoch == 2 and len(resumed.history) == 2
+    resumed.fit()
+    for key in full.network.params:
+        np.testing.assert_array_equal(resumed.network.params[key], full.network.params[key])
+    assert [r.train_loss for r in resumed.history] == [r.train_loss for r in full.history]
+
+
+def test_trainer_argument_errors() -> None:
+    x, t = blobs(20)
+    net = lw.TwoLayerNet(10, 4, 3, rng=0)
+    with pytest.raises(ValueError, match="batch size: 0"):
+        Trainer(net, SGD(0.1), x, t, batch_size=0)
+    with pytest.raises(ValueError, match="20 training inputs but 19 targets"):
+        Trainer(net, SGD(0.1), x, t[:19])
+    with pytest.raises(ValueError, match="both x_test and t_test"):
+        Trainer(net, SGD(0.1), x, t, x_test=x)
