@@ -223,6 +223,14 @@ class Optimizer:
     def _update_one(self, key: str, param: Array, grad: Array) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def _scratch(self, key: str, param: Array) -> Array:
+        """A work buffer shaped like ``param`` (not state: never saved, reused every step)."""
+        scratch: dict[str, Array] = self.__dict__.setdefault("_scratch_buffers", {})
+        buf = scratch.get(key)
+        if buf is None or buf.shape != param.shape or buf.dtype != param.dtype:
+            buf = scratch[key] = np.empty_like(param)
+        return buf
+
     def _slot(self, slot: str, key: str, param: Array) -> Array:
         """State array ``slot`` of parameter ``key``: zeros at first, then kept (in its dtype)."""
         table = self.state[slot]
@@ -452,14 +460,26 @@ class Adam(Optimizer):
     def _update_one(self, key: str, param: Array, grad: Array) -> None:
         m = self._slot("m", key, param)
         v = self._slot("v", key, param)
-        m += (1.0 - self.beta1) * (grad - m)
+        # The same arithmetic as
+        #     m += (1 - beta1) * (grad - m);  v = beta2 * v + (1 - beta2) * grad**2
+        #     param -= step_size * m / (sqrt(v) / bc2 + eps)
+        # done in one scratch buffer: no temporaries, which made up much of an update's time.
+        # Python-float factors, so nothing is promoted to float64.
+        buf = self._scratch(key, param)
+        np.subtract(grad, m, out=buf)
+        buf *= 1.0 - self.beta1
+        m += buf
+        np.multiply(grad, grad, out=buf)
+        buf *= 1.0 - self.beta2
         v *= self.beta2
-        v += (1.0 - self.beta2) * grad * grad
-        # Python floats, so nothing is promoted to float64
+        v += buf
         step_size = self.lr / (1.0 - self.beta1**self.t)
-        bias_correction2_sqrt = math.sqrt(1.0 - self.beta2**self.t)
-        denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
-        param -= step_size * (m / denom)
+        bc2 = math.sqrt(1.0 - self.beta2**self.t)
+        np.sqrt(v, out=buf)
+        buf += self.eps * bc2  # sqrt(v)/bc2 + eps == (sqrt(v) + eps*bc2) / bc2
+        np.divide(m, buf, out=buf)
+        buf *= step_size * bc2
+        param -= buf
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
