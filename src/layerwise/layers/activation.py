@@ -25,14 +25,16 @@ class Relu(Layer):
     def forward(self, x: ArrayLike) -> Array:
         x = as_float_array(x)
         self.mask = x <= 0
-        return np.where(self.mask, x.dtype.type(0), x)
+        # np.maximum and the multiply below keep x's memory order and are several times faster
+        # than np.where on a random mask (which branches per element).
+        return np.maximum(x, x.dtype.type(0))
 
     def backward(self, dout: ArrayLike) -> Array:
         self._require(self.mask)
         assert self.mask is not None
         d = np.asarray(dout)
         d = self._dout(d, self.mask.shape, d.dtype if d.dtype.kind == "f" else np.dtype(np.float32))
-        return np.where(self.mask, d.dtype.type(0), d)
+        return np.multiply(d, ~self.mask, dtype=d.dtype)
 
 
 class Sigmoid(Layer):
