@@ -6,6 +6,7 @@ The names follow *Deep Learning from Scratch* (Saito Koki), chapter 5: ``MulLaye
 
 from __future__ import annotations
 
+from layerwise.conv_utils import col2im, conv_output_size, im2col
 from layerwise.errors import DataError, ShapeError
 from layerwise.functions import (
     cross_entropy_error,
@@ -20,10 +21,12 @@ from layerwise.gradient_check import GradientCheckReport, check_gradients, numer
 from layerwise.layers import (
     AddLayer,
     Affine,
+    Convolution,
     IdentityWithLoss,
     Layer,
     LossLayer,
     MulLayer,
+    Pooling,
     Relu,
     Sigmoid,
     SoftmaxWithLoss,
@@ -57,4 +60,9 @@ __all__ = [
     "IdentityWithLoss",
     "Sequential",
     "TwoLayerNet",
+    "im2col",
+    "col2im",
+    "conv_output_size",
+    "Convolution",
+    "Pooling",
 ]

@@ -4,7 +4,9 @@ from layerwise.layers.activation import Relu, Sigmoid
 from layerwise.layers.affine import Affine
 from layerwise.layers.arithmetic import AddLayer, MulLayer
 from layerwise.layers.base import Layer, LossLayer
+from layerwise.layers.convolution import Convolution
 from layerwise.layers.loss import IdentityWithLoss, SoftmaxWithLoss
+from layerwise.layers.pooling import Pooling
 
 __all__ = [
     "Layer",
@@ -16,4 +18,6 @@ __all__ = [
     "Affine",
     "SoftmaxWithLoss",
     "IdentityWithLoss",
+    "Convolution",
+    "Pooling",
 ]
