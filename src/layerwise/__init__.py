@@ -31,7 +31,7 @@ from layerwise.layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
-from layerwise.networks import Sequential, TwoLayerNet
+from layerwise.networks import DeepConvNet, Sequential, SimpleConvNet, TwoLayerNet
 
 __version__ = "0.1.0"
 
@@ -65,4 +65,6 @@ __all__ = [
     "conv_output_size",
     "Convolution",
     "Pooling",
+    "SimpleConvNet",
+    "DeepConvNet",
 ]
