@@ -88,6 +88,16 @@ def test_col2im_of_ones_counts_how_many_windows_cover_each_pixel() -> None:
     np.testing.assert_array_equal(gaps[0, 0], [[1, 0, 1], [0, 0, 0], [1, 0, 1]])
 
 
+def test_im2col_t_writes_into_out() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    buf = np.full((28, 18), 7.0, np.float32)
+    assert im2col_t(x, 3, 3, out=buf[:27]) is not None
+    np.testing.assert_array_equal(buf[:27], im2col_t(x, 3, 3))
+    np.testing.assert_array_equal(buf[27], 7.0)  # untouched
+    with pytest.raises(lw.ShapeError, match=r"out must be C-contiguous of shape \(27, 18\)"):
+        im2col_t(x, 3, 3, out=buf[:27].T.copy())
+
+
 def test_im2col_book_example_shapes() -> None:
     # book §7.4.3: x1 (1, 3, 7, 7) with a 5x5 filter gives (9, 75); batch of 10 gives (90, 75)
     assert lw.im2col(np.zeros((1, 3, 7, 7)), 5, 5, stride=1, pad=0).shape == (9, 75)

@@ -180,19 +180,26 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
 
 
 def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0,
-             fill: float = 0.0) -> Array:
+             fill: float = 0.0, out: Array | None = None) -> Array:
     """:func:`im2col` transposed, built directly: shape ``(C*filter_h*filter_w, N*out_h*out_w)``.
 
     Row ``(c, i, j)`` is the image plane ``x_padded[:, c, i::s, j::s]`` (cut to the output
     size) flattened in ``(n, oh, ow)`` order, so the copy moves whole image rows. ``fill`` is
-    the value of the padding (``-inf`` for max pooling).
+    the value of the padding (``-inf`` for max pooling). ``out``, a C-contiguous array of the
+    result's shape, receives the result instead of a new array.
     """
     xa = _as_float(x)
     g = _Geometry("im2col_t", xa.shape, filter_h, filter_w, stride, pad)
     # Channel-major (C, N, H, W) is free when x itself came out of a Convolution.
     xp = _pad(xa.transpose(1, 0, 2, 3), g.ph, g.pw, fill)
-    win = _windows(xp, g)  # (C, N, oh, ow, fh, fw)
-    return win.transpose(0, 4, 5, 1, 2, 3).reshape(g.cols, g.rows)
+    win = _windows(xp, g).transpose(0, 4, 5, 1, 2, 3)  # (C, fh, fw, N, oh, ow)
+    if out is None:
+        return win.reshape(g.cols, g.rows)
+    if out.shape != (g.cols, g.rows) or not out.flags.c_contiguous:
+        raise ShapeError(f"im2col_t: out must be C-contiguous of shape {(g.cols, g.rows)}, "
+                         f"got {out.shape}")
+    np.copyto(out.reshape(win.shape), win)
+    return out
 
 
 def col2im_t(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,

@@ -32,10 +32,11 @@ class Convolution(Layer):
     sets ``dW = dout_mat.T @ col``, ``db = dout.sum(axis=(0, 2, 3))`` and returns
     ``dx = col2im(dout_mat @ W_mat)``.
 
-    The product is computed in the transposed layout (:func:`~layerwise.conv_utils.im2col_t`):
-    ``W_mat @ col_t`` gives the output channel-major, so ``out`` is returned as a transposed
-    view whose memory is ordered ``(FN, N, OH, OW)``; ReLU and Pooling keep that order, and the
-    backward pass then reads ``dout`` without a copy.
+    The product is computed in the transposed layout (:func:`~layerwise.conv_utils.im2col_t`),
+    with the bias folded in as a row of ones: ``[W_mat b] @ [col_t; 1]`` gives the output
+    channel-major, so ``out`` is returned as a transposed view whose memory is ordered
+    ``(FN, N, OH, OW)``; ReLU and Pooling keep that order, and the backward pass then reads
+    ``dout`` without a copy and gets ``db`` from the same product as ``dW``.
     """
 
     param_names = ("W", "b")
@@ -54,7 +55,7 @@ class Convolution(Layer):
         self.db: Array = np.zeros_like(b)
         self.stride = _pair(stride, "stride", "Convolution", 1)
         self.pad = _pair(pad, "pad", "Convolution", 0)
-        self.col: Array | None = None  # im2col_t of the last input
+        self.col: Array | None = None  # im2col_t of the last input, and a row of ones
         self.x_shape: tuple[int, ...] | None = None
         self._geometry: _Geometry | None = None
 
@@ -67,9 +68,14 @@ class Convolution(Layer):
         if x.ndim != 4 or x.shape[1] != c:
             raise ShapeError(f"Convolution: expected input of shape (N, {c}, H, W), got {x.shape}")
         g = _Geometry("Convolution", x.shape, fh, fw, self.stride, self.pad)
-        col = im2col_t(x, fh, fw, self.stride, self.pad)
-        out = self.W.reshape(fn, -1) @ col  # (FN, N*OH*OW)
-        out += self.b[:, None]
+        # A row of ones under the unrolled windows and b as an extra column of W_mat: the
+        # product adds the bias, and in backward the same product with dout yields db.
+        k = c * fh * fw
+        col = np.empty((k + 1, g.rows), dtype=x.dtype)
+        im2col_t(x, fh, fw, self.stride, self.pad, out=col[:k])
+        col[k] = 1
+        w_b = np.concatenate([self.W.reshape(fn, k), self.b[:, None]], axis=1)
+        out = w_b @ col  # (FN, N*OH*OW)
         self.col, self.x_shape, self._geometry = col, x.shape, g
         return out.reshape(fn, g.n, g.out_h, g.out_w).transpose(1, 0, 2, 3)
 
@@ -93,8 +99,9 @@ class Convolution(Layer):
         fn = self.W.shape[0]
         d = self._dout(dout, (g.n, fn, g.out_h, g.out_w), self.W.dtype)
         dmat = d.transpose(1, 0, 2, 3).reshape(fn, -1)  # free for a channel-major dout
-        self.db = dmat.sum(axis=1)
-        self.dW = (dmat @ self.col.T).reshape(self.W.shape)
+        dw_b = dmat @ self.col.T  # (FN, C*FH*FW + 1): dW, then db from the row of ones
+        self.dW = np.ascontiguousarray(dw_b[:, :-1]).reshape(self.W.shape)
+        self.db = dw_b[:, -1].copy()
         return dmat
 
     def __repr__(self) -> str:
