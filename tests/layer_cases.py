@@ -136,6 +136,56 @@ def dropout_eval(rng: np.random.Generator) -> Case:
     return Case(lw.Dropout(0.5, rng=0).eval(), rng.standard_normal((n, d)))
 
 
+def _window(rng: np.random.Generator, k_max: int, max_pad: Callable[[int], int]) -> tuple[int, int, int, int]:
+    """A random (kernel, stride, pad, input size) along one axis whose output size is exact."""
+    k = int(rng.integers(1, k_max + 1))
+    s = int(rng.integers(1, 4))
+    p = int(rng.integers(0, max_pad(k) + 1))
+    out = int(rng.integers(1, 4))
+    size = (out - 1) * s + k - 2 * p
+    if size < 1:  # too much padding for this output: drop it
+        p, size = 0, (out - 1) * s + k
+    return k, s, p, size
+
+
+def convolution(rng: np.random.Generator) -> Case:
+    fh, sh, ph, h = _window(rng, 3, lambda k: 2)
+    fw, sw, pw, w = _window(rng, 3, lambda k: 2)
+    n, c, fn = (int(v) for v in rng.integers(1, 4, size=3))
+    layer = lw.Convolution(rng.standard_normal((fn, c, fh, fw)), rng.standard_normal(fn),
+                           stride=(sh, sw), pad=(ph, pw))
+    return Case(layer, rng.standard_normal((n, c, h, w)))
+
+
+def convolution_square(rng: np.random.Generator) -> Case:
+    # the book's form: square filter, one int stride and pad
+    k, s, p, size = _window(rng, 3, lambda k: 1)
+    n, c, fn = (int(v) for v in rng.integers(1, 3, size=3))
+    layer = lw.Convolution(rng.standard_normal((fn, c, k, k)), rng.standard_normal(fn), stride=s, pad=p)
+    return Case(layer, rng.standard_normal((n, c, size, size)))
+
+
+def _distinct(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    # max pooling has a kink where two window cells are equal: keep all values >= 0.01 apart
+    size = int(np.prod(shape))
+    return (rng.permutation(size).reshape(shape) - size / 2) * 0.05
+
+
+def _pool(rng: np.random.Generator, mode: str, overlapping: bool) -> Case:
+    if overlapping:
+        ph, sh, pad_h, h = _window(rng, 3, lambda k: k // 2)
+        pw, sw, pad_w, w = _window(rng, 3, lambda k: k // 2)
+        layer = lw.Pooling(ph, pw, stride=(sh, sw), pad=(pad_h, pad_w), mode=mode)  # type: ignore[arg-type]
+    else:  # the fast path: stride = pool size, no padding
+        ph, pw = (int(v) for v in rng.integers(1, 4, size=2))
+        oh, ow = (int(v) for v in rng.integers(1, 4, size=2))
+        h, w = oh * ph, ow * pw
+        layer = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
+    n, c = (int(v) for v in rng.integers(1, 4, size=2))
+    x = _distinct(rng, (n, c, h, w)) if mode == "max" else rng.standard_normal((n, c, h, w))
+    return Case(layer, x)
+
+
 CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "MulLayer": mul,
     "MulLayer-broadcast": mul_broadcast,
@@ -154,4 +204,10 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "Dropout": dropout,
     "Dropout-fixed-mask": dropout_fixed_mask,
     "Dropout-eval": dropout_eval,
+    "Convolution": convolution,
+    "Convolution-square": convolution_square,
+    "Pooling-max": lambda rng: _pool(rng, "max", overlapping=True),
+    "Pooling-max-fast": lambda rng: _pool(rng, "max", overlapping=False),
+    "Pooling-avg": lambda rng: _pool(rng, "avg", overlapping=True),
+    "Pooling-avg-fast": lambda rng: _pool(rng, "avg", overlapping=False),
 }

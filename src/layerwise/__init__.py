@@ -6,6 +6,7 @@ The names follow *Deep Learning from Scratch* (Saito Koki), chapter 5: ``MulLaye
 
 from __future__ import annotations
 
+from layerwise.conv_utils import col2im, conv_output_size, im2col
 from layerwise.errors import DataError, ShapeError
 from layerwise.functions import (
     cross_entropy_error,
@@ -22,16 +23,25 @@ from layerwise.layers import (
     AddLayer,
     Affine,
     BatchNormalization,
+    Convolution,
     Dropout,
     IdentityWithLoss,
     Layer,
     LossLayer,
     MulLayer,
+    Pooling,
     Relu,
     Sigmoid,
     SoftmaxWithLoss,
 )
-from layerwise.networks import MultiLayerNet, MultiLayerNetExtend, Sequential, TwoLayerNet
+from layerwise.networks import (
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    Sequential,
+    SimpleConvNet,
+    TwoLayerNet,
+)
 from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 
 __version__ = "0.1.0"
@@ -73,4 +83,11 @@ __all__ = [
     "Adam",
     "MultiLayerNet",
     "MultiLayerNetExtend",
+    "im2col",
+    "col2im",
+    "conv_output_size",
+    "Convolution",
+    "Pooling",
+    "SimpleConvNet",
+    "DeepConvNet",
 ]

@@ -4,9 +4,11 @@ from layerwise.layers.activation import Relu, Sigmoid
 from layerwise.layers.affine import Affine
 from layerwise.layers.arithmetic import AddLayer, MulLayer
 from layerwise.layers.base import Layer, LossLayer
+from layerwise.layers.convolution import Convolution
 from layerwise.layers.dropout import Dropout
 from layerwise.layers.loss import IdentityWithLoss, SoftmaxWithLoss
 from layerwise.layers.normalization import BatchNormalization
+from layerwise.layers.pooling import Pooling
 
 __all__ = [
     "Layer",
@@ -20,4 +22,6 @@ __all__ = [
     "IdentityWithLoss",
     "BatchNormalization",
     "Dropout",
+    "Convolution",
+    "Pooling",
 ]

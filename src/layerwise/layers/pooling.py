@@ -1,0 +1,238 @@
+"""Max and average pooling (book §7.4.4), with padding honoured."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from layerwise.conv_utils import IntPair, _Geometry, _int, _pair, col2im_t, im2col_t
+from layerwise.errors import ShapeError
+from layerwise.functions import as_float_array
+from layerwise.layers.base import Array, Layer
+
+__all__ = ["Pooling", "PoolMode"]
+
+PoolMode = Literal["max", "avg"]
+
+
+def _empty_like_layout(x: Array, shape: tuple[int, int, int, int]) -> Array:
+    """An empty ``(N, C, h, w)`` array laid out in memory like ``x``: channel-major
+    ``(C, N, h, w)`` when ``x`` is (a Convolution's output), else C order."""
+    if not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous:
+        n, c, h, w = shape
+        return np.empty((c, n, h, w), dtype=x.dtype).transpose(1, 0, 2, 3)
+    return np.empty(shape, dtype=x.dtype)
+
+
+def _running_max(views: list[Array]) -> tuple[Array, Array | None]:
+    """Element-wise max of ``views`` and the index of the first view attaining it (ties go to
+    the earliest, as in PyTorch). For two views the index is the bool ``views[1] > views[0]``."""
+    best = views[0]
+    arg: Array | None = None
+    for k, v in enumerate(views[1:], start=1):
+        upd = v > best
+        best = np.maximum(best, v)
+        if k == 1:
+            arg = upd if len(views) == 2 else upd.astype(np.int8)
+        else:
+            assert arg is not None
+            np.copyto(arg, np.int8(k), where=upd)
+    return best, arg
+
+
+_ROW1_ROW0 = np.frombuffer(bytes([1, 0]), dtype=np.uint16)[0]
+
+
+def _window_max(x: Array, ph: int, pw: int) -> tuple[Array, Array | None, Array | None]:
+    """Max over non-overlapping ``ph x pw`` windows of ``x`` (N, C, OH*ph, OW*pw).
+
+    First over each window's rows (contiguous image rows: the cheap pass on the big array),
+    giving per column the first row that holds its maximum (``arg_r``); then over the columns
+    (``arg_c``). On a tie between columns the one whose maximum sits in an earlier row wins,
+    so the chosen cell is the first maximum in row-major order, as in PyTorch.
+    """
+    rows, arg_r = _running_max([x[:, :, i::ph, :] for i in range(ph)])  # (N, C, OH, W)
+    best = rows[..., 0::pw]
+    best_row = None if arg_r is None else arg_r[..., 0::pw]
+    arg_c: Array | None = None
+    for j in range(1, pw):
+        v = rows[..., j::pw]
+        upd = v > best
+        if arg_r is not None and best_row is not None:
+            v_row = arg_r[..., j::pw]
+            if pw == 2 and arg_r.dtype == np.bool_ and arg_r.strides[-1] == 1:
+                # 2x2: the byte pairs (row of column 0, row of column 1) == (1, 0), read as one
+                # contiguous uint16 compare instead of three ops on strided bool views
+                later = arg_r.view(np.uint16) == _ROW1_ROW0
+            else:
+                later = v_row < best_row
+            upd |= (v == best) & later
+            if j < pw - 1:
+                best_row = np.where(upd, v_row, best_row)
+        best = np.maximum(best, v)
+        if j == 1:
+            arg_c = upd if pw == 2 else upd.astype(np.int8)
+        else:
+            assert arg_c is not None
+            np.copyto(arg_c, np.int8(j), where=upd)
+    return best, arg_r, arg_c
+
+
+def _route(d: Array, arg: Array | None, k: int, out: Array, axis_slices: list[Any]) -> None:
+    """Send ``d`` to the view ``out[axis_slices[j]]`` where ``arg == j``, 0 elsewhere."""
+    if arg is None:  # a window of width 1 along this axis
+        out[axis_slices[0]] = d
+        return
+    if arg.dtype == np.bool_:  # two candidates: d*arg to the second, the exact rest to the first
+        second = out[axis_slices[1]]
+        np.multiply(d, arg, out=second)
+        np.subtract(d, second, out=out[axis_slices[0]])
+        return
+    for j in range(k):
+        np.multiply(d, arg == j, out=out[axis_slices[j]])
+
+
+def _like_layout(d: Array, x: Array) -> Array:
+    """``d`` in the memory order of ``x`` (one small copy when they differ)."""
+    if x.flags.c_contiguous or d.strides == x.strides:
+        return d
+    if x.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return np.ascontiguousarray(d.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    return d
+
+
+class Pooling(Layer):
+    """Max or average pooling over ``pool_h x pool_w`` windows of each channel.
+
+    Parameters
+    ----------
+    pool_h, pool_w : int
+    stride : int, (int, int) or None
+        ``None`` (default) means the pool size: non-overlapping windows. (The book defaults to
+        1; its networks always pass ``stride=2``.)
+    pad : int or (int, int)
+        Padding on each side, at most half the pool size (as in PyTorch) so that every window
+        holds an input pixel. For ``"max"`` the padding is ``-inf`` and never wins; for
+        ``"avg"`` padded cells count as zeros in the divisor ``pool_h * pool_w`` (PyTorch's
+        ``count_include_pad=True``).
+    mode : {"max", "avg"}
+
+    ``forward(x)`` maps ``(N, C, H, W)`` to ``(N, C, OH, OW)`` with
+    ``OH = (H + 2*pad - pool_h) / stride + 1`` (which must be an integer). ``backward(dout)``
+    returns ``dx``: for max, each ``dout`` goes to the first maximum of its window (in row-major
+    order, as PyTorch); for avg, ``dout / (pool_h * pool_w)`` goes to every cell of the window.
+
+    Non-overlapping unpadded windows (the common 2x2, stride 2) take a fast path on strided
+    views: a max over the window's rows, then over its columns, remembering each choice in a
+    compact index. Other shapes go through :func:`~layerwise.conv_utils.im2col_t`.
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: IntPair | None = None, pad: IntPair = 0,
+                 mode: PoolMode = "max") -> None:
+        super().__init__()
+        who = "Pooling"
+        self.pool_h = _int(pool_h, "pool_h", who, 1)
+        self.pool_w = _int(pool_w, "pool_w", who, 1)
+        self.stride = (self.pool_h, self.pool_w) if stride is None else _pair(stride, "stride", who, 1)
+        self.pad = _pair(pad, "pad", who, 0)
+        if 2 * self.pad[0] > self.pool_h or 2 * self.pad[1] > self.pool_w:
+            raise ValueError(
+                f"Pooling: pad {self.pad} must be at most half of the pool size "
+                f"({self.pool_h}, {self.pool_w}), so that every window holds an input pixel"
+            )
+        if mode not in ("max", "avg"):
+            raise ValueError(f"Pooling: mode must be 'max' or 'avg', got {mode!r}")
+        self.mode: PoolMode = mode
+        self.fast = self.stride == (self.pool_h, self.pool_w) and self.pad == (0, 0)
+        self.x: Array | None = None
+        self.arg: tuple[Array | None, ...] | None = None  # where each window's max came from
+        self._geometry: _Geometry | None = None
+
+    def forward(self, x: ArrayLike) -> Array:
+        x = as_float_array(x)
+        if x.ndim != 4:
+            raise ShapeError(f"Pooling: expected input of shape (N, C, H, W), got {x.shape}")
+        g = _Geometry("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        self.x, self._geometry = x, g
+        if self.fast:
+            return self._forward_fast(x)
+        return self._forward_general(x, g)
+
+    def backward(self, dout: ArrayLike) -> Array:
+        self._require(self.x)
+        assert self.x is not None and self._geometry is not None
+        g = self._geometry
+        d = self._dout(dout, (g.n, g.c, g.out_h, g.out_w), self.x.dtype)
+        if self.fast:
+            return self._backward_fast(d, self.x)
+        return self._backward_general(d, g)
+
+    # -- non-overlapping windows without padding ------------------------------------------------
+    def _forward_fast(self, x: Array) -> Array:
+        ph, pw = self.pool_h, self.pool_w
+        if self.mode == "avg":
+            acc = x[:, :, 0::ph, 0::pw].copy()
+            for i in range(ph):
+                for j in range(pw):
+                    if i or j:
+                        acc += x[:, :, i::ph, j::pw]
+            acc *= x.dtype.type(1.0 / (ph * pw))
+            return acc
+        out, arg_r, arg_c = _window_max(x, ph, pw)
+        self.arg = (arg_r, arg_c)
+        return out if out.base is None else out.copy()
+
+    def _backward_fast(self, d: Array, x: Array) -> Array:
+        ph, pw = self.pool_h, self.pool_w
+        n, c, h, w = x.shape
+        dx = _empty_like_layout(x, (n, c, h, w))
+        if self.mode == "avg":
+            ds = d * d.dtype.type(1.0 / (ph * pw))
+            for i in range(ph):
+                for j in range(pw):
+                    dx[:, :, i::ph, j::pw] = ds
+            return dx
+        assert self.arg is not None
+        arg_r, arg_c = self.arg
+        d = _like_layout(d, x)  # the gradient of a flatten arrives in C order
+        if arg_c is None:
+            drows = d
+        else:
+            drows = _empty_like_layout(x, (n, c, h // ph, w))
+            _route(d, arg_c, pw, drows, [(Ellipsis, slice(j, None, pw)) for j in range(pw)])
+        _route(drows, arg_r, ph, dx, [(slice(None), slice(None), slice(i, None, ph)) for i in range(ph)])
+        return dx
+
+    # -- any stride and padding, through im2col -----------------------------------------------------
+    def _forward_general(self, x: Array, g: _Geometry) -> Array:
+        planes = x.reshape(g.n * g.c, 1, g.h, g.w)
+        fill = -np.inf if self.mode == "max" else 0.0
+        col = im2col_t(planes, self.pool_h, self.pool_w, self.stride, self.pad, fill=fill)
+        if self.mode == "max":
+            arg = np.argmax(col, axis=0)  # the first maximum of each window
+            self.arg = (arg,)
+            out = np.take_along_axis(col, arg[None], axis=0)[0]
+        else:
+            out = col.sum(axis=0)
+            out *= x.dtype.type(1.0 / (self.pool_h * self.pool_w))
+        return out.reshape(g.n, g.c, g.out_h, g.out_w)
+
+    def _backward_general(self, d: Array, g: _Geometry) -> Array:
+        k = self.pool_h * self.pool_w
+        flat = d.reshape(-1)
+        if self.mode == "max":
+            assert self.arg is not None and self.arg[0] is not None
+            dcol = np.zeros((k, flat.size), dtype=d.dtype)
+            dcol[self.arg[0], np.arange(flat.size)] = flat
+        else:
+            dcol = np.broadcast_to(flat * d.dtype.type(1.0 / k), (k, flat.size))
+        dx = col2im_t(dcol, (g.n * g.c, 1, g.h, g.w), self.pool_h, self.pool_w, self.stride, self.pad)
+        return dx.reshape(g.n, g.c, g.h, g.w)
+
+    def __repr__(self) -> str:
+        def one(v: tuple[int, int]) -> Any:
+            return v[0] if v[0] == v[1] else v
+        return (f"Pooling({self.pool_h}x{self.pool_w}, stride={one(self.stride)}, "
+                f"pad={one(self.pad)}, mode={self.mode!r})")

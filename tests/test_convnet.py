@@ -1,0 +1,161 @@
+"""SimpleConvNet and DeepConvNet: the book's structure and keys, end-to-end gradient checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layerwise as lw
+
+TINY = {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}
+HAS_DROPOUT = hasattr(lw.layers, "Dropout")
+
+
+def _images(seed: int, n: int, shape: tuple[int, int, int], classes: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, *shape)).astype(np.float32), rng.integers(0, classes, n)
+
+
+def test_simple_conv_net_gradient_check_float64() -> None:
+    net = lw.SimpleConvNet(input_dim=(1, 8, 8), conv_param=TINY, hidden_size=5, output_size=4,
+                           weight_init_std=0.3, rng=0)
+    x, t = _images(1, 3, (1, 8, 8), 4)
+    report = lw.check_gradients(net, x - 0.5, t)
+    assert [r.name for r in report.rows] == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    for row in report.rows:
+        assert row.max_rel_error < 1e-6, str(report)
+
+
+def test_simple_conv_net_with_padding_stride_and_channels_gradient_check() -> None:
+    conv = {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 2}
+    net = lw.SimpleConvNet(input_dim=(2, 7, 7), conv_param=conv, hidden_size=4, output_size=3,
+                           weight_init_std=0.5, rng=1)
+    x, t = _images(2, 2, (2, 7, 7), 3)
+    assert lw.check_gradients(net, x - 0.5, t).passed
+
+
+def test_simple_conv_net_book_api_and_float32() -> None:
+    net = lw.SimpleConvNet(rng=0)  # the book's defaults: 30 5x5 filters, hidden 100
+    assert list(net.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    assert {k: v.shape for k, v in net.params.items()} == {
+        "W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10), "b3": (10,)}
+    assert all(v.dtype == np.float32 for v in net.params.values())
+    assert net.params["W1"].std() == pytest.approx(0.01, rel=0.2)
+    x, t = _images(0, 4, (1, 28, 28), 10)
+    kept = x.copy()
+    y = net.predict(x)
+    assert y.shape == (4, 10) and y.dtype == np.float32
+    assert net.loss(x, t) == pytest.approx(np.log(10), rel=0.01)
+    grads = net.gradient(x, t)
+    assert set(grads) == set(net.params)
+    assert all(grads[k].shape == net.params[k].shape and grads[k].dtype == np.float32 for k in grads)
+    np.testing.assert_array_equal(x, kept)  # the input is not mutated
+    assert 0.0 <= net.accuracy(x, t) <= 1.0
+    assert repr(net).startswith("SimpleConvNet(input_dim=(1, 28, 28), filters=(30, 1, 5, 5)")
+    a, b = lw.SimpleConvNet(rng=42), lw.SimpleConvNet(rng=np.random.default_rng(42))
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+
+
+def test_simple_conv_net_learns_a_tiny_problem() -> None:
+    # class k: a bright bar in row k of an 8x8 image, plus noise
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, 4, 200)
+    x = 0.3 * rng.random((200, 1, 8, 8)).astype(np.float32)
+    x[np.arange(200), 0, 2 * t, :] += 1.0
+    net = lw.SimpleConvNet(input_dim=(1, 8, 8), conv_param={**TINY, "filter_num": 4}, hidden_size=16,
+                           output_size=4, weight_init_std=0.1, rng=1)
+    first = net.loss(x, t)
+    for _ in range(150):
+        idx = rng.choice(200, 20, replace=False)
+        grads = net.gradient(x[idx], t[idx])
+        for key in net.params:
+            net.params[key] -= 0.1 * grads[key]
+    assert net.loss(x, t) < 0.3 * first
+    assert net.accuracy(x, t) > 0.9
+
+
+def test_simple_conv_net_errors() -> None:
+    with pytest.raises(lw.ShapeError, match="not an integer"):  # 7x7 conv output cannot be pooled 2x2
+        lw.SimpleConvNet(input_dim=(1, 9, 9), conv_param=TINY)
+    with pytest.raises(ValueError, match=r"input_dim must be three positive integers"):
+        lw.SimpleConvNet(input_dim=(28, 28))
+    with pytest.raises(ValueError, match=r"lacks \['stride'\]"):
+        lw.SimpleConvNet(conv_param={"filter_num": 3, "filter_size": 3, "pad": 0})
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
+        lw.SimpleConvNet(hidden_size=0)
+    net = lw.SimpleConvNet(input_dim=(1, 8, 8), conv_param=TINY)
+    with pytest.raises(lw.ShapeError, match=r"Convolution: expected input of shape \(N, 1, H, W\)"):
+        net.predict(np.zeros((2, 3, 8, 8)))
+
+
+# -- DeepConvNet ----------------------------------------------------------------------------------
+
+def _small_deep_params() -> dict[str, Any]:
+    sizes = (2, 2, 3, 3, 4, 4)
+    pads = (1, 1, 1, 2, 1, 1)
+    return {f"conv_param_{k + 1}": {"filter_num": n, "filter_size": 3, "pad": p, "stride": 1}
+            for k, (n, p) in enumerate(zip(sizes, pads, strict=True))}
+
+
+class _IdentityDropout(lw.Layer):
+    """A stand-in with Dropout's constructor, for checking DeepConvNet's wiring before the
+    toolkit's Dropout is merged; it does nothing."""
+
+    def __init__(self, ratio: float = 0.5, rng: Any = None) -> None:
+        super().__init__()
+        self.ratio = ratio
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, dout: Any) -> Any:
+        return dout
+
+
+def _check_deep_conv_net() -> None:
+    net = lw.DeepConvNet(rng=0)
+    assert list(net.params) == [f"{p}{k}" for k in range(1, 9) for p in "Wb"]
+    shapes = [net.params[f"W{k}"].shape for k in range(1, 9)]
+    assert shapes == [(16, 1, 3, 3), (16, 16, 3, 3), (32, 16, 3, 3), (32, 32, 3, 3),
+                      (64, 32, 3, 3), (64, 64, 3, 3), (1024, 50), (50, 10)]
+    # He initialisation, as the book: std sqrt(2 / inputs per neuron)
+    for key, fan_in in (("W2", 16 * 9), ("W6", 64 * 9), ("W7", 64 * 4 * 4)):
+        assert net.params[key].std() == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.1)
+    names = list(net.layers)
+    assert names[:5] == ["Conv1", "Relu1", "Conv2", "Relu2", "Pool1"]
+    assert names[-3:] == ["Dropout1", "Affine2", "Dropout2"]
+    x, t = _images(0, 2, (1, 28, 28), 10)
+    assert net.predict(x).shape == (2, 10)
+    assert set(net.gradient(x, t)) == set(net.params)
+    assert 0.0 <= net.accuracy(x, t) <= 1.0 and net.training  # accuracy restores the mode
+    assert "DeepConvNet(input_dim=(1, 28, 28), filters=[16, 16, 32, 32, 64, 64]" in repr(net)
+
+    small = lw.DeepConvNet(input_dim=(1, 4, 4), hidden_size=3, output_size=3, rng=1, **_small_deep_params())
+    small.eval()  # Dropout off: the loss is a deterministic function of the weights
+    # zero biases in so small a net can leave a ReLU input at exactly 0, its kink
+    rng = np.random.default_rng(4)
+    for key in small.params:
+        if key.startswith("b"):
+            small.params[key] = rng.uniform(0.1, 0.5, small.params[key].shape)
+    xs, ts = _images(3, 2, (1, 4, 4), 3)
+    report = lw.check_gradients(small, xs - 0.5, ts)
+    for row in report.rows:
+        assert row.max_rel_error < 1e-6, str(report)
+
+
+@pytest.mark.skipif(not HAS_DROPOUT, reason="layerwise.layers.Dropout is not in this branch yet (toolkit)")
+def test_deep_conv_net() -> None:
+    _check_deep_conv_net()
+
+
+def test_deep_conv_net_wiring_with_a_stand_in_dropout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lw.layers, "Dropout", _IdentityDropout, raising=False)
+    _check_deep_conv_net()
+
+
+def test_deep_conv_net_without_dropout_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(lw.layers, "Dropout", raising=False)
+    with pytest.raises(ImportError, match="needs layerwise.layers.Dropout"):
+        lw.DeepConvNet()
