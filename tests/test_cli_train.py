@@ -146,3 +146,18 @@ def test_bad_model_flags(args: list[str], message: str, capsys: pytest.CaptureFi
     code = main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", *args])
     assert code != 0
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("model", "expect"), [("simple-cnn", "SimpleConvNet(input_dim=(1, 28, 28)"),
+                                               ("deep-cnn", "DeepConvNet(input_dim=(1, 28, 28)")])
+def test_conv_models_train_save_and_evaluate(model: str, expect: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / f"{model}.safetensors"
+    assert main(["train", "--data", "mnist-sample", "--model", model, "--epochs", "1", "--quiet",
+                 "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert expect in out and "Adam lr 0.001" in out
+    trained = final_accuracy(out)
+    assert float(trained) > 0.3  # one epoch of 4,000 images already learns something
+    assert main(["evaluate", str(path), "--data", "mnist-sample"]) == 0
+    assert f"test accuracy {trained}" in capsys.readouterr().out

@@ -10,7 +10,6 @@ import pytest
 import layerwise as lw
 
 TINY = {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}
-HAS_DROPOUT = hasattr(lw.layers, "Dropout")
 
 
 def _images(seed: int, n: int, shape: tuple[int, int, int], classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,22 +98,7 @@ def _small_deep_params() -> dict[str, Any]:
             for k, (n, p) in enumerate(zip(sizes, pads, strict=True))}
 
 
-class _IdentityDropout(lw.Layer):
-    """A stand-in with Dropout's constructor, for checking DeepConvNet's wiring before the
-    toolkit's Dropout is merged; it does nothing."""
-
-    def __init__(self, ratio: float = 0.5, rng: Any = None) -> None:
-        super().__init__()
-        self.ratio = ratio
-
-    def forward(self, x: Any) -> Any:
-        return x
-
-    def backward(self, dout: Any) -> Any:
-        return dout
-
-
-def _check_deep_conv_net() -> None:
+def test_deep_conv_net() -> None:
     net = lw.DeepConvNet(rng=0)
     assert list(net.params) == [f"{p}{k}" for k in range(1, 9) for p in "Wb"]
     shapes = [net.params[f"W{k}"].shape for k in range(1, 9)]
@@ -145,17 +129,14 @@ def _check_deep_conv_net() -> None:
         assert row.max_rel_error < 1e-6, str(report)
 
 
-@pytest.mark.skipif(not HAS_DROPOUT, reason="layerwise.layers.Dropout is not in this branch yet (toolkit)")
-def test_deep_conv_net() -> None:
-    _check_deep_conv_net()
-
-
-def test_deep_conv_net_wiring_with_a_stand_in_dropout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lw.layers, "Dropout", _IdentityDropout, raising=False)
-    _check_deep_conv_net()
-
-
-def test_deep_conv_net_without_dropout_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(lw.layers, "Dropout", raising=False)
-    with pytest.raises(ImportError, match="needs layerwise.layers.Dropout"):
-        lw.DeepConvNet()
+def test_deep_conv_net_gradients_in_training_mode() -> None:
+    # check_gradients freezes the Dropout masks drawn by its first forward pass
+    small = lw.DeepConvNet(input_dim=(1, 4, 4), hidden_size=3, output_size=3, rng=1, **_small_deep_params())
+    rng = np.random.default_rng(5)
+    for key in small.params:
+        if key.startswith("b"):
+            small.params[key] = rng.uniform(0.1, 0.5, small.params[key].shape)
+    xs, ts = _images(3, 2, (1, 4, 4), 3)
+    report = lw.check_gradients(small, xs - 0.5, ts)
+    for row in report.rows:
+        assert row.max_rel_error < 1e-6, str(report)

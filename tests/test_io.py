@@ -146,3 +146,25 @@ def test_multi_layer_net_extend_round_trip_keeps_batchnorm_statistics(tmp_path: 
         back.eval()
         np.testing.assert_array_equal(back.predict(x), net.predict(x))
         assert back.loss(x, t) == net.loss(x, t)  # weight decay term included
+
+
+def test_conv_networks_round_trip(tmp_path: Path) -> None:
+    from layerwise.networks import DeepConvNet, SimpleConvNet
+
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 1, 12, 12), dtype=np.float32)
+    nets = [
+        SimpleConvNet(input_dim=(1, 12, 12), conv_param={"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1},
+                      hidden_size=8, rng=1),
+        DeepConvNet(input_dim=(1, 12, 12), hidden_size=6, rng=2),
+        lw.Sequential([lw.Convolution(rng.standard_normal((3, 1, 3, 3)), np.zeros(3), stride=(1, 3), pad=(1, 0)),
+                       lw.Pooling(2, 2, stride=1, pad=1, mode="avg")], lw.IdentityWithLoss()),
+    ]
+    for k, net in enumerate(nets):
+        path = tmp_path / f"net{k}.safetensors"
+        save_model(net, path)
+        back = load_model(path)
+        assert type(back) is type(net) and repr(back) == repr(net)
+        net.eval()
+        back.eval()
+        np.testing.assert_array_equal(back.predict(x), net.predict(x))

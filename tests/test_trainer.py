@@ -102,3 +102,16 @@ def test_trainer_argument_errors() -> None:
         Trainer(net, SGD(0.1), x, t[:19])
     with pytest.raises(ValueError, match="both x_test and t_test"):
         Trainer(net, SGD(0.1), x, t, x_test=x)
+
+
+def test_test_loss_is_the_data_loss_without_the_weight_decay_penalty() -> None:
+    from layerwise.networks import MultiLayerNet
+
+    x, t = blobs(40)
+    losses = []
+    for lam in (0.0, 10.0):
+        net = MultiLayerNet(10, [5], 3, weight_decay_lambda=lam, rng=0)
+        tr = Trainer(net, SGD(lr=0.0), x, t, x, t, epochs=1, progress=False, log=None)
+        losses.append(tr.fit()[0])
+    assert losses[0].test_loss == pytest.approx(losses[1].test_loss, rel=1e-6)
+    assert losses[1].train_loss > losses[0].train_loss + 1.0  # the objective includes it

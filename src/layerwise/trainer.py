@@ -40,7 +40,8 @@ class EpochRecord:
     """Metrics of one epoch."""
 
     epoch: int
-    train_loss: float  # mean mini-batch loss over the epoch
+    train_loss: float  # mean mini-batch objective over the epoch (weight-decay penalty included)
+    # test_loss is the data loss alone, comparable across weight-decay settings
     train_acc: float
     test_loss: float | None
     test_acc: float | None
@@ -217,11 +218,12 @@ class Trainer:
         return EpochRecord(self.epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds)
 
     def mean_loss(self, x: NDArray[Any], t: NDArray[Any], batch_size: int = 1000) -> float:
-        """The loss over all of ``x`` (batched, weighted by batch size)."""
+        """The data loss over all of ``x`` (batched, weighted by batch size), without the
+        weight-decay penalty, so runs with and without weight decay compare."""
         total = 0.0
         for lo in range(0, len(x), batch_size):
             xb = x[lo : lo + batch_size]
-            total += self.network.loss(xb, t[lo : lo + batch_size]) * len(xb)
+            total += self.network.data_loss(xb, t[lo : lo + batch_size]) * len(xb)
         return total / len(x)
 
     def format_record(self, r: EpochRecord) -> str:

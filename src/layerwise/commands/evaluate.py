@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     except DataError as exc:
         return fail(str(exc))
     try:
-        name, reason, (_, (x_test, t_test)) = load_data(args.data, args.data_dir, quiet=True)
+        # Images as (N, 1, 28, 28): conv nets need them so, and Affine flattens them itself.
+        name, reason, (_, (x_test, t_test)) = load_data(args.data, args.data_dir, flatten=False, quiet=True)
     except DataError as exc:
         return fail(str(exc))
     print(f"dataset: {name} ({reason}); {len(x_test)} test images")

@@ -7,15 +7,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODELS", "OPTIMIZERS", "DEFAULT_LR", "build_network", "build_optimizer", "parse_hidden",
-           "check_model_args"]
+__all__ = ["MODELS", "CNN_MODELS", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_OPTIMIZER", "DEFAULT_EPOCHS",
+           "build_network", "build_optimizer", "parse_hidden", "check_model_args"]
 
-MODELS = ("two-layer", "mlp")
+MODELS = ("two-layer", "mlp", "simple-cnn", "deep-cnn")
+CNN_MODELS = ("simple-cnn", "deep-cnn")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 #: The book's learning rates: 0.1 for TwoLayerNet's SGD (ch. 5), the ch. 6 comparison's otherwise.
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.001}
-DEFAULT_HIDDEN = {"two-layer": "50", "mlp": "100,100,100,100"}
+DEFAULT_HIDDEN = {"two-layer": "50", "mlp": "100,100,100,100", "simple-cnn": "100", "deep-cnn": "50"}
+#: The book trains its conv nets with Adam for 20 epochs (ch07/train_convnet.py, ch08).
+DEFAULT_OPTIMIZER = {"two-layer": "sgd", "mlp": "sgd", "simple-cnn": "adam", "deep-cnn": "adam"}
+DEFAULT_EPOCHS = {"simple-cnn": 20, "deep-cnn": 20}
 
 
 def parse_hidden(text: str) -> list[int]:
@@ -30,13 +34,15 @@ def parse_hidden(text: str) -> list[int]:
 
 def check_model_args(args: argparse.Namespace) -> str | None:
     """A message for flags that do not fit together, or None."""
-    if args.model == "two-layer":
+    if args.model != "mlp":
         for flag, value in (("--batchnorm", args.batchnorm), ("--dropout", args.dropout),
                             ("--weight-decay", args.weight_decay)):
             if value:
-                return f"{flag} needs --model mlp (the two-layer network is the book's plain TwoLayerNet)"
-        if len(parse_hidden(args.hidden or DEFAULT_HIDDEN["two-layer"])) != 1:
-            return "--model two-layer has one hidden layer: give --hidden N, or use --model mlp"
+                return f"{flag} needs --model mlp (--model {args.model} is the book's network as it is)"
+        if len(parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])) != 1:
+            return f"--model {args.model} has one hidden layer: give --hidden N, or use --model mlp"
+    if args.model == "deep-cnn" and args.init is not None:
+        return "--init does not apply to --model deep-cnn, which uses He initialisation as the book"
     parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])  # raises ValueError with the message
     if args.init is not None and not isinstance(_init(args.init, 0.0), float):
         from layerwise.initializers import get_initializer
@@ -58,10 +64,21 @@ def _init(text: str | None, default: str | float) -> str | float:
         return text
 
 
-def build_network(args: argparse.Namespace, input_size: int, n_classes: int, rng: np.random.Generator) -> Any:
-    from layerwise.networks import MultiLayerNetExtend, TwoLayerNet
+def build_network(args: argparse.Namespace, input_shape: tuple[int, ...], n_classes: int,
+                  rng: np.random.Generator) -> Any:
+    """The network for ``args.model``; ``input_shape`` is one sample's shape."""
+    from layerwise.networks import DeepConvNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 
     hidden = parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])
+    input_size = int(np.prod(input_shape))
+    if args.model == "simple-cnn":
+        init = _init(args.init, 0.01)
+        if not isinstance(init, float):
+            raise ValueError("--model simple-cnn takes --init as a number (the book's weight_init_std)")
+        return SimpleConvNet(input_dim=input_shape, hidden_size=hidden[0], output_size=n_classes,
+                             weight_init_std=init, rng=rng)
+    if args.model == "deep-cnn":
+        return DeepConvNet(input_dim=input_shape, hidden_size=hidden[0], output_size=n_classes, rng=rng)
     if args.model == "two-layer":
         init = _init(args.init, 0.01)
         if not isinstance(init, float):

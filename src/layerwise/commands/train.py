@@ -17,7 +17,10 @@ import numpy as np
 
 from layerwise.commands.common import add_data_arguments, fail, load_data
 from layerwise.commands.models import (
+    CNN_MODELS,
+    DEFAULT_EPOCHS,
     DEFAULT_LR,
+    DEFAULT_OPTIMIZER,
     MODELS,
     OPTIMIZERS,
     build_network,
@@ -43,10 +46,13 @@ def add_parser(subparsers: Any) -> None:
     add_data_arguments(p)
     p.add_argument("--model", choices=MODELS, default="two-layer",
                    help="two-layer: the book's TwoLayerNet; mlp: MultiLayerNetExtend "
-                        "(ReLU, He init, optional BatchNorm/Dropout/weight decay)")
+                        "(ReLU, He init, optional BatchNorm/Dropout/weight decay); simple-cnn: "
+                        "SimpleConvNet (ch. 7); deep-cnn: DeepConvNet (ch. 8)")
     p.add_argument("--hidden", default=None, metavar="N[,N...]",
-                   help="hidden sizes (default 50 for two-layer, 100,100,100,100 for mlp)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+                   help="hidden sizes (default 50 for two-layer, 100,100,100,100 for mlp, "
+                        "100 for simple-cnn, 50 for deep-cnn)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help="default: sgd, or adam for the conv nets (as the book)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: 0.1 for sgd, 0.01 momentum/nesterov/adagrad, "
                         "0.001 rmsprop/adam)")
@@ -60,7 +66,7 @@ def add_parser(subparsers: Any) -> None:
                    help="L2 weight decay (the book's weight_decay_lambda)")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs (default: as many as the book's 10,000 iterations take, "
-                        "17 on full MNIST)")
+                        "17 on full MNIST; 20 for the conv nets)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
@@ -175,20 +181,22 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         return fail(problem, 2)
 
+    if args.optimizer is None:
+        args.optimizer = DEFAULT_OPTIMIZER[args.model]
     try:
         name, reason, ((x_train, t_train), (x_test, t_test)) = load_data(
-            args.data, args.data_dir, quiet=args.quiet)
+            args.data, args.data_dir, flatten=args.model not in CNN_MODELS, quiet=args.quiet)
     except DataError as exc:
         return fail(str(exc))
     print(f"dataset: {name} ({reason}); {len(x_train)} train / {len(x_test)} test images")
     args.data = name  # a checkpoint of an `auto` run resumes on the same data
 
     rng = np.random.default_rng(args.seed)
-    net = build_network(args, int(np.prod(x_train.shape[1:])), 10, rng)
+    net = build_network(args, tuple(x_train.shape[1:]), 10, rng)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     optimizer = build_optimizer(args.optimizer, lr)
     iters = math.ceil(len(x_train) / args.batch_size)
-    epochs = args.epochs if args.epochs is not None else math.ceil(BOOK_ITERATIONS / iters)
+    epochs = args.epochs or DEFAULT_EPOCHS.get(args.model) or math.ceil(BOOK_ITERATIONS / iters)
     settings = {key: getattr(args, key) for key in RUN_SETTINGS}
     settings["epochs"] = epochs
     trainer = Trainer(

@@ -104,6 +104,18 @@ class Convolution(Layer):
         self.db = dw_b[:, -1].copy()
         return dmat
 
+    def _config_args(self) -> dict[str, Any]:
+        fn, c, fh, fw = (int(v) for v in self.W.shape)
+        return {"filters": fn, "channels": c, "kernel": [fh, fw], "stride": list(self.stride),
+                "pad": list(self.pad)}
+
+    @classmethod
+    def _from_config(cls, **args: Any) -> Convolution:
+        fh, fw = args["kernel"]
+        W = np.zeros((args["filters"], args["channels"], fh, fw), np.float32)
+        return cls(W, np.zeros(args["filters"], np.float32), stride=tuple(args["stride"]),
+                   pad=tuple(args["pad"]))
+
     def __repr__(self) -> str:
         return (f"Convolution(W={self.W.shape}, b={self.b.shape}, stride={self._arg(self.stride)}, "
                 f"pad={self._arg(self.pad)})")

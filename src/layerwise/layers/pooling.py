@@ -231,6 +231,15 @@ class Pooling(Layer):
         dx = col2im_t(dcol, (g.n * g.c, 1, g.h, g.w), self.pool_h, self.pool_w, self.stride, self.pad)
         return dx.reshape(g.n, g.c, g.h, g.w)
 
+    def _config_args(self) -> dict[str, Any]:
+        return {"pool_h": self.pool_h, "pool_w": self.pool_w, "stride": list(self.stride),
+                "pad": list(self.pad), "mode": self.mode}
+
+    @classmethod
+    def _from_config(cls, **args: Any) -> Pooling:
+        return cls(args["pool_h"], args["pool_w"], stride=tuple(args["stride"]), pad=tuple(args["pad"]),
+                   mode=args["mode"])
+
     def __repr__(self) -> str:
         def one(v: tuple[int, int]) -> Any:
             return v[0] if v[0] == v[1] else v

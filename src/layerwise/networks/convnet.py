@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from layerwise import layers as _layers
 from layerwise.conv_utils import conv_output_size
-from layerwise.layers import Affine, Convolution, Layer, Pooling, Relu, SoftmaxWithLoss
+from layerwise.layers import Affine, Convolution, Dropout, Layer, Pooling, Relu, SoftmaxWithLoss
 from layerwise.networks.sequential import Sequential
 
 __all__ = ["SimpleConvNet", "DeepConvNet"]
@@ -36,7 +35,23 @@ def _conv_param(who: str, p: ConvParam) -> tuple[int, int, int, int]:
     return int(p["filter_num"]), int(p["filter_size"]), int(p["pad"]), int(p["stride"])
 
 
-class SimpleConvNet(Sequential):
+class _ConvNet(Sequential):
+    """Shared by the book's conv nets: the architecture is the constructor's arguments."""
+
+    _init_args: dict[str, Any]
+
+    def _config_args(self) -> dict[str, Any]:
+        return dict(self._init_args)
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Sequential:
+        args = {k: v for k, v in config.items() if k not in ("class", "dtype")}
+        factory: Any = cls  # a subclass, whose constructor takes the book's arguments
+        net: Sequential = factory(**args, rng=0, dtype=config.get("dtype", "float32"))
+        return net
+
+
+class SimpleConvNet(_ConvNet):
     """``Conv1 - Relu1 - Pool1 - Affine1 - Relu2 - Affine2 - SoftmaxWithLoss`` (book §7.5).
 
     Parameters
@@ -94,6 +109,10 @@ class SimpleConvNet(Sequential):
             names=["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"],
         )
         self.input_dim = (c, h, w)
+        self._init_args = {
+            "input_dim": list(self.input_dim), "conv_param": dict(conv_param),
+            "hidden_size": int(hidden_size), "output_size": int(output_size),
+            "weight_init_std": float(weight_init_std)}
 
     def __repr__(self) -> str:
         conv = self.layers["Conv1"]
@@ -112,7 +131,7 @@ _DEEP_DEFAULTS: tuple[dict[str, int], ...] = (
 )
 
 
-class DeepConvNet(Sequential):
+class DeepConvNet(_ConvNet):
     """The book's deep network for MNIST (§8.1), 99%+ accuracy::
 
         conv - relu - conv - relu - pool -
@@ -146,10 +165,6 @@ class DeepConvNet(Sequential):
         dropout_ratio: float = 0.5,
     ) -> None:
         who = "DeepConvNet"
-        # Dropout lives in the toolkit; looked up at run time so that SimpleConvNet never needs it.
-        dropout_cls = getattr(_layers, "Dropout", None)
-        if dropout_cls is None:
-            raise ImportError("DeepConvNet needs layerwise.layers.Dropout, which this build lacks")
         c, h, w = _input_dim(who, input_dim)
         gen, dt = _generator(rng), np.dtype(dtype)
         params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
@@ -175,22 +190,18 @@ class DeepConvNet(Sequential):
         layers += [
             Affine(W7, np.zeros(hidden_size, dt)),
             Relu(),
-            dropout_cls(dropout_ratio, rng=gen),
+            Dropout(dropout_ratio, rng=gen),
             Affine(W8, np.zeros(output_size, dt)),
-            dropout_cls(dropout_ratio, rng=gen),
+            Dropout(dropout_ratio, rng=gen),
         ]
         names += ["Affine1", f"Relu{len(params) + 1}", "Dropout1", "Affine2", "Dropout2"]
         super().__init__(layers, SoftmaxWithLoss(), names=names)
         self.input_dim = tuple(int(v) for v in input_dim)
+        self._init_args = {
+            "input_dim": list(self.input_dim), "hidden_size": int(hidden_size),
+            "output_size": int(output_size), "dropout_ratio": float(dropout_ratio),
+            **{f"conv_param_{k}": dict(p) for k, p in enumerate(params, start=1)}}
 
-    def accuracy(self, x: Any, t: Any, batch_size: int = 100) -> float:
-        """Accuracy in inference mode (Dropout off); the previous mode is restored."""
-        was_training = self.training
-        self.eval()
-        try:
-            return super().accuracy(x, t, batch_size)
-        finally:
-            self.train(was_training)
 
     def __repr__(self) -> str:
         filters = [layer.params["W"].shape[0] for layer in self.layers.values()

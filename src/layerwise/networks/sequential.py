@@ -164,9 +164,12 @@ class Sequential:
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
         """The loss of the network on ``x`` against targets ``t`` (plus any weight decay)."""
-        y = self.predict(x)
-        self.last_loss = self.last_layer.forward(y, t) + self._regularization_loss()
+        self.last_loss = self.data_loss(x, t) + self._regularization_loss()
         return self.last_loss
+
+    def data_loss(self, x: ArrayLike, t: ArrayLike) -> float:
+        """The loss layer's value alone, without the weight-decay penalty (for reporting)."""
+        return self.last_layer.forward(self.predict(x), t)
 
     def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int = 1000) -> float:
         """Fraction of samples whose highest score is the target class (labels or one-hot).
