@@ -85,7 +85,7 @@ def train(weight_init_std, seed):
 scales = args.weight_scales
 cols = min(len(scales), 4)
 rows = math.ceil(len(scales) / cols)
-fig = Figure(figsize=(3.2 * cols, 2.6 * rows))
+fig = Figure(figsize=(max(3.2 * cols, 7.0), 2.6 * rows + 0.6))
 axes = fig.subplots(rows, cols, squeeze=False).ravel()
 epochs = np.arange(args.epochs + 1)
 finals = {}
@@ -96,17 +96,18 @@ for i, w in enumerate(scales):
         acc = train(w, args.seed + i)
     finals[w] = acc
     ax = axes[i]
-    ax.plot(epochs, acc["batchnorm"], label="Batch Normalization", markevery=2)
-    ax.plot(epochs, acc["normal"], linestyle="--", label="Normal (without BatchNorm)", markevery=2)
+    ax.plot(epochs, acc["batchnorm"], marker="o", markersize=3, label="Batch Normalization")
+    ax.plot(epochs, acc["normal"], marker="s", markersize=3, linestyle="--",
+            label="Normal (without BatchNorm)")
     ax.set_title(f"W: {w:.4g}", fontsize=9)
     ax.set_ylim(0, 1.0)
     ax.tick_params(labelsize=7)
 for ax in axes[len(scales) :]:
     ax.set_visible(False)
-axes[len(scales) - 1].legend(loc="lower right", fontsize=7)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8)
 fig.supxlabel("epochs")
 fig.supylabel("training accuracy")
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
 with atomic_path(args.out) as tmp:
     fig.savefig(tmp, format="png", dpi=80)
 
