@@ -46,7 +46,7 @@ x_test, t_test = x_test[: args.test_size], t_test[: args.test_size]
 rng = np.random.default_rng(args.seed)
 use_dropout = args.dropout_ratio > 0
 network = MultiLayerNetExtend(784, [100] * 6, 10, use_dropout=use_dropout,
-                              dropout_ration=args.dropout_ratio if use_dropout else 0.5, rng=rng)
+                              dropout_ration=args.dropout_ratio, rng=rng)
 trainer = Trainer(network, SGD(lr=args.lr), x_train, t_train, x_test, t_test,
                   epochs=args.epochs, batch_size=args.batch_size, rng=rng,
                   progress=False, log_every=args.log_every)
