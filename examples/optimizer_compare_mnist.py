@@ -8,7 +8,9 @@ learning rate, as in the book; unlike the book, all the networks start from the 
 and see the same mini-batches, so only the update rule differs. Each step records the loss
 that ``gradient`` computed (before the update; the book runs a second forward pass after it).
 Writes the smoothed loss curves to a PNG and prints, per optimizer, the mean loss of the last
-tenth of the iterations (``name: loss``).
+tenth of the iterations (``name: loss``). RMSprop at its default (the book's) lr 0.01 is
+jumpy here: once the gradients have been small for a while, its running mean of squares is
+tiny, so one larger gradient makes a big step.
 """
 
 import argparse
