@@ -1,0 +1,251 @@
+"""MLP training and evaluation speed: layerwise against PyTorch CPU, in one process.
+
+    python benchmarks/bench_mlp.py [--repeats 5] [--threads 2] [--json results.json]
+
+Cases (same network, batch size, optimizer, float32 data and thread count on both sides):
+
+* ``two-layer/trainer``: the book's TwoLayerNet 784-50-10 with SGD 0.1, batch 100, through
+  :class:`layerwise.trainer.Trainer` (what ``layerwise train`` runs); the epoch's training time,
+  not its evaluation.
+* ``two-layer/book-loop``: the same network in the loop a reader writes by hand:
+  ``grads = net.gradient(x, t)`` then ``net.params[k] -= lr * grads[k]``.
+* ``mlp-adam``: a 784-100-100-10 ReLU MLP with Adam (lr 0.001), through the Trainer.
+* ``eval``: images per second predicting the 10,000 test images (batches of 1,000).
+
+Each layerwise case is timed against its PyTorch twin in the same round (rounds interleave
+all cases), and the ratio of medians is printed. Also: how much of a layerwise epoch is
+spent outside the matrix products, and each side's peak memory (in child processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    environment,
+    interleave,
+    limit_threads,
+    median,
+    mnist_shaped_data,
+    peak_rss_mib_of,
+    report_peak_rss,
+    reset_peak_rss,
+    timed,
+)
+
+import layerwise as lw  # noqa: E402
+from layerwise.networks import MultiLayerNet  # noqa: E402
+from layerwise.optimizers import SGD, Adam  # noqa: E402
+from layerwise.trainer import Trainer  # noqa: E402
+
+BATCH = 100
+
+
+# -- layerwise --------------------------------------------------------------------------------
+def lw_trainer(net: Any, opt: Any, x: np.ndarray, t: np.ndarray, seed: int) -> Trainer:
+    return Trainer(net, opt, x, t, epochs=10**9, batch_size=BATCH, rng=seed, progress=False, log=None)
+
+
+def lw_trainer_epoch(trainer: Trainer) -> float:
+    """Seconds of one training epoch (the Trainer's evaluation afterwards is not counted)."""
+    return trainer.train_epoch().seconds
+
+
+def lw_book_epoch(net: lw.TwoLayerNet, x: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
+    perm = rng.permutation(len(x))
+    for i in range(0, len(x), BATCH):
+        idx = perm[i : i + BATCH]
+        grads = net.gradient(x[idx], t[idx])
+        for key in ("W1", "b1", "W2", "b2"):
+            net.params[key] -= 0.1 * grads[key]
+
+
+def lw_predict_all(net: Any, x: np.ndarray) -> None:
+    for i in range(0, len(x), 1000):
+        net.predict(x[i : i + 1000])
+
+
+def matmul_floor(sizes: list[int], n: int) -> float:
+    """Seconds for just the GEMMs of one epoch of an MLP with these layer sizes (forward,
+    dW and dx, no dx for the first layer), in float32."""
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(sizes, sizes[1:], strict=False)]
+    acts = [rng.standard_normal((BATCH, s)).astype(np.float32) for s in sizes]
+
+    def run() -> None:
+        for _ in range(n // BATCH):
+            for k, w in enumerate(ws):
+                acts[k] @ w
+            for k in reversed(range(len(ws))):
+                acts[k].T @ acts[k + 1]
+                if k:
+                    acts[k + 1] @ ws[k].T
+
+    return timed(run)
+
+
+# -- PyTorch ----------------------------------------------------------------------------------
+def torch_setup(sizes: list[int], optimizer: str, seed: int) -> tuple[Any, Any, Any]:
+    import torch
+
+    torch.manual_seed(seed)
+    layers: list[Any] = []
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        layers.append(torch.nn.Linear(a, b))
+        if k < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    return model, opt, torch.nn.CrossEntropyLoss()
+
+
+def torch_epoch(model: Any, opt: Any, loss_fn: Any, x: Any, t: Any, gen: Any) -> None:
+    import torch
+
+    perm = torch.randperm(len(x), generator=gen)
+    for i in range(0, len(x), BATCH):
+        idx = perm[i : i + BATCH]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x[idx]), t[idx])
+        loss.backward()
+        opt.step()
+
+
+def torch_predict_all(model: Any, x: Any) -> None:
+    import torch
+
+    with torch.inference_mode():
+        for i in range(0, len(x), 1000):
+            model(x[i : i + 1000])
+
+
+# -- memory (child processes) ---------------------------------------------------------------
+def memory_child(which: str, threads: int) -> None:
+    """One TwoLayerNet epoch in a fresh process; prints its peak memory above the baseline of
+    imports + data + model (which both sides share)."""
+    limit_threads(threads)
+    _, (x, t, _, _) = mnist_shaped_data()
+    if which == "layerwise":
+        net = lw.TwoLayerNet(784, 50, 10, rng=0)
+        trainer = lw_trainer(net, SGD(lr=0.1), x, t, 0)
+        base = reset_peak_rss()
+        trainer._steps(np.random.default_rng(0).permutation(len(x)), net.state_dict(), None)
+    else:
+        import torch
+
+        model, opt, loss_fn = torch_setup([784, 50, 10], "sgd", 0)
+        xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
+        base = reset_peak_rss()
+        torch_epoch(model, opt, loss_fn, xt, tt, torch.Generator().manual_seed(0))
+    report_peak_rss(base)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pause", type=float, default=0.3,
+                    help="seconds of idle time before each timed case (lets thread pools settle)")
+    ap.add_argument("--json", help="also write the results as JSON here")
+    ap.add_argument("--memory-child", choices=["layerwise", "torch"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.threads)
+        return
+
+    import torch
+
+    limit_threads(args.threads)
+    data_name, (x, t, xt, tt) = mnist_shaped_data()
+    n = len(x)
+    x_t, t_t = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
+    xt_t = torch.from_numpy(xt)
+    gen = torch.Generator().manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    two = lw.TwoLayerNet(784, 50, 10, rng=0)
+    two_tr = lw_trainer(two, SGD(lr=0.1), x, t, 0)
+    book = lw.TwoLayerNet(784, 50, 10, rng=0)
+    mlp = MultiLayerNet(784, [100, 100], 10, activation="relu", weight_init_std="he", rng=0)
+    mlp_tr = lw_trainer(mlp, Adam(lr=0.001), x, t, 0)
+    t_two = torch_setup([784, 50, 10], "sgd", 0)
+    t_mlp = torch_setup([784, 100, 100, 10], "adam", 0)
+
+    trainer_seconds: dict[str, list[float]] = {"two-layer/trainer": [], "mlp-adam": []}
+
+    def run_two_trainer() -> None:
+        trainer_seconds["two-layer/trainer"].append(lw_trainer_epoch(two_tr))
+
+    def run_mlp_trainer() -> None:
+        trainer_seconds["mlp-adam"].append(lw_trainer_epoch(mlp_tr))
+
+    cases = {
+        "two-layer/trainer": run_two_trainer,
+        "two-layer/book-loop": lambda: lw_book_epoch(book, x, t, rng),
+        "two-layer/torch": lambda: torch_epoch(*t_two, x_t, t_t, gen),
+        "mlp-adam": run_mlp_trainer,
+        "mlp-adam/torch": lambda: torch_epoch(*t_mlp, x_t, t_t, gen),
+        "eval": lambda: lw_predict_all(mlp, xt),
+        "eval/torch": lambda: torch_predict_all(t_mlp[0], xt_t),
+    }
+    times = interleave(cases, args.repeats, pause=args.pause)
+    # The Trainer cases report their own training time (without the per-epoch evaluation).
+    for name, secs in trainer_seconds.items():
+        times[name] = secs[-args.repeats:]
+    med = {k: median(v) for k, v in times.items()}
+    floors = {"two-layer": matmul_floor([784, 50, 10], n), "mlp-adam": matmul_floor([784, 100, 100, 10], n)}
+
+    rows = [
+        ("TwoLayerNet 784-50-10, SGD, epoch (layerwise train)", med["two-layer/trainer"],
+         med["two-layer/torch"], "s", 0.5),
+        ("TwoLayerNet 784-50-10, SGD, epoch (book-style loop)", med["two-layer/book-loop"],
+         med["two-layer/torch"], "s", 0.5),
+        ("MLP 784-100-100-10, Adam, epoch", med["mlp-adam"], med["mlp-adam/torch"], "s", 0.7),
+    ]
+    env = environment(args.threads)
+    print(f"data: {data_name}; {n} training images, batch {BATCH}, {args.repeats} interleaved repeats, "
+          f"{args.pause} s pause before each timed case")
+    print(f"numpy {env['numpy']}, torch {env['torch']}, threads {args.threads}; BLAS: "
+          + "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} x{b['num_threads']}"
+                      for b in env["blas"] if isinstance(b, dict)))
+    print(f"BLAS-related environment: {env['env'] or 'none set'}; CPU: {env['processor']}")
+    print()
+    print(f"{'case':<54}{'layerwise':>11}{'PyTorch':>11}{'ratio':>8}  target")
+    results: list[dict[str, Any]] = []
+    for label, ours, theirs, unit, target in rows:
+        ratio = ours / theirs
+        verdict = "ok" if ratio <= target else "MISSED"
+        print(f"{label:<54}{ours:>10.3f}{unit}{theirs:>10.3f}{unit}{ratio:>8.2f}  <= {target} {verdict}")
+        results.append({"case": label, "layerwise_s": ours, "torch_s": theirs, "ratio": ratio, "target": target})
+    n_test = len(xt)
+    ips, tips = n_test / med["eval"], n_test / med["eval/torch"]
+    print(f"{'Evaluation, 784-100-100-10, 10000 test images':<54}{ips:>9.0f}/s{tips:>9.0f}/s"
+          f"{ips / tips:>8.2f}  >= 1.0 {'ok' if ips >= tips else 'MISSED'}")
+    results.append({"case": "eval images/s", "layerwise": ips, "torch": tips, "ratio": ips / tips, "target": 1.0})
+    print()
+    for name, key in (("two-layer", "two-layer/trainer"), ("mlp-adam", "mlp-adam")):
+        print(f"{name}: matrix products alone {floors[name]:.3f} s/epoch; outside them "
+              f"{med[key] - floors[name]:.3f} s/epoch ({100 * (1 - floors[name] / med[key]):.0f}% of the epoch)")
+    mem = {w: peak_rss_mib_of([__file__, "--memory-child", w, "--threads", str(args.threads)])
+           for w in ("layerwise", "torch")}
+    print("peak memory of one TwoLayerNet training epoch, above imports + data + model: "
+          f"layerwise +{mem['layerwise']['extra_mib']:.1f} MiB (process {mem['layerwise']['peak_rss_mib']:.0f} MiB), "
+          f"PyTorch +{mem['torch']['extra_mib']:.1f} MiB (process {mem['torch']['peak_rss_mib']:.0f} MiB)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"environment": env, "data": data_name, "results": results, "medians_s": med,
+             "matmul_floor_s": floors, "peak_rss_mib": mem, "times_s": times}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
