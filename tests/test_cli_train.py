@@ -161,3 +161,12 @@ def test_conv_models_train_save_and_evaluate(model: str, expect: str, tmp_path: 
     assert float(trained) > 0.3  # one epoch of 4,000 images already learns something
     assert main(["evaluate", str(path), "--data", "mnist-sample"]) == 0
     assert f"test accuracy {trained}" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    assert main(["train", "--data", "mnist-sample", "--plot", "curves.png"]) == 2
+    assert "--plot needs matplotlib: pip install 'layerwise[plot]'" in capsys.readouterr().err
