@@ -183,38 +183,43 @@ class Optimizer:
     # -- updating ------------------------------------------------------------------------------
     def update(self, params: MutableMapping[str, Array], grads: Mapping[str, Array]) -> None:
         """Update every array of ``params`` in place from ``grads`` (same keys) (book §6.1)."""
-        keys = list(params)
-        missing = [k for k in keys if k not in grads]
-        if missing:
-            raise KeyError(f"{self.name}.update: no gradient for parameter(s) {missing}")
-        current = {k: params[k] for k in keys}
-        for k, p in current.items():
+        current: dict[str, Array] = {}
+        g: dict[str, Array] = {}
+        missing = []
+        for k in params:
+            p = params[k]
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 what = f"array of dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
                 raise TypeError(f"{self.name}.update: parameter {k!r} must be a floating NumPy array "
                                 f"(updated in place), got {what}")
-        g: dict[str, Array] = {k: np.asarray(grads[k]) for k in keys}
-        for hook in self._pipeline():
-            g = hook(current, g)
-        for k in keys:
-            if g[k].shape != current[k].shape:
+            current[k] = p
+            if k in grads:
+                g[k] = np.asarray(grads[k])
+            else:
+                missing.append(k)
+        if missing:
+            raise KeyError(f"{self.name}.update: no gradient for parameter(s) {missing}")
+        if self.hooks or self.clip_norm is not None or self.weight_decay:
+            for hook in self._pipeline():
+                g = hook(current, g)
+        for k, p in current.items():
+            if g[k].shape != p.shape:
                 raise ShapeError(
                     f"{self.name}.update: gradient {k!r} has shape {g[k].shape}, "
-                    f"parameter has {current[k].shape}"
+                    f"parameter has {p.shape}"
                 )
-        for slot in self.slot_names:
-            for k in keys:
+            for slot in self.slot_names:
                 arr = self.state[slot].get(k)
-                if arr is not None and arr.shape != current[k].shape:
+                if arr is not None and arr.shape != p.shape:
                     raise ShapeError(
                         f"{self.name}: state {slot}.{k} has shape {arr.shape} but parameter {k!r} "
-                        f"has shape {current[k].shape}"
+                        f"has shape {p.shape}"
                     )
         # every check done: from here on nothing fails half-way
         self.t += 1
-        for k in keys:
-            p = current[k]
-            self._update_one(k, p, g[k].astype(p.dtype, copy=False))
+        for k, p in current.items():
+            gk = g[k]
+            self._update_one(k, p, gk if gk.dtype == p.dtype else gk.astype(p.dtype))
 
     def step(self, network: HasParams) -> None:
         """``update(network.params, network.grads)``: apply the last ``gradient`` call's result."""
@@ -336,7 +341,9 @@ class SGD(Optimizer):
         super().__init__(lr, **options)
 
     def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        np.subtract(param, self.lr * grad, out=param)
+        buf = self._scratch(key, param)
+        np.multiply(grad, self.lr, out=buf)
+        param -= buf
 
 
 class Momentum(Optimizer):

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerwise.errors import NonFiniteError, ShapeError
-from layerwise.functions import as_float_array, log_softmax
+from layerwise.functions import as_float_array
 from layerwise.layers.base import Array, LossLayer
 
 __all__ = ["SoftmaxWithLoss", "IdentityWithLoss", "TargetKind"]
@@ -74,7 +74,8 @@ class SoftmaxWithLoss(LossLayer):
                         f"SoftmaxWithLoss: labels must be integers, got dtype {t.dtype}"
                     )
             labels = t.astype(np.intp)
-            if n and (labels.min() < 0 or labels.max() >= c):
+            # one comparison finds both kinds of bad label: negatives wrap to huge unsigned values
+            if n and (labels.view(np.uintp) >= c).any():
                 bad = labels[(labels < 0) | (labels >= c)]
                 raise ValueError(
                     f"SoftmaxWithLoss: labels must lie in [0, {c - 1}] for {c} classes, "
@@ -97,15 +98,28 @@ class SoftmaxWithLoss(LossLayer):
             raise ShapeError(f"SoftmaxWithLoss: expected scores of shape (N, C), got {x.shape}")
         _check_finite("SoftmaxWithLoss", x)
         self.t, self.t_is_labels = self._targets(x, t)
-        logp = log_softmax(x)
         n = x.shape[0]
+        # log-softmax and softmax from one exp: shifted = x - max, y = e / s, log y = shifted - log s
+        shifted = x - x.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        log_s = np.log(s)
         if self.t_is_labels:
-            picked = logp[np.arange(n), self.t]
-            self.loss = -float(np.sum(picked, dtype=np.float64)) / n
+            picked = shifted[self._rows(n), self.t]
+            total = float(np.sum(log_s, dtype=np.float64)) - float(np.sum(picked, dtype=np.float64))
         else:
-            self.loss = -float(np.sum(self.t * logp, dtype=np.float64)) / n
-        self.y = np.exp(logp)
+            total = -float(np.sum(self.t * (shifted - log_s), dtype=np.float64))
+        self.loss = total / n
+        e /= s
+        self.y = e
         return self.loss
+
+    def _rows(self, n: int) -> Array:
+        """``np.arange(n)``, kept between calls (the batch size rarely changes)."""
+        rows: Array | None = getattr(self, "_row_index", None)
+        if rows is None or rows.shape[0] != n:
+            rows = self._row_index = np.arange(n)
+        return rows
 
     def backward(self, dout: ArrayLike = 1.0) -> Array:
         self._require(self.y)
@@ -116,7 +130,7 @@ class SoftmaxWithLoss(LossLayer):
         n = self.y.shape[0]
         if self.t_is_labels:
             dx = self.y.copy()
-            dx[np.arange(n), self.t] -= 1
+            dx[self._rows(n), self.t] -= 1
         else:
             dx = self.y - self.t
         dx *= self.y.dtype.type(float(d) / n)
