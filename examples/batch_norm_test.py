@@ -23,14 +23,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNetExtend
-from layerwise.datasets import load_mnist, resolve_auto
 from layerwise.errors import NonFiniteError
 from layerwise.fileio import atomic_path
 from layerwise.optimizers import SGD
 
+from common import add_data_options, load_data
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data", default="auto", help="mnist, fashion-mnist, kmnist, mnist-sample or auto")
-parser.add_argument("--train-size", type=int, default=1000, help="use only the first N training images")
+add_data_options(parser, train_size=1000)
 parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--batch-size", type=int, default=100)
 parser.add_argument("--lr", type=float, default=0.01)
@@ -39,12 +39,7 @@ parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="batch_norm_test.png")
 args = parser.parse_args()
 
-name = args.data
-if name == "auto":
-    name, why = resolve_auto(try_download=False)
-    print("data:", name, "-", why)
-(x_train, t_train), _ = load_mnist(name, normalize=True)
-x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
+_, (x_train, t_train), _ = load_data(args)
 train_size = x_train.shape[0]
 batch_size = min(args.batch_size, train_size)
 iter_per_epoch = max(train_size // batch_size, 1)

@@ -17,15 +17,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNetExtend
-from layerwise.datasets import load_mnist, resolve_auto
 from layerwise.fileio import atomic_path
 from layerwise.optimizers import SGD
 from layerwise.trainer import Trainer
 
+from common import add_data_options, load_data, plot_accuracies
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data", default="auto", help="mnist, fashion-mnist, kmnist, mnist-sample or auto")
-parser.add_argument("--train-size", type=int, default=300, help="train on the first N training images")
-parser.add_argument("--test-size", type=int, default=None, help="test on the first N test images (all)")
+add_data_options(parser, train_size=300, test_size=True)
 parser.add_argument("--epochs", type=int, default=301)
 parser.add_argument("--batch-size", type=int, default=100)
 parser.add_argument("--lr", type=float, default=0.01)
@@ -35,13 +34,7 @@ parser.add_argument("--log-every", type=int, default=10, help="print the accurac
 parser.add_argument("--out", default="overfit_dropout.png")
 args = parser.parse_args()
 
-name = args.data
-if name == "auto":
-    name, why = resolve_auto(try_download=False)
-    print("data:", name, "-", why)
-(x_train, t_train), (x_test, t_test) = load_mnist(name, normalize=True)
-x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
-x_test, t_test = x_test[: args.test_size], t_test[: args.test_size]
+name, (x_train, t_train), (x_test, t_test) = load_data(args)
 
 rng = np.random.default_rng(args.seed)
 use_dropout = args.dropout_ratio > 0
@@ -56,16 +49,9 @@ test_acc_list = [r.test_acc for r in history]
 
 fig = Figure(figsize=(7, 5))
 ax = fig.subplots()
-x = [r.epoch for r in history]
-markevery = max(args.epochs // 20, 1)
-ax.plot(x, train_acc_list, marker="o", label="train", markevery=markevery)
-ax.plot(x, test_acc_list, marker="s", label="test", markevery=markevery)
-ax.set_xlabel("epochs")
-ax.set_ylabel("accuracy")
-ax.set_ylim(0, 1.0)
 what = f"dropout {args.dropout_ratio:g}" if use_dropout else "no dropout"
-ax.set_title(f"MultiLayerNetExtend 784-100x6-10 on {len(x_train)} images of {name}, {what}", fontsize=10)
-ax.legend(loc="lower right")
+plot_accuracies(ax, [r.epoch for r in history], train_acc_list, test_acc_list,
+                f"MultiLayerNetExtend 784-100x6-10 on {len(x_train)} images of {name}, {what}")
 with atomic_path(args.out) as tmp:
     fig.savefig(tmp, format="png", dpi=100)
 

@@ -17,14 +17,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNet
-from layerwise.datasets import load_mnist, resolve_auto
 from layerwise.fileio import atomic_path
 from layerwise.optimizers import SGD
 
+from common import add_data_options, load_data, plot_accuracies
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data", default="auto", help="mnist, fashion-mnist, kmnist, mnist-sample or auto")
-parser.add_argument("--train-size", type=int, default=300, help="train on the first N training images")
-parser.add_argument("--test-size", type=int, default=None, help="test on the first N test images (all)")
+add_data_options(parser, train_size=300, test_size=True)
 parser.add_argument("--epochs", type=int, default=201)
 parser.add_argument("--batch-size", type=int, default=100)
 parser.add_argument("--lr", type=float, default=0.01)
@@ -34,13 +33,7 @@ parser.add_argument("--log-every", type=int, default=10, help="print the accurac
 parser.add_argument("--out", default="overfit_weight_decay.png")
 args = parser.parse_args()
 
-name = args.data
-if name == "auto":
-    name, why = resolve_auto(try_download=False)
-    print("data:", name, "-", why)
-(x_train, t_train), (x_test, t_test) = load_mnist(name, normalize=True)
-x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
-x_test, t_test = x_test[: args.test_size], t_test[: args.test_size]
+name, (x_train, t_train), (x_test, t_test) = load_data(args)
 
 rng = np.random.default_rng(args.seed)
 network = MultiLayerNet(784, [100] * 6, 10, weight_decay_lambda=args.weight_decay, rng=rng)
@@ -65,16 +58,9 @@ for epoch in range(1, args.epochs + 1):
 
 fig = Figure(figsize=(7, 5))
 ax = fig.subplots()
-x = np.arange(1, args.epochs + 1)
-markevery = max(args.epochs // 20, 1)
-ax.plot(x, train_acc_list, marker="o", label="train", markevery=markevery)
-ax.plot(x, test_acc_list, marker="s", label="test", markevery=markevery)
-ax.set_xlabel("epochs")
-ax.set_ylabel("accuracy")
-ax.set_ylim(0, 1.0)
-ax.set_title(f"MultiLayerNet 784-100x6-10 on {train_size} images of {name}, "
-             f"weight_decay_lambda={args.weight_decay:g}", fontsize=10)
-ax.legend(loc="lower right")
+plot_accuracies(ax, np.arange(1, args.epochs + 1), train_acc_list, test_acc_list,
+                f"MultiLayerNet 784-100x6-10 on {train_size} images of {name}, "
+                f"weight_decay_lambda={args.weight_decay:g}")
 with atomic_path(args.out) as tmp:
     fig.savefig(tmp, format="png", dpi=100)
 

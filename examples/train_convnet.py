@@ -16,29 +16,22 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import SimpleConvNet
-from layerwise.datasets import load_mnist, resolve_auto
 from layerwise.fileio import atomic_path
 from layerwise.io import save_model
 from layerwise.optimizers import Adam
 from layerwise.trainer import Trainer
 
+from common import add_data_options, load_data, plot_accuracies
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data", default="auto")
+add_data_options(parser, test_size=True)
 parser.add_argument("--epochs", type=int, default=20)
-parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
-parser.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--save", default="convnet.safetensors")
 parser.add_argument("--out", default="train_convnet.png")
 args = parser.parse_args()
 
-name = args.data
-if name == "auto":
-    name, why = resolve_auto(try_download=False)
-    print("data:", name, "-", why)
-(x_train, t_train), (x_test, t_test) = load_mnist(name, flatten=False)
-x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
-x_test, t_test = x_test[: args.test_size], t_test[: args.test_size]
+_, (x_train, t_train), (x_test, t_test) = load_data(args, flatten=False)
 
 rng = np.random.default_rng(args.seed)
 network = SimpleConvNet(input_dim=(1, 28, 28),
@@ -54,13 +47,8 @@ print(f"final test accuracy: {history[-1].test_acc:.4f}")
 
 fig = Figure(figsize=(6, 4))
 ax = fig.add_subplot()
-epochs = [r.epoch for r in history]
-ax.plot(epochs, [r.train_acc for r in history], marker="o", label="train")
-ax.plot(epochs, [r.test_acc for r in history], marker="s", label="test")
-ax.set_xlabel("epochs")
-ax.set_ylabel("accuracy")
-ax.set_ylim(0, 1.0)
-ax.legend(loc="lower right")
+plot_accuracies(ax, [r.epoch for r in history], [r.train_acc for r in history],
+                [r.test_acc for r in history])
 with atomic_path(args.out) as tmp:
     fig.savefig(tmp, format="png", dpi=100)
 print("wrote", args.out)

@@ -12,18 +12,15 @@ import argparse
 import numpy as np
 
 from layerwise import TwoLayerNet
-from layerwise.datasets import load_mnist, resolve_auto
+
+from common import add_data_options, load_data, minibatches
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--data", default="auto")
+add_data_options(parser)
 parser.add_argument("--iters", type=int, default=10000)
 args = parser.parse_args()
 
-name = args.data
-if name == "auto":
-    name, why = resolve_auto(try_download=False)
-    print("data:", name, "-", why)
-(x_train, t_train), (x_test, t_test) = load_mnist(name, normalize=True, one_hot_label=True)
+_, (x_train, t_train), (x_test, t_test) = load_data(args, one_hot_label=True)
 
 rng = np.random.default_rng(0)
 network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10, rng=rng)
@@ -38,16 +35,8 @@ train_acc_list = []
 test_acc_list = []
 
 iter_per_epoch = max(train_size // batch_size, 1)
-order = rng.permutation(train_size)
 
-for i in range(iters_num):
-    j = i % iter_per_epoch
-    if j == 0 and i > 0:
-        order = rng.permutation(train_size)
-    batch_mask = order[j * batch_size : (j + 1) * batch_size]
-    x_batch = x_train[batch_mask]
-    t_batch = t_train[batch_mask]
-
+for i, (x_batch, t_batch) in enumerate(minibatches(x_train, t_train, batch_size, iters_num, rng)):
     grad = network.gradient(x_batch, t_batch)
 
     for key in ("W1", "b1", "W2", "b2"):

@@ -17,26 +17,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNet
-from layerwise.datasets import load_mnist, resolve_auto
 from layerwise.fileio import atomic_path
 from layerwise.optimizers import SGD
 
-
-def smooth_curve(values, window=11):
-    """The book's ``smooth_curve`` (common/util.py): a Kaiser window over a mirrored series."""
-    x = np.asarray(values, dtype=np.float64)
-    window = min(window, len(x) if len(x) % 2 else len(x) - 1)
-    if window < 3:
-        return x
-    padded = np.r_[x[window - 1 : 0 : -1], x, x[-1:-window:-1]]
-    w = np.kaiser(window, 2)
-    y = np.convolve(w / w.sum(), padded, mode="valid")
-    return y[window // 2 : len(y) - window // 2]
-
+from common import add_data_options, load_data, minibatches, plot_loss_curves
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data", default="auto", help="mnist, fashion-mnist, kmnist, mnist-sample or auto")
-parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
+add_data_options(parser)
 parser.add_argument("--iters", type=int, default=2000)
 parser.add_argument("--batch-size", type=int, default=128)
 parser.add_argument("--lr", type=float, default=0.01)
@@ -44,12 +31,7 @@ parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="weight_init_compare.png")
 args = parser.parse_args()
 
-name = args.data
-if name == "auto":
-    name, why = resolve_auto(try_download=False)
-    print("data:", name, "-", why)
-(x_train, t_train), _ = load_mnist(name, normalize=True)
-x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
+name, (x_train, t_train), _ = load_data(args)
 train_size = x_train.shape[0]
 batch_size = min(args.batch_size, train_size)
 
@@ -61,15 +43,8 @@ networks = {key: MultiLayerNet(784, [100, 100, 100, 100], 10, weight_init_std=sp
 optimizers = {key: SGD(lr=args.lr) for key in weight_init_types}
 train_loss = {key: [] for key in weight_init_types}
 
-rng = np.random.default_rng(args.seed + 1)
-iter_per_epoch = max(train_size // batch_size, 1)
-for i in range(args.iters):
-    j = i % iter_per_epoch
-    if j == 0:
-        order = rng.permutation(train_size)
-    batch_mask = order[j * batch_size : (j + 1) * batch_size]
-    x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
-
+batches = minibatches(x_train, t_train, batch_size, args.iters, np.random.default_rng(args.seed + 1))
+for i, (x_batch, t_batch) in enumerate(batches):
     for key, network in networks.items():
         grads = network.gradient(x_batch, t_batch)
         optimizers[key].update(network.params, grads)
@@ -80,16 +55,9 @@ for i in range(args.iters):
 
 fig = Figure(figsize=(8, 5))
 ax = fig.subplots()
-markers = {"std=0.01": "o", "Xavier": "s", "He": "D"}
-x = np.arange(args.iters)
-for key in networks:
-    ax.plot(x, smooth_curve(train_loss[key]), marker=markers[key], markevery=max(args.iters // 20, 1),
-            label=key)
-ax.set_xlabel("iterations")
-ax.set_ylabel("loss")
+plot_loss_curves(ax, train_loss, {"std=0.01": "o", "Xavier": "s", "He": "D"}, args.iters)
 ax.set_ylim(0, 2.5)
 ax.set_title(f"MultiLayerNet 784-100x4-10 (ReLU), SGD lr={args.lr:g} on {name} (smoothed)")
-ax.legend()
 with atomic_path(args.out) as tmp:
     fig.savefig(tmp, format="png", dpi=100)
 
