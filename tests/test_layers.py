@@ -206,3 +206,34 @@ def test_set_param_checks_shape() -> None:
         layer.set_param("gamma", np.zeros(2))
     layer.set_param("W", np.ones((3, 2)))
     assert layer.W.dtype == np.float32 and layer.W.sum() == 6
+
+
+def test_assigned_and_constructor_arrays_are_copied_not_shared() -> None:
+    from layerwise.optimizers import SGD
+
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    mine = np.full((4, 3), 0.1, dtype=np.float32)
+    net.params["W1"] = mine
+    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    net.gradient(x, np.array([0, 1, 0, 1, 1]))
+    SGD(0.5).step(net)
+    assert np.all(mine == np.float32(0.1))  # the caller's array is untouched
+    W = np.ones((2, 2), np.float32)
+    layer = lw.Affine(W, np.zeros(2, np.float32))
+    layer.W += 1
+    assert np.all(W == 1)
+
+
+def test_sigmoid_output_can_be_changed_without_changing_backward() -> None:
+    layer = lw.Sigmoid()
+    y = layer.forward(np.zeros(3))
+    y += 1
+    np.testing.assert_allclose(layer.backward(np.ones(3)), [0.25, 0.25, 0.25])
+
+
+def test_batchnorm_needs_two_values_per_feature_in_training_mode() -> None:
+    bn = lw.BatchNormalization(np.ones(3), np.zeros(3))
+    with pytest.raises(lw.ShapeError, match=r"at least 2 values per feature.*got 1 sample"):
+        bn.forward(np.array([[5.0, -2.0, 7.0]]))
+    bn.eval()
+    assert bn.forward(np.array([[5.0, -2.0, 7.0]])).shape == (1, 3)  # fine at inference

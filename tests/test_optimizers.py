@@ -400,3 +400,11 @@ def test_state_dict_survives_safetensors() -> None:
     assert b.t == 1
     for k, v in a.state_dict().items():
         np.testing.assert_array_equal(b.state_dict()[k], v)
+
+
+def test_weight_decay_does_not_hide_a_wrong_gradient_shape() -> None:
+    import layerwise as lw
+    from layerwise.optimizers import SGD
+
+    with pytest.raises(lw.ShapeError, match=r"gradient 'W' has shape \(3,\), parameter has \(2, 3\)"):
+        SGD(0.1, weight_decay=0.1).update({"W": np.ones((2, 3))}, {"W": np.ones(3)})

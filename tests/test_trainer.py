@@ -115,3 +115,57 @@ def test_test_loss_is_the_data_loss_without_the_weight_decay_penalty() -> None:
         losses.append(tr.fit()[0])
     assert losses[0].test_loss == pytest.approx(losses[1].test_loss, rel=1e-6)
     assert losses[1].train_loss > losses[0].train_loss + 1.0  # the objective includes it
+
+
+@pytest.mark.parametrize("with_test_set", [True, False])
+def test_divergence_on_the_last_step_of_an_epoch_is_caught(with_test_set: bool) -> None:
+    # one batch per epoch: the step that blows up is never followed by a training loss
+    x, t = blobs(20)
+    net = lw.TwoLayerNet(10, 4, 3, weight_init_std=0.1, rng=0)
+    first = {k: v.copy() for k, v in net.params.items()}
+    tr = Trainer(net, SGD(lr=1e30), x, t, *((x, t) if with_test_set else ()), epochs=3, batch_size=20,
+                 progress=False, log=None)
+    with pytest.raises(lw.errors.TrainingDiverged, match=r"iteration 1") as info:
+        tr.fit()
+    if with_test_set:  # the test loss of epoch 1 already overflows
+        assert info.value.epoch == 1 and tr.epoch == 0 and tr.history == []
+        for key, value in first.items():
+            np.testing.assert_array_equal(net.params[key], value)
+    # without one, epoch 1 ends on huge but finite weights; the next loss overflows
+    assert info.value.epoch <= 2
+    assert all(np.isfinite(v).all() for v in net.params.values())
+
+
+def test_non_finite_weights_after_the_last_step_are_caught() -> None:
+    x, t = blobs(20)
+    net = lw.TwoLayerNet(10, 4, 3, weight_init_std=0.1, rng=0)
+    first = {k: v.copy() for k, v in net.params.items()}
+
+    class Poison(SGD):
+        def update(self, params, grads):  # type: ignore[no-untyped-def]
+            super().update(params, grads)
+            params["W2"][0, 0] = np.nan
+
+    tr = Trainer(net, Poison(lr=0.1), x, t, epochs=2, batch_size=20, progress=False, log=None)
+    with pytest.raises(lw.errors.TrainingDiverged, match=r"parameters \['W2'\] are NaN"):
+        tr.fit()
+    for key, value in first.items():
+        np.testing.assert_array_equal(net.params[key], value)
+
+
+def test_a_last_batch_of_one_sample_joins_the_previous_batch() -> None:
+    from layerwise.networks import MultiLayerNetExtend
+
+    x, t = blobs(21)
+    net = MultiLayerNetExtend(10, [6], 3, use_batchnorm=True, rng=0)
+    sizes: list[int] = []
+    original = net.gradient
+
+    def spy(xb, tb):  # type: ignore[no-untyped-def]
+        sizes.append(len(xb))
+        return original(xb, tb)
+
+    net.gradient = spy  # type: ignore[method-assign]
+    tr = Trainer(net, SGD(lr=0.1), x, t, epochs=1, batch_size=10, progress=False, log=None)
+    tr.fit()
+    assert sizes == [10, 11] and tr.iters_per_epoch == 2

@@ -199,15 +199,12 @@ class Optimizer:
                 missing.append(k)
         if missing:
             raise KeyError(f"{self.name}.update: no gradient for parameter(s) {missing}")
+        self._check_shapes(current, g, "gradient")
         if self.hooks or self.clip_norm is not None or self.weight_decay:
             for hook in self._pipeline():
                 g = hook(current, g)
+            self._check_shapes(current, g, "gradient after the hooks")
         for k, p in current.items():
-            if g[k].shape != p.shape:
-                raise ShapeError(
-                    f"{self.name}.update: gradient {k!r} has shape {g[k].shape}, "
-                    f"parameter has {p.shape}"
-                )
             for slot in self.slot_names:
                 arr = self.state[slot].get(k)
                 if arr is not None and arr.shape != p.shape:
@@ -220,6 +217,15 @@ class Optimizer:
         for k, p in current.items():
             gk = g[k]
             self._update_one(k, p, gk if gk.dtype == p.dtype else gk.astype(p.dtype))
+
+    def _check_shapes(self, params: dict[str, Array], grads: dict[str, Array], what: str) -> None:
+        # before the hooks too: weight decay's g + rate * W would broadcast a wrong shape away
+        for k, p in params.items():
+            if grads[k].shape != p.shape:
+                raise ShapeError(
+                    f"{self.name}.update: {what} {k!r} has shape {grads[k].shape}, "
+                    f"parameter has {p.shape}"
+                )
 
     def step(self, network: HasParams) -> None:
         """``update(network.params, network.grads)``: apply the last ``gradient`` call's result."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -127,7 +127,15 @@ class Trainer:
 
     @property
     def iters_per_epoch(self) -> int:
-        return math.ceil(len(self.x_train) / self.batch_size)
+        return len(self._batch_starts(len(self.x_train)))
+
+    def _batch_starts(self, n: int) -> list[int]:
+        """Where each batch begins. A last batch of a single sample joins the one before it:
+        batch statistics (BatchNormalization) are undefined for one sample."""
+        starts = list(range(0, n, self.batch_size))
+        if len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        return starts
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self) -> list[EpochRecord]:
@@ -158,11 +166,19 @@ class Trainer:
             # warnings on the way there would only add noise.
             with np.errstate(over="ignore", invalid="ignore"):
                 mean_loss = self._steps(perm, good, bar)
+                # The last update of the epoch is not followed by a loss: check the weights.
+                bad = [k for k, v in net.params.items() if not np.isfinite(v).all()]
+                if bad:
+                    self._diverged(good, self.iters_per_epoch, f"parameters {bad} are NaN or infinite")
         finally:
             if bar is not None:
                 bar.close()
         train_seconds = time.perf_counter() - start
-        record = self._evaluate(mean_loss, train_seconds)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                record = self._evaluate(mean_loss, train_seconds)
+        except NonFiniteError as exc:  # finite weights whose scores overflow
+            self._diverged(good, self.iters_per_epoch, f"evaluation: {exc}")
         self.epoch += 1
         self.seconds += train_seconds
         self.history.append(record)
@@ -175,27 +191,20 @@ class Trainer:
     def _steps(self, perm: NDArray[np.intp], good: dict[str, NDArray[Any]], bar: Any) -> float:
         """One pass over ``perm`` in mini-batches; returns the mean batch loss."""
         net = self.network
-        bs = self.batch_size
         # Gathering each batch as it is needed is faster than shuffling a copy of the whole
         # training set per epoch (no 188 MB allocation for MNIST) and uses the same order.
         x_all, t_all = self.x_train, self.t_train
         total_loss = 0.0
-        steps = range(0, len(perm), bs)
+        steps = self._batch_starts(len(perm))
         for i, lo in enumerate(steps):
-            idx = perm[lo : lo + bs]
+            idx = perm[lo : steps[i + 1] if i + 1 < len(steps) else None]
             try:
                 grads = net.gradient(x_all[idx], t_all[idx])
                 loss = net.last_loss
                 if loss is None or not math.isfinite(loss):
                     raise NonFiniteError(f"loss is {loss}")
             except NonFiniteError as exc:
-                net.load_state_dict(good)
-                raise TrainingDiverged(
-                    f"training diverged at epoch {self.epoch + 1}, iteration {i + 1}: {exc}. "
-                    f"The weights were reset to the end of epoch {self.epoch}; "
-                    "try a smaller learning rate.",
-                    self.epoch + 1, i + 1,
-                ) from None
+                self._diverged(good, i + 1, str(exc))
             self.optimizer.update(net.params, grads)
             total_loss += loss
             if bar is not None:
@@ -203,6 +212,16 @@ class Trainer:
                 if i % 20 == 0:
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
         return total_loss / len(steps)
+
+    def _diverged(self, good: dict[str, NDArray[Any]], iteration: int, why: str) -> NoReturn:
+        """Put back the weights of the last complete epoch and raise TrainingDiverged."""
+        self.network.load_state_dict(good)
+        raise TrainingDiverged(
+            f"training diverged at epoch {self.epoch + 1}, iteration {iteration}: {why}. "
+            f"The weights were reset to the end of epoch {self.epoch}; "
+            "try a smaller learning rate.",
+            self.epoch + 1, iteration,
+        )
 
     def _evaluate(self, train_loss: float, seconds: float) -> EpochRecord:
         net = self.network

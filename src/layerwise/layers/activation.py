@@ -52,7 +52,8 @@ class Sigmoid(Layer):
 
     def forward(self, x: ArrayLike) -> Array:
         self.out = sigmoid(x)
-        return self.out
+        # a copy, so that a caller changing the result in place cannot change backward
+        return self.out.copy()
 
     def backward(self, dout: ArrayLike) -> Array:
         self._require(self.out)

@@ -33,8 +33,9 @@ class Affine(Layer):
 
     def __init__(self, W: ArrayLike, b: ArrayLike) -> None:
         super().__init__()
-        W = as_float_array(W)
-        b = np.asarray(b, dtype=W.dtype)
+        # Copies: the layer owns its parameters (optimizers update them in place).
+        W = np.array(as_float_array(W), copy=True)
+        b = np.array(b, dtype=W.dtype, copy=True)
         if W.ndim != 2:
             raise ShapeError(f"Affine: W must be 2-D (n_in, n_out), got shape {W.shape}")
         if b.shape != (W.shape[1],):

@@ -88,7 +88,11 @@ class Layer:
         if name not in self.param_names:
             raise KeyError(f"{self.name} has no parameter {name!r}; it has {list(self.param_names)}")
         current: Array = getattr(self, name)
-        arr = np.asarray(value, dtype=current.dtype)
+        if value is current:  # `params[k] -= step` hands the updated array back: nothing to do
+            return
+        # A copy: the layer owns its parameters, so an optimizer updating them in place never
+        # changes an array the caller still holds.
+        arr = np.array(value, dtype=current.dtype, copy=True)
         if arr.shape != current.shape:
             raise ShapeError(
                 f"{self.name}.{name}: expected shape {current.shape}, got {arr.shape}"

@@ -43,10 +43,10 @@ class Convolution(Layer):
 
     def __init__(self, W: ArrayLike, b: ArrayLike, stride: IntPair = 1, pad: IntPair = 0) -> None:
         super().__init__()
-        W = as_float_array(W)
+        W = np.array(as_float_array(W), copy=True)  # the layer owns its parameters
         if W.ndim != 4:
             raise ShapeError(f"Convolution: W must be 4-D (FN, C, FH, FW), got shape {W.shape}")
-        b = np.asarray(b, dtype=W.dtype)
+        b = np.array(b, dtype=W.dtype, copy=True)
         if b.shape != (W.shape[0],):
             raise ShapeError(f"Convolution: expected b of shape ({W.shape[0]},), got {b.shape}")
         self.W: Array = W

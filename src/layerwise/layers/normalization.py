@@ -133,8 +133,13 @@ class BatchNormalization(Layer):
         x = self._input(x)
         x2 = self._to_2d(x)
         if self.training:
-            if x2.shape[0] < 1:
-                raise ShapeError("BatchNormalization: empty batch in training mode")
+            if x2.shape[0] < 2:
+                per = "sample" if x.ndim == 2 else "value per channel (N * H * W)"
+                raise ShapeError(
+                    f"BatchNormalization: training mode needs at least 2 values per feature to "
+                    f"normalise by batch statistics, got {x2.shape[0]} {per} from input {x.shape}; "
+                    "use a larger batch, or eval() mode"
+                )
             mu = x2.mean(axis=0)
             xc = x2 - mu
             var = np.mean(xc * xc, axis=0)
