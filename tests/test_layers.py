@@ -237,3 +237,24 @@ def test_batchnorm_needs_two_values_per_feature_in_training_mode() -> None:
         bn.forward(np.array([[5.0, -2.0, 7.0]]))
     bn.eval()
     assert bn.forward(np.array([[5.0, -2.0, 7.0]])).shape == (1, 3)  # fine at inference
+
+
+def test_public_loss_functions_check_their_targets() -> None:
+    y = np.array([[0.2, 0.3, 0.5]])
+    with pytest.raises(ValueError, match=r"cross_entropy_error: labels must lie in \[0, 2\].*\[-1\]"):
+        lw.cross_entropy_error(y, np.array([-1]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\].*\[3\]"):
+        lw.cross_entropy_error(y, np.array([3]))
+    with pytest.raises(lw.ShapeError, match=r"one-hot targets of shape \(1, 3\), got \(2, 3\)"):
+        lw.cross_entropy_error(y, np.ones((2, 3)) / 3)
+    with pytest.raises(ValueError, match="softmax_cross_entropy: labels must be integers"):
+        lw.softmax_cross_entropy(np.zeros((2, 3)), np.array([0.7, 1.9]))
+    with pytest.raises(lw.ShapeError, match=r"sum_squared_error: expected targets of shape \(2, 2\), got \(2,\)"):
+        lw.sum_squared_error(np.ones((2, 2)), np.ones(2))
+    with pytest.raises(lw.ShapeError, match="non-empty batch"):
+        lw.SoftmaxWithLoss().forward(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    # the single-sample forms of the book still work
+    assert lw.cross_entropy_error(np.array([0.2, 0.3, 0.5]), 2) == pytest.approx(-np.log(0.5 + 1e-7))
+    loss, probs = lw.softmax_cross_entropy(np.array([[1.0, 2.0, 3.0]]), np.array([2]))
+    assert loss == pytest.approx(lw.SoftmaxWithLoss().forward(np.array([[1.0, 2.0, 3.0]]), np.array([2])))
+    np.testing.assert_allclose(probs.sum(), 1.0)

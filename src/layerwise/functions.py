@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from layerwise.errors import NonFiniteError, ShapeError
+
 __all__ = [
     "sigmoid",
     "relu",
@@ -22,6 +24,9 @@ __all__ = [
     "softmax_cross_entropy",
     "sum_squared_error",
     "as_float_array",
+    "check_finite",
+    "check_targets",
+    "fused_softmax_cross_entropy",
 ]
 
 FloatArray = NDArray[np.floating[Any]]
@@ -74,6 +79,88 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     return e
 
 
+def check_finite(who: str, x: NDArray[Any]) -> None:
+    """Raise :class:`~layerwise.errors.NonFiniteError` naming ``who`` if ``x`` has NaN or inf."""
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise NonFiniteError(f"{who}: input contains {bad} NaN or infinite value(s)")
+
+
+def check_targets(who: str, shape: tuple[int, ...], t: ArrayLike, kind: str = "auto",
+                  dtype: Any = np.float32) -> tuple[NDArray[Any], bool]:
+    """Validate classification targets for scores or probabilities of ``shape`` ``(N, C)``.
+
+    Returns ``(targets, is_labels)``: integer labels ``(N,)`` as ``intp``, or one-hot /
+    probability rows ``(N, C)`` in ``dtype``. ``kind`` is ``"labels"``, ``"one-hot"`` or
+    ``"auto"``, which decides by the targets' form (1-D: labels, 2-D: rows), never by
+    comparing sizes. Wrong shapes, non-integer or out-of-range labels, and rows that are not
+    non-negative and summing to 1 raise errors that name ``who``.
+    """
+    t = np.asarray(t)
+    n, c = shape
+    if n == 0 or c == 0:
+        raise ShapeError(f"{who}: expected a non-empty batch of scores (N, C), got {shape}")
+    if kind == "auto":
+        if t.ndim == 1:
+            kind = "labels"
+        elif t.ndim == 2:
+            kind = "one-hot"
+        else:
+            raise ShapeError(
+                f"{who}: expected targets of shape ({n},) (labels) or ({n}, {c}) (one-hot), got {t.shape}"
+            )
+    if kind == "labels":
+        if t.shape != (n,):
+            raise ShapeError(f"{who}: expected labels of shape ({n},), got {t.shape}")
+        if t.dtype.kind not in "iub":
+            if t.dtype.kind != "f" or not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+                raise ValueError(f"{who}: labels must be integers, got dtype {t.dtype}")
+        labels = t.astype(np.intp)
+        # one comparison finds both kinds of bad label: negatives wrap to huge unsigned values
+        if (labels.view(np.uintp) >= c).any():
+            bad = labels[(labels < 0) | (labels >= c)]
+            raise ValueError(
+                f"{who}: labels must lie in [0, {c - 1}] for {c} classes, got {bad[:5].tolist()}"
+            )
+        return labels, True
+    if t.shape != (n, c):
+        raise ShapeError(f"{who}: expected one-hot targets of shape ({n}, {c}), got {t.shape}")
+    tf = t.astype(dtype, copy=False)
+    check_finite(f"{who} targets", tf)
+    if np.any(tf < 0) or not np.allclose(tf.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(f"{who}: one-hot targets must be non-negative rows that sum to 1")
+    return tf, False
+
+
+def fused_softmax_cross_entropy(x: FloatArray, t: NDArray[Any], is_labels: bool,
+                                rows: NDArray[np.intp] | None = None) -> tuple[float, FloatArray]:
+    """Mean cross-entropy of ``softmax(x)`` against checked targets, and the softmax.
+
+    One ``exp``: ``shifted = x - max``, ``y = e / s`` and ``log y = shifted - log s``, so the
+    loss is exact and finite for finite scores. ``rows`` may pass a cached ``arange(N)``.
+    """
+    n = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    log_s = np.log(s)
+    if is_labels:
+        picked = shifted[np.arange(n) if rows is None else rows, t]
+        total = float(np.sum(log_s, dtype=np.float64)) - float(np.sum(picked, dtype=np.float64))
+    else:
+        total = -float(np.sum(t * (shifted - log_s), dtype=np.float64))
+    e /= s
+    return total / n, e
+
+
+def _batch(who: str, y: FloatArray) -> FloatArray:
+    if y.ndim == 1:
+        return y.reshape(1, -1)
+    if y.ndim != 2:
+        raise ShapeError(f"{who}: expected an array of shape (N, C) or (C,), got {y.shape}")
+    return y
+
+
 def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     """Mean cross-entropy of probabilities ``y`` against targets ``t`` (book §4.2.4).
 
@@ -81,49 +168,47 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     ----------
     y : ndarray of shape (N, C) or (C,)
         Probabilities (e.g. a softmax output).
-    t : ndarray of shape (N,) of integer labels, or (N, C) one-hot / probability targets
+    t : integer labels of shape (N,), or one-hot / probability rows of shape (N, C); for a
+        single ``y`` of shape (C,), a label or a row of shape (C,)
 
-    A tiny ``1e-7`` guards ``log(0)``, as in the book. For logits use
+    A tiny ``1e-7`` guards ``log(0)``, as in the book. For scores use
     :func:`softmax_cross_entropy`, which is exact.
     """
     y = as_float_array(y)
     t = np.asarray(t)
     if y.ndim == 1:
-        y = y.reshape(1, -1)
-        t = t.reshape(1, -1) if t.ndim == 1 and t.size == y.size else t.reshape(-1)
+        t = t.reshape(1, -1) if t.ndim == 1 else t.reshape(1)
+    y = _batch("cross_entropy_error", y)
+    targets, is_labels = check_targets("cross_entropy_error", y.shape, t, dtype=y.dtype)
     n = y.shape[0]
-    if t.shape == y.shape:
-        # soft or one-hot targets: sum over all classes
-        return float(-np.sum(t * np.log(y + 1e-7)) / n)
-    labels = t.astype(np.intp, copy=False).reshape(-1)
-    return float(-np.sum(np.log(y[np.arange(n), labels] + 1e-7)) / n)
+    if is_labels:
+        return float(-np.sum(np.log(y[np.arange(n), targets] + 1e-7), dtype=np.float64) / n)
+    return float(-np.sum(targets * np.log(y + 1e-7), dtype=np.float64) / n)
 
 
 def softmax_cross_entropy(x: ArrayLike, t: ArrayLike) -> tuple[float, FloatArray]:
-    """Fused softmax + cross-entropy from logits; returns ``(mean loss, softmax probabilities)``.
+    """Fused softmax + cross-entropy from scores; returns ``(mean loss, softmax probabilities)``.
 
-    ``t`` is integer labels of shape ``(N,)`` or targets of shape ``(N, C)`` (one-hot or
-    probabilities). The loss is computed from ``log_softmax``, so it is finite for any finite
-    logits.
+    ``x`` has shape ``(N, C)``; ``t`` is integer labels ``(N,)`` or one-hot / probability rows
+    ``(N, C)``, checked as by :class:`~layerwise.layers.SoftmaxWithLoss` (which uses the same
+    computation). The loss is finite for any finite scores.
     """
-    x = as_float_array(x)
-    t = np.asarray(t)
-    logp = log_softmax(x, axis=-1)
-    n = x.shape[0]
-    if t.shape == x.shape:
-        loss = -float(np.sum(t * logp, dtype=np.float64)) / n
-    else:
-        labels = t.astype(np.intp, copy=False)
-        loss = -float(np.sum(logp[np.arange(n), labels], dtype=np.float64)) / n
-    return loss, np.exp(logp)
+    x = _batch("softmax_cross_entropy", as_float_array(x))
+    check_finite("softmax_cross_entropy", x)
+    targets, is_labels = check_targets("softmax_cross_entropy", x.shape, t, dtype=x.dtype)
+    return fused_softmax_cross_entropy(x, targets, is_labels)
 
 
 def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:
     """Half the sum of squared errors, averaged over the batch: ``0.5 * sum((y - t)**2) / N``.
 
-    Its gradient with respect to ``y`` is ``(y - t) / N`` (book §4.2.1 with the batch mean).
+    ``y`` and ``t`` have the same shape. Its gradient with respect to ``y`` is ``(y - t) / N``
+    (book §4.2.1 with the batch mean).
     """
     y = as_float_array(y)
-    diff = y - np.asarray(t, dtype=y.dtype)
+    t_arr = np.asarray(t)
+    if t_arr.shape != y.shape:
+        raise ShapeError(f"sum_squared_error: expected targets of shape {y.shape}, got {t_arr.shape}")
+    diff = y - t_arr.astype(y.dtype, copy=False)
     n = y.shape[0] if y.ndim > 1 else 1
     return 0.5 * float(np.sum(diff * diff, dtype=np.float64)) / n
