@@ -170,3 +170,35 @@ def test_plot_without_matplotlib_says_what_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     assert main(["train", "--data", "mnist-sample", "--plot", "curves.png"]) == 2
     assert "--plot needs matplotlib: pip install 'layerwise[plot]'" in capsys.readouterr().err
+
+
+def test_evaluate_defaults_to_the_data_set_recorded_in_the_model(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", "--save", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model)]) == 0  # no --data: not auto (which would try MNIST)
+    assert capsys.readouterr().out.startswith("dataset: mnist-sample (found in")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "simple-cnn", "--init", "he"], "--model simple-cnn takes --init as a number"),
+    (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+    (["--init", "-0.5"], "positive, got -0.5"),
+    (["--init", "nan"], "positive, got nan"),
+])
+def test_more_bad_flags_are_caught_before_training(args: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", *args]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "dataset:" not in captured.out
+
+
+def test_model_file_with_a_non_object_architecture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetensors.numpy import save_file
+
+    bad = tmp_path / "odd.safetensors"
+    save_file({"W1": np.zeros((2, 2), np.float32)}, str(bad),
+              metadata={"format": "layerwise-model", "format_version": "1", "architecture": "[1, 2]"})
+    assert main(["evaluate", str(bad), "--data", "mnist-sample"]) == 1
+    assert "cannot rebuild the architecture" in capsys.readouterr().err

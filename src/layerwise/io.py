@@ -95,8 +95,10 @@ def load_model(path: PathLike) -> Sequential:
     tensors, metadata = read_safetensors(path, MODEL_FORMAT)
     try:
         config = json.loads(metadata["architecture"])
+        if not isinstance(config, dict):
+            raise TypeError(f"architecture is a JSON {type(config).__name__}, not an object")
         network = network_from_config(config)
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise DataError(f"{path}: cannot rebuild the architecture from its metadata ({exc})") from None
     try:
         network.load_state_dict(tensors, strict=True)

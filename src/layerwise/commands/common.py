@@ -11,10 +11,11 @@ __all__ = ["DATA_CHOICES", "add_data_arguments", "load_data", "fail"]
 DATA_CHOICES = ("auto", "mnist", "fashion-mnist", "kmnist", "mnist-sample")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, default: str | None = "auto",
+                       default_help: str | None = None) -> None:
     parser.add_argument("--data", default=default, choices=DATA_CHOICES,
-                        help=f"data set (default: {default}; auto = full MNIST if cached or "
-                             "downloadable, else the bundled mnist-sample)")
+                        help=f"data set (default: {default_help or default}; auto = full MNIST if "
+                             "cached or downloadable, else the bundled mnist-sample)")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="folder holding the four IDX files (searched alone when given)")
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise.commands.common import add_data_arguments, fail, load_data
+from layerwise.commands.common import DATA_CHOICES, add_data_arguments, fail, load_data
 from layerwise.errors import DataError
 
 __all__ = ["add_parser", "run", "confusion_matrix", "format_confusion"]
@@ -18,7 +18,7 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("evaluate", help="accuracy and confusion matrix of a saved model",
                               description="Evaluate a model file on a data set's test images.")
     p.add_argument("model", metavar="MODEL", help="a model file written by `layerwise train --save`")
-    add_data_arguments(p)
+    add_data_arguments(p, default=None, default_help="the data set recorded in the model file, else auto")
     p.set_defaults(func=run)
 
 
@@ -37,12 +37,16 @@ def format_confusion(m: NDArray[np.int64]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerwise.io import load_model
+    from layerwise.io import MODEL_FORMAT, load_model, read_safetensors
 
     try:
         net = load_model(args.model)
+        _, metadata = read_safetensors(args.model, MODEL_FORMAT)
     except DataError as exc:
         return fail(str(exc))
+    if args.data is None:  # evaluate on what the model was trained on
+        recorded = metadata.get("data")
+        args.data = recorded if recorded in DATA_CHOICES else "auto"
     try:
         # Images as (N, 1, 28, 28): conv nets need them so, and Affine flattens them itself.
         name, reason, (_, (x_test, t_test)) = load_data(args.data, args.data_dir, flatten=False, quiet=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 import numpy as np
@@ -44,10 +45,17 @@ def check_model_args(args: argparse.Namespace) -> str | None:
     if args.model == "deep-cnn" and args.init is not None:
         return "--init does not apply to --model deep-cnn, which uses He initialisation as the book"
     parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])  # raises ValueError with the message
-    if args.init is not None and not isinstance(_init(args.init, 0.0), float):
-        from layerwise.initializers import get_initializer
+    if args.init is not None:
+        init = _init(args.init, 0.0)
+        if isinstance(init, float):
+            if not (init > 0 and math.isfinite(init)):
+                return f"--init as a number is the weights' standard deviation: positive, got {args.init}"
+        elif args.model == "simple-cnn":
+            return "--model simple-cnn takes --init as a number (the book's weight_init_std)"
+        else:
+            from layerwise.initializers import get_initializer
 
-        get_initializer(args.init)  # raises ValueError naming the known ones
+            get_initializer(init)  # raises ValueError naming the known ones
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         return f"--dropout must be in [0, 1), got {args.dropout}"
     if args.weight_decay is not None and not args.weight_decay >= 0.0:
@@ -73,8 +81,7 @@ def build_network(args: argparse.Namespace, input_shape: tuple[int, ...], n_clas
     input_size = int(np.prod(input_shape))
     if args.model == "simple-cnn":
         init = _init(args.init, 0.01)
-        if not isinstance(init, float):
-            raise ValueError("--model simple-cnn takes --init as a number (the book's weight_init_std)")
+        assert isinstance(init, float)  # check_model_args said so
         return SimpleConvNet(input_dim=input_shape, hidden_size=hidden[0], output_size=n_classes,
                              weight_init_std=init, rng=rng)
     if args.model == "deep-cnn":

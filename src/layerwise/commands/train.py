@@ -90,6 +90,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--epochs must be at least 1, got {args.epochs}"
     if args.batch_size < 1:
         return f"--batch-size must be at least 1, got {args.batch_size}"
+    if args.seed < 0:
+        return f"--seed must be a non-negative integer, got {args.seed}"
     if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
         return f"--lr must be a positive number, got {args.lr}"
     try:
