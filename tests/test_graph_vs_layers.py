@@ -11,11 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from layerwise import functions, layers
 from layerwise.graph import Graph, figure
 from layerwise.graph.figures import affine, sigmoid, softmax_loss
-
-layers = pytest.importorskip("layerwise.layers")
-functions = pytest.importorskip("layerwise.functions")
 
 
 def _grads(g: Graph) -> dict[str, float]:

@@ -35,10 +35,33 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
     try:
         yield tmp
+        _fsync_file(tmp)  # the data is on disk before the name points at it
         os.replace(tmp, target)
+        _fsync_dir(target.parent)  # and the rename itself survives a crash
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms (Windows) cannot open a folder; the rename still happened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -51,7 +74,6 @@ def atomic_write(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     with atomic_path(dest) as tmp, open(tmp, "wb") as f:
         yield f
         f.flush()
-        os.fsync(f.fileno())
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
