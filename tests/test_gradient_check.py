@@ -81,3 +81,21 @@ def test_numerical_gradient_of_a_function() -> None:
 def test_numerical_gradient_rejects_non_arrays() -> None:
     with pytest.raises(TypeError, match="floating NumPy array"):
         lw.numerical_gradient(lambda v: 0.0, [1.0, 2.0])  # type: ignore[arg-type]
+
+
+def test_an_exactly_zero_gradient_passes_with_the_defaults() -> None:
+    from layerwise.networks import MultiLayerNetExtend
+
+    # the biases feeding BatchNorm have a gradient of exactly 0 in training mode
+    net = MultiLayerNetExtend(12, [6, 5], 3, use_batchnorm=True, rng=0)
+    rng = np.random.default_rng(1)
+    report = lw.check_gradients(net, rng.standard_normal((8, 12)), rng.integers(0, 3, 8))
+    assert report.passed, str(report)
+    assert report["b1"].max_abs_error < 1e-8
+
+
+def test_default_dout_is_not_the_callers_x() -> None:
+    # x drawn from default_rng(0) and a dout from the same stream would make BatchNorm's dx 0
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    report = lw.check_gradients(lw.BatchNormalization(np.ones(3), np.zeros(3)), x)
+    assert report.passed, str(report)
