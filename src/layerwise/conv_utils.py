@@ -151,10 +151,8 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad:
         Row ``(n, oh, ow)`` holds window ``x_padded[n, :, oh*s:oh*s+fh, ow*s:ow*s+fw]`` flattened
         in ``(c, i, j)`` order. A new array (read-only view in the trivial 1x1 case).
     """
-    xa = _as_float(x)
-    g = _Geometry("im2col", xa.shape, filter_h, filter_w, stride, pad)
-    win = _windows(_pad(xa, g.ph, g.pw, 0.0), g)  # (N, C, oh, ow, fh, fw)
-    return win.transpose(0, 2, 3, 1, 4, 5).reshape(g.rows, g.cols)
+    # the transposed layout (what the layers use) is the one implementation
+    return np.ascontiguousarray(im2col_t(x, filter_h, filter_w, stride, pad).T)
 
 
 def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
@@ -172,11 +170,8 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
             f"col2im: expected col of shape ({g.rows}, {g.cols}) for input {tuple(input_shape)}, "
             f"a {g.fh}x{g.fw} filter, stride {(g.sh, g.sw)}, pad {(g.ph, g.pw)}; got {c.shape}"
         )
-    col6 = c.reshape(g.n, g.out_h, g.out_w, g.c, g.fh, g.fw).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=c.dtype)
-    for i, j, rows, cols in g.offsets():
-        img[:, :, rows, cols] += col6[:, :, i, j]
-    return img[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w]
+    # the adjoint of the transposed layout, which the layers use, is the one implementation
+    return np.ascontiguousarray(col2im_t(c.T, input_shape, filter_h, filter_w, stride, pad))
 
 
 def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0,

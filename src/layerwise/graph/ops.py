@@ -13,6 +13,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from layerwise import functions
+
 __all__ = [
     "Array",
     "Op",
@@ -210,10 +212,8 @@ class Sigmoid(Op):
     shape = "box"
 
     def forward(self, *xs: Array) -> Array:
-        # exp(−|x|) never overflows; the same branches as layerwise.functions.sigmoid.
-        x = xs[0]
-        z = np.exp(-np.abs(x))
-        return np.asarray(np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)), dtype=np.float64)
+        # the library's own stable sigmoid, in float64
+        return np.asarray(functions.sigmoid(np.asarray(xs[0], dtype=np.float64)), dtype=np.float64)
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         return (dout * y * (1.0 - y),)
@@ -227,9 +227,7 @@ class Softmax(Op):
     shape = "box"
 
     def forward(self, *xs: Array) -> Array:
-        a = xs[0]
-        e = np.exp(a - a.max(axis=-1, keepdims=True))
-        return np.asarray(e / e.sum(axis=-1, keepdims=True), dtype=np.float64)
+        return np.asarray(functions.softmax(np.asarray(xs[0], dtype=np.float64), axis=-1), dtype=np.float64)
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         return (y * (dout - (dout * y).sum(axis=-1, keepdims=True)),)

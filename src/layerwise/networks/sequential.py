@@ -288,7 +288,7 @@ class Sequential:
 
     def state_dict(self) -> dict[str, Array]:
         """Parameters (keyed ``W1``, ``b1``...) and buffers such as BatchNorm's running
-        statistics (keyed ``<layer>.<buffer>``), as contiguous copies."""
+        statistics (keyed ``running_mean1``, ``running_var1``...), as contiguous copies."""
         state = {k: np.ascontiguousarray(v).copy() for k, v in self.params.items()}
         for key, (layer, name) in self._buffer_index.items():
             state[key] = np.ascontiguousarray(getattr(layer, name)).copy()
