@@ -116,23 +116,15 @@ def test_deep_conv_net() -> None:
     assert 0.0 <= net.accuracy(x, t) <= 1.0 and net.training  # accuracy restores the mode
     assert "DeepConvNet(input_dim=(1, 28, 28), filters=[16, 16, 32, 32, 64, 64]" in repr(net)
 
+
+@pytest.mark.parametrize("training", [False, True])
+def test_deep_conv_net_gradients(training: bool) -> None:
+    # in training mode check_gradients freezes the Dropout masks of its first forward pass;
+    # in eval mode Dropout is off and the loss is a deterministic function of the weights
     small = lw.DeepConvNet(input_dim=(1, 4, 4), hidden_size=3, output_size=3, rng=1, **_small_deep_params())
-    small.eval()  # Dropout off: the loss is a deterministic function of the weights
+    small.train(training)
     # zero biases in so small a net can leave a ReLU input at exactly 0, its kink
     rng = np.random.default_rng(4)
-    for key in small.params:
-        if key.startswith("b"):
-            small.params[key] = rng.uniform(0.1, 0.5, small.params[key].shape)
-    xs, ts = _images(3, 2, (1, 4, 4), 3)
-    report = lw.check_gradients(small, xs - 0.5, ts)
-    for row in report.rows:
-        assert row.max_rel_error < 1e-6, str(report)
-
-
-def test_deep_conv_net_gradients_in_training_mode() -> None:
-    # check_gradients freezes the Dropout masks drawn by its first forward pass
-    small = lw.DeepConvNet(input_dim=(1, 4, 4), hidden_size=3, output_size=3, rng=1, **_small_deep_params())
-    rng = np.random.default_rng(5)
     for key in small.params:
         if key.startswith("b"):
             small.params[key] = rng.uniform(0.1, 0.5, small.params[key].shape)

@@ -154,19 +154,15 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
 
     epochs = [r.epoch for r in history]
     marks = ("o", "s") if len(history) <= 30 else (None, None)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, [r.train_loss for r in history], marker=marks[0], label="train (mean batch loss)")
-    if history and history[0].test_loss is not None:
-        ax1.plot(epochs, [r.test_loss for r in history], marker=marks[1], label="test")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("loss")
-    ax1.legend()
-    ax2.plot(epochs, [r.train_acc for r in history], marker=marks[0], label="train")
-    if history and history[0].test_acc is not None:
-        ax2.plot(epochs, [r.test_acc for r in history], marker=marks[1], label="test")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("accuracy")
-    ax2.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, what, train_label in ((axes[0], "loss", "train (mean batch loss)"),
+                                  (axes[1], "acc", "train")):
+        ax.plot(epochs, [getattr(r, f"train_{what}") for r in history], marker=marks[0], label=train_label)
+        if history and getattr(history[0], f"test_{what}") is not None:
+            ax.plot(epochs, [getattr(r, f"test_{what}") for r in history], marker=marks[1], label="test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss" if what == "loss" else "accuracy")
+        ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
     with atomic_path(path) as tmp:

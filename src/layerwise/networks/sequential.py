@@ -34,39 +34,32 @@ def network_from_config(config: dict[str, Any]) -> Sequential:
     return net
 
 
-def _param_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
-    """Book-style keys: ``W1, b1`` for the first weight layer, ``gamma1, beta1`` for a
-    normalisation layer after it, ``W2, b2`` for the next weight layer, and so on."""
+def _book_keys(layers: Sequence[Layer], kind: str) -> dict[str, tuple[Layer, str]]:
+    """Book-style keys for the layers' ``kind`` ("param" or "buffer") arrays: ``W1, b1`` for
+    the first weight layer, ``gamma1, beta1, running_mean1...`` for a normalisation layer after
+    it, ``W2, b2`` for the next weight layer, and so on."""
     index: dict[str, tuple[Layer, str]] = {}
     k = 0
     for layer in layers:
         if "W" in layer.param_names:
             k += 1
-        for name in layer.param_names:
+        for name in getattr(layer, f"{kind}_names"):
             key = f"{name}{max(k, 1)}"
             if key in index:
                 raise ValueError(
-                    f"two layers would both expose parameter {key!r}; give this network "
+                    f"two layers would both expose {kind} {key!r}; give this network "
                     f"explicit keys with param_keys=..."
                 )
             index[key] = (layer, name)
     return index
 
 
+def _param_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
+    return _book_keys(layers, "param")
+
+
 def _buffer_keys(layers: Sequence[Layer]) -> dict[str, tuple[Layer, str]]:
-    """Keys for the layers' buffers, numbered like the parameters: ``running_mean1`` belongs
-    to the normalisation layer after the first weight layer."""
-    index: dict[str, tuple[Layer, str]] = {}
-    k = 0
-    for layer in layers:
-        if "W" in layer.param_names:
-            k += 1
-        for name in layer.buffer_names:
-            key = f"{name}{max(k, 1)}"
-            if key in index:
-                raise ValueError(f"two layers would both expose buffer {key!r}")
-            index[key] = (layer, name)
-    return index
+    return _book_keys(layers, "buffer")
 
 
 class Sequential:
