@@ -208,6 +208,37 @@ def test_convolution_accepts_any_memory_layout() -> None:
     np.testing.assert_allclose(conv2.backward(d), conv2.backward(np.asfortranarray(d)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1), ((1, 2), (2, 0))])
+def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A large batch is unrolled a few images at a time (the last chunk partial) and unrolled
+    # again in backward; stride 1 gets dx as a correlation with the rotated filters.
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((7, 3, 7, 7))
+    W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    whole = lw.Convolution(W, b, stride=stride, pad=pad)
+    out = whole.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = whole.backward(dout)
+    chunked = lw.Convolution(W, b, stride=stride, pad=pad)
+    per_image = (3 * 3 * 3 + 1) * out.shape[2] * out.shape[3] * 8
+    monkeypatch.setattr(chunked, "chunk_bytes", 3 * per_image)  # chunks of 3, 3 and 1 images
+    assert chunked._chunk(_geom(chunked, x), 8) == 3
+    np.testing.assert_allclose(chunked.forward(x), out, rtol=1e-12)
+    np.testing.assert_allclose(chunked.backward(dout), dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(chunked.dW, whole.dW, rtol=1e-12)
+    np.testing.assert_allclose(chunked.db, whole.db, rtol=1e-12)
+    report = lw.check_gradients(chunked, x, rng=0)
+    for row in report.rows:
+        assert row.max_rel_error < 1e-7, str(report)
+
+
+def _geom(layer: lw.Convolution, x: np.ndarray) -> Any:
+    from layerwise.conv_utils import _Geometry
+
+    return _Geometry("Convolution", x.shape, layer.W.shape[2], layer.W.shape[3], layer.stride, layer.pad)
+
+
 def test_convolution_errors_name_the_layer_and_shapes() -> None:
     layer = lw.Convolution(np.zeros((4, 3, 5, 5)), np.zeros(4))
     msg = r"Convolution: expected input of shape \(N, 3, H, W\), got \(2, 1, 28, 28\)"

@@ -174,6 +174,15 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
     return np.ascontiguousarray(col2im_t(c.T, input_shape, filter_h, filter_w, stride, pad))
 
 
+def windows_t(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
+    """A read-only view ``(C, fh, fw, N, out_h, out_w)`` of the windows of ``x`` (N, C, H, W)
+    padded with ``fill``: :func:`im2col_t` is this view copied to a matrix. Chunks of the
+    batch (``[:, :, :, lo:hi]``) can be copied out without padding or viewing again."""
+    # Channel-major (C, N, H, W) is free when x itself came out of a Convolution.
+    xp = _pad(x.transpose(1, 0, 2, 3), g.ph, g.pw, fill)
+    return _windows(xp, g).transpose(0, 4, 5, 1, 2, 3)
+
+
 def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0,
              fill: float = 0.0, out: Array | None = None) -> Array:
     """:func:`im2col` transposed, built directly: shape ``(C*filter_h*filter_w, N*out_h*out_w)``.
@@ -185,9 +194,7 @@ def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pa
     """
     xa = _as_float(x)
     g = _Geometry("im2col_t", xa.shape, filter_h, filter_w, stride, pad)
-    # Channel-major (C, N, H, W) is free when x itself came out of a Convolution.
-    xp = _pad(xa.transpose(1, 0, 2, 3), g.ph, g.pw, fill)
-    win = _windows(xp, g).transpose(0, 4, 5, 1, 2, 3)  # (C, fh, fw, N, oh, ow)
+    win = windows_t(xa, g, fill)
     if out is None:
         return win.reshape(g.cols, g.rows)
     if out.shape != (g.cols, g.rows) or not out.flags.c_contiguous:
