@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from pathlib import Path
 
@@ -79,9 +80,37 @@ def test_history_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["train", "--data", "mnist-sample", "--epochs", "2", "--quiet",
                  "--history", str(hist), "--plot", str(plot)]) == 0
     lines = hist.read_text().splitlines()
-    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds"
+    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds,lr"
     assert len(lines) == 3
+    assert [float(line.split(",")[-1]) for line in lines[1:]] == [0.1, 0.1]  # the book's SGD rate
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lr_schedule_and_train_eval_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hist = tmp_path / "h.json"
+    assert main(["train", "--data", "mnist-sample", "--epochs", "4", "--lr-schedule", "cosine",
+                 "--eval-train-samples", "500", "--history", str(hist)]) == 0
+    out = capsys.readouterr().out
+    assert "SGD lr 0.1 (cosine schedule)" in out
+    assert "train acc is measured on the first 500 training images each epoch" in out
+    rows = json.loads(hist.read_text())
+    # cosine annealing over 4 epochs: factors 1, (1 + cos(pi/4))/2, 1/2, (1 + cos(3pi/4))/2
+    expect = [0.1 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    np.testing.assert_allclose([r["lr"] for r in rows], expect, rtol=1e-12)
+    assert "lr 0.0854" in out  # the per-epoch line shows the rate when it changes
+    # the train accuracy of 500 images is a multiple of 1/500
+    assert all(abs(r["train_acc"] * 500 - round(r["train_acc"] * 500)) < 1e-9 for r in rows)
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--lr-schedule", "linear"], "unknown learning-rate schedule 'linear'"),
+    (["--lr-schedule", "step:0:0.5"], "every must be at least 1"),
+    (["--lr-schedule", "step:10"], "expected step:EVERY:GAMMA"),
+    (["--eval-train-samples", "0"], "--eval-train-samples must be at least 1, got 0"),
+])
+def test_bad_schedule_arguments(args: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", "mnist-sample", "--epochs", "1", *args]) == 2
+    assert match in capsys.readouterr().err
 
 
 def test_divergence_stops_and_saves_last_good_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

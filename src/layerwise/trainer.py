@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from layerwise.errors import DataError, NonFiniteError, TrainingDiverged
 from layerwise.io import FORMAT_VERSION, read_safetensors, write_safetensors
 from layerwise.networks.sequential import Sequential, StateDictError, network_from_config
+from layerwise.schedules import Schedule
 
 __all__ = ["Trainer", "EpochRecord", "Optimizer", "CHECKPOINT_FORMAT"]
 
@@ -46,6 +47,7 @@ class EpochRecord:
     test_loss: float | None
     test_acc: float | None
     seconds: float
+    lr: float | None = None  # the optimizer's learning rate during the epoch
 
 
 def _generators_of(network: Sequential) -> dict[str, np.random.Generator]:
@@ -79,6 +81,11 @@ class Trainer:
     log : called with one line per epoch (``print`` by default; ``None`` for silence)
     log_every : log only every this many epochs (and the first and last)
     checkpoint : a path to write a checkpoint to after every epoch (atomically)
+    lr_schedule : ``schedule(epoch, epochs) -> factor`` (see :mod:`layerwise.schedules`):
+        before each epoch the optimizer's ``lr`` is set to its initial value times the factor
+    train_eval_samples : evaluate the per-epoch training accuracy on the first this many
+        training samples only (the book's ``evaluate_sample_num_per_epoch``); all by default.
+        The test data is always evaluated in full.
     """
 
     def __init__(
@@ -98,6 +105,8 @@ class Trainer:
         checkpoint: str | Path | None = None,
         metadata: dict[str, Any] | None = None,
         log_every: int = 1,
+        lr_schedule: Schedule | None = None,
+        train_eval_samples: int | None = None,
     ) -> None:
         if epochs < 0:
             raise ValueError(f"Invalid number of epochs: {epochs}")
@@ -109,6 +118,15 @@ class Trainer:
             raise ValueError("no training data")
         if (x_test is None) != (t_test is None):
             raise ValueError("give both x_test and t_test, or neither")
+        if train_eval_samples is not None and train_eval_samples < 1:
+            raise ValueError(f"train_eval_samples must be at least 1, got {train_eval_samples}")
+        base_lr = getattr(optimizer, "lr", None)
+        if lr_schedule is not None and not isinstance(base_lr, int | float):
+            raise ValueError(f"lr_schedule needs an optimizer with an `lr` attribute; "
+                             f"{type(optimizer).__name__} has none")
+        self.lr_schedule = lr_schedule
+        self.base_lr: float | None = None if base_lr is None else float(base_lr)
+        self.train_eval_samples = train_eval_samples
         self.network = network
         self.optimizer = optimizer
         self.x_train, self.t_train = x_train, t_train
@@ -152,6 +170,9 @@ class Trainer:
         """Run one epoch, evaluate, record it, and write the checkpoint if one is set."""
         net = self.network
         good = net.state_dict()
+        if self.lr_schedule is not None and self.base_lr is not None:
+            opt: Any = self.optimizer
+            opt.lr = self.base_lr * self.lr_schedule(self.epoch, self.epochs)
         start = time.perf_counter()
         perm = self.rng.permutation(len(self.x_train))
         bar = None
@@ -225,31 +246,27 @@ class Trainer:
 
     def _evaluate(self, train_loss: float, seconds: float) -> EpochRecord:
         net = self.network
-        net.eval()
-        try:
-            train_acc = net.accuracy(self.x_train, self.t_train)
-            test_loss = test_acc = None
-            if self.x_test is not None and self.t_test is not None:
-                test_acc = net.accuracy(self.x_test, self.t_test)
-                test_loss = self.mean_loss(self.x_test, self.t_test)
-        finally:
-            net.train()
-        return EpochRecord(self.epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds)
+        n = self.train_eval_samples
+        train_acc = net.accuracy(self.x_train[:n], self.t_train[:n])
+        test_loss = test_acc = None
+        if self.x_test is not None and self.t_test is not None:
+            test_loss, test_acc = net.evaluate(self.x_test, self.t_test)  # one pass for both
+        lr = getattr(self.optimizer, "lr", None)
+        return EpochRecord(self.epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
+                           None if lr is None else float(lr))
 
-    def mean_loss(self, x: NDArray[Any], t: NDArray[Any], batch_size: int = 1000) -> float:
-        """The data loss over all of ``x`` (batched, weighted by batch size), without the
-        weight-decay penalty, so runs with and without weight decay compare."""
-        total = 0.0
-        for lo in range(0, len(x), batch_size):
-            xb = x[lo : lo + batch_size]
-            total += self.network.data_loss(xb, t[lo : lo + batch_size]) * len(xb)
-        return total / len(x)
+    def mean_loss(self, x: NDArray[Any], t: NDArray[Any], batch_size: int | None = None) -> float:
+        """The data loss over all of ``x`` in inference mode (batched, weighted by batch
+        size), without the weight-decay penalty, so runs with and without weight decay compare."""
+        return self.network.evaluate(x, t, batch_size)[0]
 
     def format_record(self, r: EpochRecord) -> str:
         width = len(str(self.epochs))
         line = f"epoch {r.epoch:>{width}}/{self.epochs}  loss {r.train_loss:.4f}  train acc {r.train_acc:.4f}"
         if r.test_acc is not None:
             line += f"  test acc {r.test_acc:.4f}"
+        if self.lr_schedule is not None and r.lr is not None:
+            line += f"  lr {r.lr:.3g}"
         return line + f"  ({r.seconds:.2f} s)"
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -275,6 +292,7 @@ class Trainer:
             "seconds": repr(self.seconds),
             "history": json.dumps([asdict(r) for r in self.history]),
             "rng": _rng_state(self.rng),
+            "base_lr": json.dumps(self.base_lr),
             "layer_rngs": json.dumps({k: _rng_state(g) for k, g in _generators_of(self.network).items()}),
             "trainer": json.dumps(self.metadata),
         }
@@ -302,6 +320,8 @@ class Trainer:
         self.seconds = float(meta.get("seconds", "0"))
         self.history = [EpochRecord(**r) for r in json.loads(meta["history"])]
         _set_rng_state(self.rng, meta["rng"])
+        if "base_lr" in meta:
+            self.base_lr = json.loads(meta["base_lr"])
         layer_rngs = json.loads(meta.get("layer_rngs", "{}"))
         gens = _generators_of(self.network)
         for name, state in layer_rngs.items():

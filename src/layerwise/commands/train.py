@@ -30,6 +30,7 @@ from layerwise.commands.models import (
 from layerwise.errors import DataError, TrainingDiverged
 from layerwise.fileio import atomic_write_text
 from layerwise.io import save_model
+from layerwise.schedules import parse_schedule
 from layerwise.trainer import EpochRecord, Trainer
 
 __all__ = ["add_parser", "run", "BOOK_ITERATIONS"]
@@ -67,6 +68,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs (default: as many as the book's 10,000 iterations take, "
                         "17 on full MNIST; 20 for the conv nets)")
+    p.add_argument("--lr-schedule", default=None, metavar="constant|cosine|step:EVERY:GAMMA",
+                   help="learning rate per epoch: constant (default), cosine annealing to 0 over "
+                        "the run, or multiplied by GAMMA every EVERY epochs")
+    p.add_argument("--eval-train-samples", type=int, default=None, metavar="N",
+                   help="per-epoch training accuracy on the first N training images only "
+                        "(default: all; the test set is always evaluated in full)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
@@ -82,7 +89,8 @@ def add_parser(subparsers: Any) -> None:
 
 # Flags that define a run; a checkpoint stores them and --resume restores them.
 RUN_SETTINGS = ("data", "data_dir", "model", "hidden", "optimizer", "lr", "init", "batchnorm",
-                "dropout", "weight_decay", "epochs", "batch_size", "seed")
+                "dropout", "weight_decay", "epochs", "batch_size", "seed", "lr_schedule",
+                "eval_train_samples")
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
@@ -94,6 +102,13 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--seed must be a non-negative integer, got {args.seed}"
     if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
         return f"--lr must be a positive number, got {args.lr}"
+    if args.lr_schedule is not None:
+        try:
+            parse_schedule(args.lr_schedule)
+        except ValueError as exc:
+            return f"--lr-schedule: {exc}"
+    if args.eval_train_samples is not None and args.eval_train_samples < 1:
+        return f"--eval-train-samples must be at least 1, got {args.eval_train_samples}"
     try:
         problem = check_model_args(args)
     except ValueError as exc:
@@ -205,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint or args.resume,
         metadata={"settings": settings},
         log_every=math.ceil(epochs / 25),  # at most about 25 lines
+        lr_schedule=None if args.lr_schedule is None else parse_schedule(args.lr_schedule),
+        train_eval_samples=args.eval_train_samples,
     )
     if args.resume is not None:
         try:
@@ -213,8 +230,11 @@ def run(args: argparse.Namespace) -> int:
             return fail(str(exc))
         trainer.epochs = epochs
         print(f"resumed from {args.resume} after epoch {trainer.epoch}")
-    print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}, batch {args.batch_size}, "
+    schedule = "" if args.lr_schedule in (None, "constant") else f" ({args.lr_schedule} schedule)"
+    print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
           f"{epochs} epochs ({iters} iterations each), seed {args.seed}")
+    if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):
+        print(f"train acc is measured on the first {args.eval_train_samples} training images each epoch")
     start = time.perf_counter()
     code = 0
     try:

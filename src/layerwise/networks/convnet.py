@@ -39,6 +39,7 @@ class _ConvNet(Sequential):
     """Shared by the book's conv nets: the architecture is the constructor's arguments."""
 
     _init_args: dict[str, Any]
+    eval_batch_size = 100
 
     def _config_args(self) -> dict[str, Any]:
         return dict(self._init_args)
