@@ -154,3 +154,24 @@ def test_accuracy_errors() -> None:
     net = lw.TwoLayerNet(4, 3, 2, rng=0)
     with pytest.raises(ValueError, match="3 inputs but 2 targets"):
         net.accuracy(np.zeros((3, 4)), np.zeros(2, dtype=int))
+
+
+def test_evaluate_gives_loss_and_accuracy_in_one_pass_in_inference_mode() -> None:
+    from layerwise.networks import MultiLayerNetExtend
+
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((37, 6)), rng.integers(0, 3, 37)
+    net = MultiLayerNetExtend(6, [5], 3, use_dropout=True, dropout_ration=0.5, use_batchnorm=True, rng=0)
+    net.train()
+    loss, acc = net.evaluate(x, t, batch_size=10)  # batches of 10, 10, 10 and 7
+    assert acc == net.accuracy(x, t)
+    net.eval()
+    assert loss == pytest.approx(net.data_loss(x, t), rel=1e-12)
+    assert acc == np.mean(np.argmax(net.predict(x), axis=1) == t)
+    assert all(layer.training is False for layer in net.layers.values())
+    net.train()
+    net.evaluate(x, np.eye(3)[t])  # one-hot targets too
+    assert all(layer.training for layer in net.layers.values())  # modes restored
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        net.evaluate(x, t, batch_size=0)
+    assert lw.SimpleConvNet(rng=0).eval_batch_size == 100 and net.eval_batch_size == 1000

@@ -169,3 +169,75 @@ def test_a_last_batch_of_one_sample_joins_the_previous_batch() -> None:
     tr = Trainer(net, SGD(lr=0.1), x, t, epochs=1, batch_size=10, progress=False, log=None)
     tr.fit()
     assert sizes == [10, 11] and tr.iters_per_epoch == 2
+
+
+def test_lr_schedule_sets_the_rate_each_epoch_and_survives_a_resume(tmp_path: Path) -> None:
+    from layerwise.schedules import Cosine, StepDecay
+
+    tr = make(epochs=4, lr_schedule=StepDecay(2, 0.5))
+    tr.fit()
+    assert [r.lr for r in tr.history] == [0.1, 0.1, 0.05, 0.05]
+    # a resumed run continues on the schedule of the base rate, not of the rate it stopped at
+    full = make(epochs=4, lr_schedule=Cosine())
+    full.fit()
+    ck = tmp_path / "ck.safetensors"
+    first = make(epochs=4, lr_schedule=Cosine(), checkpoint=ck)
+    first.train_epoch()
+    first.train_epoch()
+    resumed = make(seed=7, epochs=4, lr_schedule=Cosine())
+    resumed.optimizer.lr = 123.0  # type: ignore[attr-defined]
+    resumed.base_lr = 123.0
+    resumed.load_checkpoint(ck)
+    resumed.fit()
+    assert [r.lr for r in resumed.history] == [r.lr for r in full.history]
+    for key in full.network.params:
+        np.testing.assert_array_equal(resumed.network.params[key], full.network.params[key])
+
+
+def test_lr_schedule_needs_an_lr() -> None:
+    class NoRate:
+        def update(self, params, grads):  # type: ignore[no-untyped-def]
+            pass
+
+    x, t = blobs(20)
+    with pytest.raises(ValueError, match="lr_schedule needs an optimizer with an `lr` attribute; NoRate"):
+        Trainer(lw.TwoLayerNet(10, 4, 3, rng=0), NoRate(), x, t, lr_schedule=lambda e, n: 1.0)
+    with pytest.raises(ValueError, match="train_eval_samples must be at least 1, got 0"):
+        Trainer(lw.TwoLayerNet(10, 4, 3, rng=0), SGD(0.1), x, t, train_eval_samples=0)
+
+
+def test_train_eval_samples_limits_only_the_training_accuracy() -> None:
+    tr = make(epochs=1, train_eval_samples=50)
+    net = tr.network
+    seen: list[int] = []
+    accuracy = net.accuracy
+
+    def spy(x, t, batch_size=None):  # type: ignore[no-untyped-def]
+        seen.append(len(x))
+        return accuracy(x, t, batch_size)
+
+    net.accuracy = spy  # type: ignore[method-assign]
+    rec = tr.fit()[0]
+    assert seen == [50]  # the training subset; the test set goes through evaluate
+    assert rec.train_acc == accuracy(tr.x_train[:50], tr.t_train[:50])
+    assert tr.x_test is not None and tr.t_test is not None
+    assert (rec.test_loss, rec.test_acc) == net.evaluate(tr.x_test, tr.t_test)
+
+
+def test_schedules() -> None:
+    from layerwise.schedules import Cosine, StepDecay, constant, parse_schedule
+
+    assert [constant(e, 5) for e in range(5)] == [1.0] * 5
+    cos = Cosine(min_factor=0.1)
+    assert cos(0, 10) == 1.0 and cos(5, 10) == pytest.approx(0.55) and cos(10, 10) == pytest.approx(0.1)
+    assert [StepDecay(3, 0.1)(e, 9) for e in (0, 2, 3, 6)] == pytest.approx([1.0, 1.0, 0.1, 0.01])
+    assert parse_schedule("constant") is constant
+    assert isinstance(parse_schedule("cosine"), Cosine)
+    step = parse_schedule("step:10:0.5")
+    assert isinstance(step, StepDecay) and (step.every, step.gamma) == (10, 0.5)
+    for bad, match in (("cosine:2", "unknown"), ("step:a:0.5", "step:EVERY:GAMMA"),
+                       ("step:5:2", "gamma must be in"), ("warm", "unknown")):
+        with pytest.raises(ValueError, match=match):
+            parse_schedule(bad)
+    with pytest.raises(ValueError, match="min_factor"):
+        Cosine(1.5)
