@@ -67,6 +67,7 @@ class Convolution(Layer):
         self.x: Array | None = None  # the last input
         self._col: Array | None = None  # its unrolled windows, when one chunk held them all
         self._last_col: Array | None = None
+        self._buffers: list[Array | None] = [None, None]
         self._geometry: _Geometry | None = None
 
     def _arg(self, v: tuple[int, int]) -> Any:
@@ -78,13 +79,13 @@ class Convolution(Layer):
         per_image = (g.cols + 1) * g.out_h * g.out_w * itemsize
         return max(1, min(g.n, self.chunk_bytes // per_image))
 
-    def _chunks(self, x: Array, g: _Geometry, ones: bool) -> Iterator[tuple[int, int, Array]]:
+    def _chunks(self, x: Array, g: _Geometry, ones: bool, slot: int = 0) -> Iterator[tuple[int, int, Array]]:
         """``(lo, hi, col)`` for consecutive chunks of the batch, ``col = im2col_t(x[lo:hi])``
         of shape ``(C*FH*FW, (hi-lo)*OH*OW)``, with a row of ones under it when ``ones``.
-        The chunks share one buffer: each ``col`` is valid until the next is drawn."""
+        The chunks share workspace ``slot``: each ``col`` is valid until the next is drawn."""
         k, per_image = g.cols, g.out_h * g.out_w
         nc = self._chunk(g, x.dtype.itemsize)
-        buf = np.empty((k + 1) * nc * per_image, dtype=x.dtype)
+        buf = self._workspace(slot, (k + 1) * nc * per_image, x.dtype)
         rows = k + 1 if ones else k
         win = windows_t(x, g)  # padded once; each chunk is one copy out of this view
         for lo in range(0, g.n, nc):
@@ -95,11 +96,20 @@ class Convolution(Layer):
                 col[k] = 1
             yield lo, hi, col
 
-    def _correlate(self, x: Array, w_mat: Array, g: _Geometry, ones: bool) -> Array:
+    def _workspace(self, slot: int, size: int, dtype: np.dtype[Any]) -> Array:
+        """Buffer ``slot`` for unrolled windows, kept between calls: a fresh one of several MiB
+        per call costs the page faults of new memory every time. Slot 0 holds the input's
+        windows (kept for backward when one chunk holds them all), slot 1 those of ``dout``."""
+        ws = self._buffers[slot]
+        if ws is None or ws.size < size or ws.dtype != dtype:
+            ws = self._buffers[slot] = np.empty(size, dtype=dtype)
+        return ws[:size]
+
+    def _correlate(self, x: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) -> Array:
         """``w_mat @ [im2col_t(x); 1]`` chunk by chunk: ``(F, N*OH*OW)``, channel-major."""
         per_image = g.out_h * g.out_w
         out = np.empty((w_mat.shape[0], g.n * per_image), dtype=x.dtype)
-        for lo, hi, col in self._chunks(x, g, ones):
+        for lo, hi, col in self._chunks(x, g, ones, slot):
             np.matmul(w_mat, col, out=out[:, lo * per_image:hi * per_image])
         return out
 
@@ -155,7 +165,7 @@ class Convolution(Layer):
             # the full correlation: its output size is exactly the input size for stride 1
             gb = _Geometry("Convolution", d.shape, g.fh, g.fw, 1, (g.fh - 1 - g.ph, g.fw - 1 - g.pw))
             w_rot = np.ascontiguousarray(self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
-            dx = self._correlate(d, w_rot, gb, ones=False)
+            dx = self._correlate(d, w_rot, gb, ones=False, slot=1)
             return dx.reshape(g.c, g.n, g.h, g.w).transpose(1, 0, 2, 3)
         dcol = self.W.reshape(fn, -1).T @ dmat
         return col2im_t(dcol, (g.n, g.c, g.h, g.w), g.fh, g.fw, self.stride, self.pad)
