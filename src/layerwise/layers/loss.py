@@ -75,7 +75,7 @@ class SoftmaxWithLoss(LossLayer):
             raise ShapeError(f"SoftmaxWithLoss.backward: dout must be a scalar, got shape {d.shape}")
         n = self.y.shape[0]
         if self.t_is_labels:
-            dx = self.y.copy()
+            dx = self.y.copy(order="K")  # keeps the softmax's class-major memory order
             dx[self._rows(n), self.t] -= 1
         else:
             dx = self.y - self.t
