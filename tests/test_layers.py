@@ -258,3 +258,17 @@ def test_public_loss_functions_check_their_targets() -> None:
     loss, probs = lw.softmax_cross_entropy(np.array([[1.0, 2.0, 3.0]]), np.array([2]))
     assert loss == pytest.approx(lw.SoftmaxWithLoss().forward(np.array([[1.0, 2.0, 3.0]]), np.array([2])))
     np.testing.assert_allclose(probs.sum(), 1.0)
+
+
+def test_softmax_with_loss_non_finite_scores() -> None:
+    layer = lw.SoftmaxWithLoss()
+    with pytest.raises(lw.NonFiniteError, match=r"SoftmaxWithLoss: input contains 1 NaN or infinite"):
+        layer.forward(np.array([[0.0, np.inf]]), np.array([0]))
+    with pytest.raises(lw.NonFiniteError, match=r"input contains 1 NaN or infinite"):
+        layer.forward(np.array([[-np.inf, 1.0]]), np.array([0]))  # -inf at the target: infinite loss
+    # -inf at another class is a probability of exactly 0: a finite loss and an exact gradient
+    assert layer.forward(np.array([[0.0, -np.inf]]), np.array([0])) == 0.0
+    np.testing.assert_array_equal(layer.backward(), [[0.0, 0.0]])
+    big = np.array([[-3e38, 3e38]], dtype=np.float32)  # finite, but 6e38 overflows float32
+    with pytest.raises(lw.NonFiniteError, match=r"the loss is inf: the scores span more than float32"):
+        layer.forward(big, np.array([0]))

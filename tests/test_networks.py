@@ -166,7 +166,7 @@ def test_evaluate_gives_loss_and_accuracy_in_one_pass_in_inference_mode() -> Non
     loss, acc = net.evaluate(x, t, batch_size=10)  # batches of 10, 10, 10 and 7
     assert acc == net.accuracy(x, t)
     net.eval()
-    assert loss == pytest.approx(net.data_loss(x, t), rel=1e-12)
+    assert loss == pytest.approx(net.data_loss(x, t), rel=1e-6)  # float32 sums in other batches
     assert acc == np.mean(np.argmax(net.predict(x), axis=1) == t)
     assert all(layer.training is False for layer in net.layers.values())
     net.train()

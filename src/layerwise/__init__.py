@@ -7,7 +7,7 @@ The names follow *Deep Learning from Scratch* (Saito Koki), chapter 5: ``MulLaye
 from __future__ import annotations
 
 from layerwise.conv_utils import col2im, conv_output_size, im2col
-from layerwise.errors import DataError, ShapeError
+from layerwise.errors import DataError, NonFiniteError, ShapeError, TrainingDiverged
 from layerwise.functions import (
     cross_entropy_error,
     log_softmax,
@@ -50,6 +50,8 @@ __all__ = [
     "__version__",
     "ShapeError",
     "DataError",
+    "NonFiniteError",
+    "TrainingDiverged",
     "sigmoid",
     "relu",
     "softmax",

@@ -117,7 +117,7 @@ def check_targets(who: str, shape: tuple[int, ...], t: ArrayLike, kind: str = "a
                 raise ValueError(f"{who}: labels must be integers, got dtype {t.dtype}")
         labels = t.astype(np.intp)
         # one comparison finds both kinds of bad label: negatives wrap to huge unsigned values
-        if (labels.view(np.uintp) >= c).any():
+        if labels.view(np.uintp).max() >= c:
             bad = labels[(labels < 0) | (labels >= c)]
             raise ValueError(
                 f"{who}: labels must lie in [0, {c - 1}] for {c} classes, got {bad[:5].tolist()}"
@@ -150,9 +150,8 @@ def fused_softmax_cross_entropy(x: FloatArray, t: NDArray[Any], is_labels: bool,
     s = e.sum(axis=0)
     log_s = np.log(s)
     if is_labels:
-        # per-sample losses log s - shifted[t], summed in float64
-        per_sample = log_s - shifted[t, np.arange(n) if rows is None else rows]
-        total = float(np.sum(per_sample, dtype=np.float64))
+        per_sample = log_s - shifted[t, np.arange(n) if rows is None else rows]  # log s - shifted[t]
+        total = float(per_sample.sum())
     else:
         total = -float(np.sum(t.T * (shifted - log_s), dtype=np.float64))
     e /= s

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ShapeError
+from layerwise.errors import NonFiniteError, ShapeError
 from layerwise.functions import (
     as_float_array,
     check_finite,
@@ -54,11 +55,17 @@ class SoftmaxWithLoss(LossLayer):
         x = as_float_array(x)
         if x.ndim != 2:
             raise ShapeError(f"SoftmaxWithLoss: expected scores of shape (N, C), got {x.shape}")
-        check_finite("SoftmaxWithLoss", x)
-        self.t, self.t_is_labels = check_targets("SoftmaxWithLoss", x.shape, t, self.target, x.dtype)
-        self.loss, self.y = fused_softmax_cross_entropy(x, self.t, self.t_is_labels,
-                                                        self._rows(x.shape[0]))
-        return self.loss
+        targets, is_labels = check_targets("SoftmaxWithLoss", x.shape, t, self.target, x.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # bad scores raise below, not warn
+            loss, y = fused_softmax_cross_entropy(x, targets, is_labels, self._rows(x.shape[0]))
+        if not math.isfinite(loss):
+            # NaN or +inf scores always make the loss non-finite (so do -inf target scores),
+            # so the input is checked only then, which names what is wrong.
+            check_finite("SoftmaxWithLoss", x)
+            raise NonFiniteError(f"SoftmaxWithLoss: the loss is {loss}: the scores span more than "
+                                 f"{x.dtype} can hold")
+        self.loss, self.y, self.t, self.t_is_labels = loss, y, targets, is_labels
+        return loss
 
     def _rows(self, n: int) -> Array:
         """``np.arange(n)``, kept between calls (the batch size rarely changes)."""
