@@ -11,6 +11,8 @@ Cases (same network, batch size, optimizer, float32 data and thread count on bot
   ``grads = net.gradient(x, t)`` then ``net.params[k] -= lr * grads[k]``.
 * ``mlp-adam``: a 784-100-100-10 ReLU MLP with Adam (lr 0.001), through the Trainer.
 * ``eval``: images per second predicting the 10,000 test images (batches of 1,000).
+* ``two-layer/numpy``: the floor for any NumPy implementation, as the issue measured it: the
+  same TwoLayerNet step written as one flat float32 NumPy loop, no layers, no checks.
 
 Each layerwise case is timed against its PyTorch twin in the same round (rounds interleave
 all cases), and the ratio of medians is printed. Also: how much of a layerwise epoch is
@@ -65,6 +67,38 @@ def lw_book_epoch(net: lw.TwoLayerNet, x: np.ndarray, t: np.ndarray, rng: np.ran
         grads = net.gradient(x[idx], t[idx])
         for key in ("W1", "b1", "W2", "b2"):
             net.params[key] -= 0.1 * grads[key]
+
+
+def numpy_minimal_epoch(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray,
+                        rng: np.random.Generator) -> None:
+    """TwoLayerNet 784-50-10 with SGD 0.1 as one flat float32 loop: the least NumPy can do."""
+    lr = np.float32(0.1)
+    w1, b1, w2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
+    rows = np.arange(BATCH)
+    perm = rng.permutation(len(x))
+    for i in range(0, len(x), BATCH):
+        idx = perm[i : i + BATCH]
+        xb, tb = x[idx], t[idx]
+        h = xb @ w1
+        h += b1
+        a = np.maximum(h, 0)
+        s = a @ w2
+        s += b2
+        s -= s.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        e /= e.sum(axis=1, keepdims=True)
+        e[rows, tb] -= 1
+        e *= np.float32(1 / BATCH)
+        gw2, gb2 = a.T @ e, e.sum(axis=0)
+        da = e @ w2.T
+        da *= h > 0
+        gw1, gb1 = xb.T @ da, da.sum(axis=0)
+        gw1 *= lr
+        w1 -= gw1
+        gw2 *= lr
+        w2 -= gw2
+        b1 -= lr * gb1
+        b2 -= lr * gb2
 
 
 def lw_predict_all(net: Any, x: np.ndarray) -> None:
@@ -176,6 +210,7 @@ def main() -> None:
     two = lw.TwoLayerNet(784, 50, 10, rng=0)
     two_tr = lw_trainer(two, SGD(lr=0.1), x, t, 0)
     book = lw.TwoLayerNet(784, 50, 10, rng=0)
+    flat = {k: v.copy() for k, v in lw.TwoLayerNet(784, 50, 10, rng=0).params.items()}
     mlp = MultiLayerNet(784, [100, 100], 10, activation="relu", weight_init_std="he", rng=0)
     mlp_tr = lw_trainer(mlp, Adam(lr=0.001), x, t, 0)
     t_two = torch_setup([784, 50, 10], "sgd", 0)
@@ -193,6 +228,7 @@ def main() -> None:
         "two-layer/trainer": run_two_trainer,
         "two-layer/book-loop": lambda: lw_book_epoch(book, x, t, rng),
         "two-layer/torch": lambda: torch_epoch(*t_two, x_t, t_t, gen),
+        "two-layer/numpy": lambda: numpy_minimal_epoch(flat, x, t, rng),
         "mlp-adam": run_mlp_trainer,
         "mlp-adam/torch": lambda: torch_epoch(*t_mlp, x_t, t_t, gen),
         "eval": lambda: lw_predict_all(mlp, xt),
@@ -209,6 +245,8 @@ def main() -> None:
         ("TwoLayerNet 784-50-10, SGD, epoch (layerwise train)", med["two-layer/trainer"],
          med["two-layer/torch"], "s", 0.5),
         ("TwoLayerNet 784-50-10, SGD, epoch (book-style loop)", med["two-layer/book-loop"],
+         med["two-layer/torch"], "s", 0.5),
+        ("TwoLayerNet as one flat NumPy loop (the floor)", med["two-layer/numpy"],
          med["two-layer/torch"], "s", 0.5),
         ("MLP 784-100-100-10, Adam, epoch", med["mlp-adam"], med["mlp-adam/torch"], "s", 0.7),
     ]
