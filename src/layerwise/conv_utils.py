@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from layerwise.errors import ShapeError
 
-__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "conv_output_size"]
+__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "conv_output_size"]
 
 Array = NDArray[Any]
 IntPair = int | tuple[int, int]
