@@ -16,6 +16,21 @@ from layerwise.layers.base import Array, Layer
 __all__ = ["Convolution"]
 
 
+_WORKSPACES: dict[tuple[int, str], Array] = {}
+
+
+def _workspace(slot: int, size: int, dtype: np.dtype[Any]) -> Array:
+    """Shared buffer ``slot`` for unrolled windows, kept between calls and shared by every
+    Convolution (layers run one at a time): a fresh one of several MiB per call costs the
+    page faults of new memory, and one per layer would not stay in cache. Slot 0 holds an
+    input's windows, slot 1 those of ``dout`` (backward unrolls both)."""
+    key = (slot, np.dtype(dtype).str)
+    ws = _WORKSPACES.get(key)
+    if ws is None or ws.size < size:
+        ws = _WORKSPACES[key] = np.empty(size, dtype=dtype)
+    return ws[:size]
+
+
 class Convolution(Layer):
     """2-D convolution (cross-correlation, as in the book and PyTorch) of a batch of images.
 
@@ -67,7 +82,6 @@ class Convolution(Layer):
         self.x: Array | None = None  # the last input
         self._col: Array | None = None  # its unrolled windows, when one chunk held them all
         self._last_col: Array | None = None
-        self._buffers: list[Array | None] = [None, None]
         self._geometry: _Geometry | None = None
 
     def _arg(self, v: tuple[int, int]) -> Any:
@@ -85,7 +99,10 @@ class Convolution(Layer):
         The chunks share workspace ``slot``: each ``col`` is valid until the next is drawn."""
         k, per_image = g.cols, g.out_h * g.out_w
         nc = self._chunk(g, x.dtype.itemsize)
-        buf = self._workspace(slot, (k + 1) * nc * per_image, x.dtype)
+        size = (k + 1) * nc * per_image
+        # One chunk for the whole batch (kept for backward): an array of its own. Several:
+        # the buffer all layers share, which stays in cache from one layer to the next.
+        buf = np.empty(size, dtype=x.dtype) if nc >= g.n else _workspace(slot, size, x.dtype)
         rows = k + 1 if ones else k
         win = windows_t(x, g)  # padded once; each chunk is one copy out of this view
         for lo in range(0, g.n, nc):
@@ -95,15 +112,6 @@ class Convolution(Layer):
             if ones:
                 col[k] = 1
             yield lo, hi, col
-
-    def _workspace(self, slot: int, size: int, dtype: np.dtype[Any]) -> Array:
-        """Buffer ``slot`` for unrolled windows, kept between calls: a fresh one of several MiB
-        per call costs the page faults of new memory every time. Slot 0 holds the input's
-        windows (kept for backward when one chunk holds them all), slot 1 those of ``dout``."""
-        ws = self._buffers[slot]
-        if ws is None or ws.size < size or ws.dtype != dtype:
-            ws = self._buffers[slot] = np.empty(size, dtype=dtype)
-        return ws[:size]
 
     def _correlate(self, x: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) -> Array:
         """``w_mat @ [im2col_t(x); 1]`` chunk by chunk: ``(F, N*OH*OW)``, channel-major."""
