@@ -292,3 +292,22 @@ def test_convolution_matches_torch_forward_and_backward(xs: Any, ws: Any, stride
     np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
     np.testing.assert_allclose(layer.dW, Wt.grad.numpy(), **tol)
     np.testing.assert_allclose(layer.db, bt.grad.numpy(), **tol)
+
+
+def test_convolutions_in_parallel_threads_do_not_share_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    monkeypatch.setattr(lw.Convolution, "chunk_bytes", 1)  # one image per chunk: the shared buffer
+    cases = []
+    for _ in range(4):
+        layer = lw.Convolution(rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), pad=1)
+        x = rng.standard_normal((6, 2, 9, 9))
+        cases.append((layer, x, layer.forward(x).copy()))
+
+    def run(case: Any) -> bool:
+        layer, x, expect = case
+        return all(np.array_equal(layer.forward(x), expect) for _ in range(100))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, cases))

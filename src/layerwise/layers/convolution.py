@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,18 +17,19 @@ from layerwise.layers.base import Array, Layer
 __all__ = ["Convolution"]
 
 
-_WORKSPACES: dict[tuple[int, str], Array] = {}
+_LOCAL = threading.local()  # per thread: layers running in parallel threads never share
 
 
 def _workspace(slot: int, size: int, dtype: np.dtype[Any]) -> Array:
-    """Shared buffer ``slot`` for unrolled windows, kept between calls and shared by every
-    Convolution (layers run one at a time): a fresh one of several MiB per call costs the
-    page faults of new memory, and one per layer would not stay in cache. Slot 0 holds an
-    input's windows, slot 1 those of ``dout`` (backward unrolls both)."""
+    """Buffer ``slot`` for unrolled windows, kept between calls and shared by every
+    Convolution of the thread (its layers run one at a time): a fresh one of several MiB per
+    call costs the page faults of new memory, and one per layer would not stay in cache.
+    Slot 0 holds an input's windows, slot 1 those of ``dout`` (backward unrolls both)."""
+    spaces: dict[tuple[int, str], Array] = _LOCAL.__dict__.setdefault("workspaces", {})
     key = (slot, np.dtype(dtype).str)
-    ws = _WORKSPACES.get(key)
+    ws = spaces.get(key)
     if ws is None or ws.size < size:
-        ws = _WORKSPACES[key] = np.empty(size, dtype=dtype)
+        ws = spaces[key] = np.empty(size, dtype=dtype)
     return ws[:size]
 
 
