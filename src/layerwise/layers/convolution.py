@@ -83,7 +83,6 @@ class Convolution(Layer):
         self.pad = _pair(pad, "pad", "Convolution", 0)
         self.x: Array | None = None  # the last input
         self._col: Array | None = None  # its unrolled windows, when one chunk held them all
-        self._last_col: Array | None = None
         self._geometry: _Geometry | None = None
 
     def _arg(self, v: tuple[int, int]) -> Any:
@@ -109,19 +108,21 @@ class Convolution(Layer):
         win = windows_t(x, g)  # padded once; each chunk is one copy out of this view
         for lo in range(0, g.n, nc):
             hi = min(lo + nc, g.n)
-            col = self._last_col = buf[: rows * (hi - lo) * per_image].reshape(rows, -1)
+            col = buf[: rows * (hi - lo) * per_image].reshape(rows, -1)
             np.copyto(col[:k].reshape(g.c, g.fh, g.fw, hi - lo, g.out_h, g.out_w), win[:, :, :, lo:hi])
             if ones:
                 col[k] = 1
             yield lo, hi, col
 
-    def _correlate(self, x: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) -> Array:
-        """``w_mat @ [im2col_t(x); 1]`` chunk by chunk: ``(F, N*OH*OW)``, channel-major."""
+    def _correlate(self, x: Array, w_mat: Array, g: _Geometry, ones: bool,
+                   slot: int = 0) -> tuple[Array, Array]:
+        """``w_mat @ [im2col_t(x); 1]`` chunk by chunk: ``(F, N*OH*OW)``, channel-major, and
+        the last chunk's unrolled windows (all of them when one chunk held the batch)."""
         per_image = g.out_h * g.out_w
         out = np.empty((w_mat.shape[0], g.n * per_image), dtype=x.dtype)
         for lo, hi, col in self._chunks(x, g, ones, slot):
             np.matmul(w_mat, col, out=out[:, lo * per_image:hi * per_image])
-        return out
+        return out, col
 
     def forward(self, x: ArrayLike) -> Array:
         x = self._input(x)
@@ -132,10 +133,10 @@ class Convolution(Layer):
         # A row of ones under the unrolled windows and b as an extra column of W_mat: the
         # product adds the bias, and in backward the same product with dout yields db.
         w_b = np.concatenate([self.W.reshape(fn, g.cols), self.b[:, None]], axis=1)
-        out = self._correlate(x, w_b, g, ones=True)
+        out, last_col = self._correlate(x, w_b, g, ones=True)
         self.x, self._geometry = x, g
         # One chunk held the whole batch: keep its windows for backward instead of unrolling again.
-        self._col = self._last_col if self._chunk(g, x.dtype.itemsize) >= g.n and self.training else None
+        self._col = last_col if last_col.shape[1] == out.shape[1] and self.training else None
         return out.reshape(fn, g.n, g.out_h, g.out_w).transpose(1, 0, 2, 3)
 
     def backward(self, dout: ArrayLike) -> Array:
@@ -175,7 +176,7 @@ class Convolution(Layer):
             # the full correlation: its output size is exactly the input size for stride 1
             gb = _Geometry("Convolution", d.shape, g.fh, g.fw, 1, (g.fh - 1 - g.ph, g.fw - 1 - g.pw))
             w_rot = np.ascontiguousarray(self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
-            dx = self._correlate(d, w_rot, gb, ones=False, slot=1)
+            dx, _ = self._correlate(d, w_rot, gb, ones=False, slot=1)
             return dx.reshape(g.c, g.n, g.h, g.w).transpose(1, 0, 2, 3)
         dcol = self.W.reshape(fn, -1).T @ dmat
         return col2im_t(dcol, (g.n, g.c, g.h, g.w), g.fh, g.fw, self.stride, self.pad)
