@@ -107,10 +107,31 @@ def test_lr_schedule_and_train_eval_samples(tmp_path: Path, capsys: pytest.Captu
     (["--lr-schedule", "step:0:0.5"], "every must be at least 1"),
     (["--lr-schedule", "step:10"], "expected step:EVERY:GAMMA"),
     (["--eval-train-samples", "0"], "--eval-train-samples must be at least 1, got 0"),
+    (["--augment", "shift:2,rotate"], "--augment: augmentation 'shift:2,rotate': unknown transform 'rotate'"),
+    (["--augment", "flip:2"], r"p must be in [0, 1], got 2.0"),
 ])
 def test_bad_schedule_arguments(args: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--data", "mnist-sample", "--epochs", "1", *args]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_augment_flag_changes_training_and_is_kept_for_resume(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Flat MLP input is augmented as 28x28 images; --resume restores the flag."""
+    base = ["train", "--data", "mnist-sample", "--quiet"]
+    plain, aug = tmp_path / "plain.safetensors", tmp_path / "aug.safetensors"
+    assert main([*base, "--epochs", "2", "--save", str(plain)]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2", "--augment", "shift:1", "--save", str(aug)]) == 0
+    out = capsys.readouterr().out
+    assert "augmentation of every training batch: Compose([RandomShift(max_shift=1)])" in out
+    w_plain, w_aug = load_model(plain).params["W1"], load_model(aug).params["W1"]
+    assert not np.array_equal(w_plain, w_aug)
+    # two epochs in one go == one epoch, then a resume that must bring back --augment
+    ck, resumed = tmp_path / "ck.safetensors", tmp_path / "resumed.safetensors"
+    assert main([*base, "--epochs", "1", "--augment", "shift:1", "--checkpoint", str(ck)]) == 0
+    assert main(["train", "--resume", str(ck), "--epochs", "2", "--quiet", "--save", str(resumed)]) == 0
+    np.testing.assert_array_equal(load_model(resumed).params["W1"], w_aug)
 
 
 def test_divergence_stops_and_saves_last_good_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -241,3 +241,33 @@ def test_schedules() -> None:
             parse_schedule(bad)
     with pytest.raises(ValueError, match="min_factor"):
         Cosine(1.5)
+
+
+def test_augment_sees_every_training_batch_and_survives_a_resume(tmp_path: Path) -> None:
+    """The hook gets each batch and the trainer's generator; evaluation never sees it; a run
+    resumed from a checkpoint draws the same transforms as an uninterrupted one."""
+    calls: list[int] = []
+
+    def jitter(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        calls.append(len(x))
+        return x + rng.standard_normal(x.shape).astype(x.dtype)
+
+    full = make(epochs=3, augment=jitter)
+    full.fit()
+    assert sum(calls) == 3 * 200 and len(calls) == 3 * full.iters_per_epoch
+    plain = make(epochs=3)
+    plain.fit()
+    assert not np.array_equal(full.network.params["W1"], plain.network.params["W1"])
+    # evaluation is on the data as given: same weights give the same recorded accuracy
+    calls.clear()
+    acc = full.network.accuracy(full.x_train, full.t_train)
+    assert calls == [] and acc == full.history[-1].train_acc
+
+    ck = tmp_path / "ck.safetensors"
+    first = make(epochs=3, augment=jitter, checkpoint=ck)
+    first.train_epoch()
+    resumed = make(seed=9, epochs=3, augment=jitter)
+    resumed.load_checkpoint(ck)
+    resumed.fit()
+    for key in full.network.params:
+        np.testing.assert_array_equal(resumed.network.params[key], full.network.params[key])

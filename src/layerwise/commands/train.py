@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from layerwise.augment import parse_augment
 from layerwise.commands.common import add_data_arguments, fail, load_data
 from layerwise.commands.models import (
     CNN_MODELS,
@@ -27,6 +28,7 @@ from layerwise.commands.models import (
     build_optimizer,
     check_model_args,
 )
+from layerwise.datasets.mnist import IMAGE_SHAPE
 from layerwise.errors import DataError, TrainingDiverged
 from layerwise.fileio import atomic_write_text
 from layerwise.io import save_model
@@ -74,6 +76,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--eval-train-samples", type=int, default=None, metavar="N",
                    help="per-epoch training accuracy on the first N training images only "
                         "(default: all; the test set is always evaluated in full)")
+    p.add_argument("--augment", default=None, metavar="shift:PIXELS,flip",
+                   help="random transforms of every training batch: shift:N moves each image by "
+                        "up to N pixels each way, flip mirrors half of them left to right (right "
+                        "for clothes, wrong for digits); comma-separated, e.g. shift:2,flip")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
@@ -90,7 +96,7 @@ def add_parser(subparsers: Any) -> None:
 # Flags that define a run; a checkpoint stores them and --resume restores them.
 RUN_SETTINGS = ("data", "data_dir", "model", "hidden", "optimizer", "lr", "init", "batchnorm",
                 "dropout", "weight_decay", "epochs", "batch_size", "seed", "lr_schedule",
-                "eval_train_samples")
+                "eval_train_samples", "augment")
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
@@ -109,6 +115,11 @@ def _check_args(args: argparse.Namespace) -> str | None:
             return f"--lr-schedule: {exc}"
     if args.eval_train_samples is not None and args.eval_train_samples < 1:
         return f"--eval-train-samples must be at least 1, got {args.eval_train_samples}"
+    if args.augment is not None:
+        try:
+            parse_augment(args.augment)
+        except ValueError as exc:
+            return f"--augment: {exc}"
     try:
         problem = check_model_args(args)
     except ValueError as exc:
@@ -222,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         log_every=math.ceil(epochs / 25),  # at most about 25 lines
         lr_schedule=None if args.lr_schedule is None else parse_schedule(args.lr_schedule),
         train_eval_samples=args.eval_train_samples,
+        augment=None if args.augment is None else parse_augment(args.augment, (1, *IMAGE_SHAPE)),
     )
     if args.resume is not None:
         try:
@@ -233,6 +245,8 @@ def run(args: argparse.Namespace) -> int:
     schedule = "" if args.lr_schedule in (None, "constant") else f" ({args.lr_schedule} schedule)"
     print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
           f"{epochs} epochs ({iters} iterations each), seed {args.seed}")
+    if args.augment is not None:
+        print(f"augmentation of every training batch: {trainer.augment!r}")
     if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):
         print(f"train acc is measured on the first {args.eval_train_samples} training images each epoch")
     start = time.perf_counter()
