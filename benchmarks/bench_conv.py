@@ -10,7 +10,9 @@ float32, batch 100, Adam (lr 0.001) as the book's train_convnet.py, on MNIST-sha
 * book-style loop: ``optimizer.update(net.params, net.gradient(x, t))``;
 * the same network and optimizer in PyTorch.
 
-Then each layerwise layer's forward and backward time on one batch.
+Then each layer's forward and backward time on one batch, and one Adam update, for both
+libraries side by side (PyTorch's backward through ``torch.autograd.grad`` of that layer alone),
+which shows where the difference in epoch time comes from.
 """
 
 from __future__ import annotations
@@ -86,6 +88,40 @@ def per_layer(x: np.ndarray, t: np.ndarray, repeats: int = 20) -> list[tuple[str
     return rows
 
 
+def torch_per_layer(x: np.ndarray, t: np.ndarray, repeats: int = 20) -> list[tuple[str, float, float]]:
+    """The same as :func:`per_layer` for the PyTorch twin (Flatten counted with Affine1)."""
+    import torch
+
+    model, opt = torch_setup(0)
+    mods = [model[0], model[1], model[2], torch.nn.Sequential(model[3], model[4]), model[5], model[6]]
+    inputs = [torch.from_numpy(x)]
+    with torch.no_grad():
+        for m in mods:
+            inputs.append(m(inputs[-1]))
+    rows = []
+    for k, (name, m) in enumerate(zip(("Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"), mods,
+                                      strict=True)):
+        inp = inputs[k].clone().requires_grad_(k > 0)  # the first layer needs no dx, as in layerwise
+        fwd = median([timed(lambda m=m, inp=inp: m(inp)) for _ in range(repeats)])
+        y = m(inp)
+        wrt = ([inp] if k > 0 else []) + list(m.parameters())
+        d = torch.ones_like(y)
+        bwd = median([timed(lambda y=y, wrt=wrt, d=d: torch.autograd.grad(y, wrt, d, retain_graph=True))
+                      for _ in range(repeats)])
+        rows.append((name, 1e3 * fwd, 1e3 * bwd))
+    torch.nn.functional.cross_entropy(model(inputs[0]), torch.from_numpy(t.astype(np.int64))).backward()
+    step = median([timed(opt.step) for _ in range(repeats)])
+    rows.append(("Adam step", 1e3 * step, 0.0))
+    return rows
+
+
+def adam_step_ms(x: np.ndarray, t: np.ndarray, repeats: int = 20) -> float:
+    """Median milliseconds of one layerwise Adam update of SimpleConvNet's parameters."""
+    net, opt = lw.SimpleConvNet(rng=0), Adam(lr=0.001)
+    grads = net.gradient(x, t)
+    return 1e3 * median([timed(lambda: opt.update(net.params, grads)) for _ in range(repeats)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
@@ -136,12 +172,17 @@ def main() -> None:
               f"{'ok' if ratio <= 1.0 else 'MISSED'}")
     print()
     rows = per_layer(x[:BATCH], t[:BATCH])
-    print(f"{'layer':<10}{'forward ms':>12}{'backward ms':>13}   (one batch of 100; Conv1 skips dx)")
-    for name, f, b in rows:
-        print(f"{name:<10}{f:>12.2f}{b:>13.2f}")
+    rows.append(("Adam step", adam_step_ms(x[:BATCH], t[:BATCH]), 0.0))
+    t_rows = torch_per_layer(x[:BATCH], t[:BATCH])
+    print("milliseconds for one batch of 100 (neither library computes dx for Conv1)")
+    print(f"{'layer':<10}{'layerwise fwd':>14}{'bwd':>8}{'PyTorch fwd':>14}{'bwd':>8}")
+    for (name, f, b), (_, tf, tb) in zip(rows, t_rows, strict=True):
+        print(f"{name:<10}{f:>14.2f}{b:>8.2f}{tf:>14.2f}{tb:>8.2f}")
+    print(f"{'sum':<10}{sum(r[1] + r[2] for r in rows):>22.2f}{sum(r[1] + r[2] for r in t_rows):>22.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"environment": env, "data": data_name, "epoch_s": med,
-                                               "times_s": times, "per_layer_ms": rows}, indent=2))
+                                               "times_s": times, "per_layer_ms": rows,
+                                               "torch_per_layer_ms": t_rows}, indent=2))
 
 
 if __name__ == "__main__":
