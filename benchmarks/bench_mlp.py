@@ -1,6 +1,6 @@
 """MLP training and evaluation speed: layerwise against PyTorch CPU, in one process.
 
-    python benchmarks/bench_mlp.py [--repeats 5] [--threads 2] [--json results.json]
+    python benchmarks/bench_mlp.py [--repeats 5] [--threads 2] [--iters 600] [--json results.json]
 
 Cases (same network, batch size, optimizer, float32 data and thread count on both sides):
 
@@ -164,11 +164,12 @@ def torch_predict_all(model: Any, x: Any) -> None:
 
 
 # -- memory (child processes) ---------------------------------------------------------------
-def memory_child(which: str, threads: int) -> None:
+def memory_child(which: str, threads: int, iters: int) -> None:
     """One TwoLayerNet epoch in a fresh process; prints its peak memory above the baseline of
     imports + data + model (which both sides share)."""
     limit_threads(threads)
     _, (x, t, _, _) = mnist_shaped_data()
+    x, t = x[: iters * BATCH], t[: iters * BATCH]
     if which == "layerwise":
         net = lw.TwoLayerNet(784, 50, 10, rng=0)
         trainer = lw_trainer(net, SGD(lr=0.1), x, t, 0)
@@ -188,19 +189,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=600,
+                    help="training iterations timed per case (600 = an epoch; times are scaled to 600)")
     ap.add_argument("--pause", type=float, default=0.3,
                     help="seconds of idle time before each timed case (lets thread pools settle)")
     ap.add_argument("--json", help="also write the results as JSON here")
     ap.add_argument("--memory-child", choices=["layerwise", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child, args.threads)
+        memory_child(args.memory_child, args.threads, args.iters)
         return
 
     import torch
 
     limit_threads(args.threads)
     data_name, (x, t, xt, tt) = mnist_shaped_data()
+    x, t = x[: args.iters * BATCH], t[: args.iters * BATCH]
     n = len(x)
     x_t, t_t = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     xt_t = torch.from_numpy(xt)
@@ -238,8 +242,10 @@ def main() -> None:
     # The Trainer cases report their own training time (without the per-epoch evaluation).
     for name, secs in trainer_seconds.items():
         times[name] = secs[-args.repeats:]
-    med = {k: median(v) for k, v in times.items()}
-    floors = {"two-layer": matmul_floor([784, 50, 10], n), "mlp-adam": matmul_floor([784, 100, 100, 10], n)}
+    scale = 600 / (n / BATCH)  # training times per epoch of 600 iterations
+    med = {k: median(v) * (1.0 if k.startswith("eval") else scale) for k, v in times.items()}
+    floors = {"two-layer": matmul_floor([784, 50, 10], n) * scale,
+              "mlp-adam": matmul_floor([784, 100, 100, 10], n) * scale}
 
     rows = [
         ("TwoLayerNet 784-50-10, SGD, epoch (layerwise train)", med["two-layer/trainer"],
@@ -251,7 +257,7 @@ def main() -> None:
         ("MLP 784-100-100-10, Adam, epoch", med["mlp-adam"], med["mlp-adam/torch"], "s", 0.7),
     ]
     env = environment(args.threads)
-    print(f"data: {data_name}; {n} training images, batch {BATCH}, {args.repeats} interleaved repeats, "
+    print(f"data: {data_name}; {n} training images ({n // BATCH} iterations timed, scaled to 600), batch {BATCH}, {args.repeats} interleaved repeats, "
           f"{args.pause} s pause before each timed case")
     print(f"numpy {env['numpy']}, torch {env['torch']}, threads {args.threads}; BLAS: "
           + "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} x{b['num_threads']}"
@@ -274,7 +280,8 @@ def main() -> None:
     for name, key in (("two-layer", "two-layer/trainer"), ("mlp-adam", "mlp-adam")):
         print(f"{name}: matrix products alone {floors[name]:.3f} s/epoch; outside them "
               f"{med[key] - floors[name]:.3f} s/epoch ({100 * (1 - floors[name] / med[key]):.0f}% of the epoch)")
-    mem = {w: peak_rss_mib_of([__file__, "--memory-child", w, "--threads", str(args.threads)])
+    mem = {w: peak_rss_mib_of([__file__, "--memory-child", w, "--threads", str(args.threads),
+                               "--iters", str(args.iters)])
            for w in ("layerwise", "torch")}
     print("peak memory of one TwoLayerNet training epoch, above imports + data + model: "
           f"layerwise +{mem['layerwise']['extra_mib']:.1f} MiB (process {mem['layerwise']['peak_rss_mib']:.0f} MiB), "
