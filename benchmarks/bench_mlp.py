@@ -13,6 +13,7 @@ Cases (same network, batch size, optimizer, float32 data and thread count on bot
 * ``eval``: images per second predicting the 10,000 test images (batches of 1,000).
 * ``two-layer/numpy``: the floor for any NumPy implementation, as the issue measured it: the
   same TwoLayerNet step written as one flat float32 NumPy loop, no layers, no checks.
+* ``mlp-adam/numpy``: the same floor for the Adam MLP.
 
 Each layerwise case is timed against its PyTorch twin in the same round (rounds interleave
 all cases), and the ratio of medians is printed. Also: how much of a layerwise epoch is
@@ -99,6 +100,58 @@ def numpy_minimal_epoch(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray,
         w2 -= gw2
         b1 -= lr * gb1
         b2 -= lr * gb2
+
+
+def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x: np.ndarray,
+                             t: np.ndarray, rng: np.random.Generator, lr: float = 0.001) -> None:
+    """The 784-100-100-10 ReLU MLP with Adam as one flat float32 loop: the floor for that case.
+
+    ``state`` holds Adam's moments (``m``, ``v``, one scratch array per parameter) and the step
+    count ``t``; it starts empty. The update is torch.optim.Adam's (bias-corrected, eps 1e-8)."""
+    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+    if not state:
+        state.update(t=0, m=[np.zeros_like(p[k]) for k in keys], v=[np.zeros_like(p[k]) for k in keys],
+                     buf=[np.empty_like(p[k]) for k in keys])
+    params = [p[k] for k in keys]
+    w1, b1, w2, b2, w3, b3 = params
+    rows = np.arange(BATCH)
+    perm = rng.permutation(len(x))
+    for i in range(0, len(x), BATCH):
+        idx = perm[i : i + BATCH]
+        xb, tb = x[idx], t[idx]
+        h1 = xb @ w1
+        h1 += b1
+        a1 = np.maximum(h1, 0)
+        h2 = a1 @ w2
+        h2 += b2
+        a2 = np.maximum(h2, 0)
+        s = a2 @ w3
+        s += b3
+        s -= s.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        e /= e.sum(axis=1, keepdims=True)
+        e[rows, tb] -= 1
+        e *= np.float32(1 / BATCH)
+        d2 = e @ w3.T
+        d2 *= h2 > 0
+        d1 = d2 @ w2.T
+        d1 *= h1 > 0
+        grads = (xb.T @ d1, d1.sum(axis=0), a1.T @ d2, d2.sum(axis=0), a2.T @ e, e.sum(axis=0))
+        state["t"] += 1
+        c1, c2 = 1.0 - 0.9 ** state["t"], (1.0 - 0.999 ** state["t"]) ** 0.5
+        for w, g, m, v, buf in zip(params, grads, state["m"], state["v"], state["buf"], strict=True):
+            m *= 0.9
+            g *= 0.1
+            m += g
+            np.multiply(g, g, out=buf)
+            v *= 0.999
+            buf *= 0.1  # (0.1 g)**2 * 0.1 == 0.001 g**2
+            v += buf
+            np.sqrt(v, out=buf)
+            buf += 1e-8 * c2
+            np.divide(m, buf, out=buf)
+            buf *= lr * c2 / c1
+            w -= buf
 
 
 def lw_predict_all(net: Any, x: np.ndarray) -> None:
@@ -216,6 +269,8 @@ def main() -> None:
     book = lw.TwoLayerNet(784, 50, 10, rng=0)
     flat = {k: v.copy() for k, v in lw.TwoLayerNet(784, 50, 10, rng=0).params.items()}
     mlp = MultiLayerNet(784, [100, 100], 10, activation="relu", weight_init_std="he", rng=0)
+    flat_mlp = {k: v.copy() for k, v in mlp.params.items()}
+    flat_adam: dict[str, Any] = {}
     mlp_tr = lw_trainer(mlp, Adam(lr=0.001), x, t, 0)
     t_two = torch_setup([784, 50, 10], "sgd", 0)
     t_mlp = torch_setup([784, 100, 100, 10], "adam", 0)
@@ -235,6 +290,7 @@ def main() -> None:
         "two-layer/numpy": lambda: numpy_minimal_epoch(flat, x, t, rng),
         "mlp-adam": run_mlp_trainer,
         "mlp-adam/torch": lambda: torch_epoch(*t_mlp, x_t, t_t, gen),
+        "mlp-adam/numpy": lambda: numpy_minimal_adam_epoch(flat_mlp, flat_adam, x, t, rng),
         "eval": lambda: lw_predict_all(mlp, xt),
         "eval/torch": lambda: torch_predict_all(t_mlp[0], xt_t),
     }
@@ -255,6 +311,8 @@ def main() -> None:
         ("TwoLayerNet as one flat NumPy loop (the floor)", med["two-layer/numpy"],
          med["two-layer/torch"], "s", 0.5),
         ("MLP 784-100-100-10, Adam, epoch", med["mlp-adam"], med["mlp-adam/torch"], "s", 0.7),
+        ("MLP, Adam, as one flat NumPy loop (the floor)", med["mlp-adam/numpy"], med["mlp-adam/torch"],
+         "s", 0.7),
     ]
     env = environment(args.threads)
     print(f"data: {data_name}; {n} training images ({n // BATCH} iterations timed, scaled to 600), batch {BATCH}, {args.repeats} interleaved repeats, "
