@@ -102,16 +102,23 @@ def numpy_minimal_epoch(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray,
         b2 -= lr * gb2
 
 
+TINY = np.float32(2.0**-103)  # layerwise.optimizers.tiny_threshold(np.float32)
+
+
 def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x: np.ndarray,
                              t: np.ndarray, rng: np.random.Generator, lr: float = 0.001) -> None:
     """The 784-100-100-10 ReLU MLP with Adam as one flat float32 loop: the floor for that case.
 
     ``state`` holds Adam's moments (``m``, ``v``, one scratch array per parameter) and the step
-    count ``t``; it starts empty. The update is torch.optim.Adam's (bias-corrected, eps 1e-8)."""
+    count ``t``; it starts empty. The update is torch.optim.Adam's (bias-corrected, eps 1e-8),
+    with the moments' entries below 2**-103 set to zero as layerwise's Adam does (subnormal
+    numbers are slow on many CPUs: without this the floor would slow down from its second
+    epoch on)."""
     keys = ("W1", "b1", "W2", "b2", "W3", "b3")
     if not state:
         state.update(t=0, m=[np.zeros_like(p[k]) for k in keys], v=[np.zeros_like(p[k]) for k in keys],
-                     buf=[np.empty_like(p[k]) for k in keys])
+                     buf=[np.empty_like(p[k]) for k in keys],
+                     keep=[np.empty(p[k].shape, dtype=bool) for k in keys])
     params = [p[k] for k in keys]
     w1, b1, w2, b2, w3, b3 = params
     rows = np.arange(BATCH)
@@ -139,7 +146,8 @@ def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x:
         grads = (xb.T @ d1, d1.sum(axis=0), a1.T @ d2, d2.sum(axis=0), a2.T @ e, e.sum(axis=0))
         state["t"] += 1
         c1, c2 = 1.0 - 0.9 ** state["t"], (1.0 - 0.999 ** state["t"]) ** 0.5
-        for w, g, m, v, buf in zip(params, grads, state["m"], state["v"], state["buf"], strict=True):
+        for w, g, m, v, buf, keep in zip(params, grads, state["m"], state["v"], state["buf"],
+                                         state["keep"], strict=True):
             m *= 0.9
             g *= 0.1
             m += g
@@ -152,6 +160,11 @@ def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x:
             np.divide(m, buf, out=buf)
             buf *= lr * c2 / c1
             w -= buf
+            np.abs(m, out=buf)
+            np.greater_equal(buf, TINY, out=keep)
+            m *= keep
+            np.greater_equal(v, TINY, out=keep)
+            v *= keep
 
 
 def lw_predict_all(net: Any, x: np.ndarray) -> None:

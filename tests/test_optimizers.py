@@ -408,3 +408,60 @@ def test_weight_decay_does_not_hide_a_wrong_gradient_shape() -> None:
 
     with pytest.raises(lw.ShapeError, match=r"gradient 'W' has shape \(3,\), parameter has \(2, 3\)"):
         SGD(0.1, weight_decay=0.1).update({"W": np.ones((2, 3))}, {"W": np.ones(3)})
+
+
+# -- decaying state never turns subnormal -------------------------------------------------------------
+
+def _subnormals(arr: np.ndarray) -> int:
+    mag = np.abs(arr)
+    return int(np.count_nonzero((mag > 0) & (mag < np.finfo(arr.dtype).tiny)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("make", "decayed"), [
+    (lambda: opt.Momentum(lr=0.01, momentum=0.9), {"v.W"}),
+    (lambda: opt.Nesterov(lr=0.01, momentum=0.9), {"v.W"}),
+    (lambda: opt.RMSprop(lr=0.01, decay_rate=0.5), {"h.W"}),
+    (lambda: opt.Adam(lr=0.01), {"m.W"}),  # m decays by beta1 = 0.9, v by 0.999 (slowly)
+    (lambda: opt.Adam(lr=0.01, beta1=0.5, beta2=0.5), {"m.W", "v.W"}),
+], ids=["momentum", "nesterov", "rmsprop", "adam", "adam-fast-decay"])
+def test_decaying_state_is_flushed_before_it_turns_subnormal(
+        make: Callable[[], opt.Optimizer], decayed: set[str], dtype: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gradient that stops (a pixel never on again) lets the state decay geometrically. The
+    optimizer sets entries below tiny_threshold to zero, so none is ever subnormal (slow on
+    x86), and the parameters come out exactly as without the flush."""
+    steps = 1100 if dtype == np.float32 else 8000  # through the subnormal range of the dtype
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((3, 4)).astype(dtype)
+    grads = [rng.standard_normal((3, 4)).astype(dtype) for _ in range(5)]
+    zero = np.zeros((3, 4), dtype=dtype)
+
+    def run(flush: bool) -> tuple[np.ndarray, int, opt.Optimizer]:
+        optimizer = make()
+        if not flush:
+            monkeypatch.setattr(optimizer, "_flush_tiny", lambda *a, **k: None)
+        params = {"W": w0.copy()}
+        worst = 0
+        for i in range(steps):
+            optimizer.update(params, {"W": grads[i] if i < len(grads) else zero})
+            worst = max(worst, *(_subnormals(a) for a in optimizer.state_dict().values()
+                                 if isinstance(a, np.ndarray)))
+        return params["W"], worst, optimizer
+
+    w_plain, subnormal_plain, _ = run(flush=False)
+    w_flushed, subnormal_flushed, flushed = run(flush=True)
+    assert subnormal_plain > 0, "the scenario must drive the unflushed state through subnormals"
+    assert subnormal_flushed == 0
+    np.testing.assert_array_equal(w_flushed, w_plain)
+    state = flushed.state_dict()
+    for name in decayed:
+        arr = state[name]
+        assert isinstance(arr, np.ndarray) and arr.dtype == dtype
+        assert not arr.any(), f"{name} should have decayed to exactly zero"
+
+
+def test_tiny_threshold() -> None:
+    assert opt.tiny_threshold(np.float32) == 2.0**-103
+    assert opt.tiny_threshold(np.float64) == 2.0**-970
+    assert opt.tiny_threshold(np.float16) == float(np.finfo(np.float16).tiny)
