@@ -111,9 +111,9 @@ def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x:
 
     ``state`` holds Adam's moments (``m``, ``v``, one scratch array per parameter) and the step
     count ``t``; it starts empty. The update is torch.optim.Adam's (bias-corrected, eps 1e-8),
-    with the moments' entries below 2**-103 set to zero as layerwise's Adam does (subnormal
-    numbers are slow on many CPUs: without this the floor would slow down from its second
-    epoch on)."""
+    with the moments' entries below 2**-103 set to zero every 64 steps, as layerwise's Adam
+    does (subnormal numbers are slow on many CPUs: without this the floor would slow down
+    from its second epoch on)."""
     keys = ("W1", "b1", "W2", "b2", "W3", "b3")
     if not state:
         state.update(t=0, m=[np.zeros_like(p[k]) for k in keys], v=[np.zeros_like(p[k]) for k in keys],
@@ -160,11 +160,12 @@ def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x:
             np.divide(m, buf, out=buf)
             buf *= lr * c2 / c1
             w -= buf
-            np.abs(m, out=buf)
-            np.greater_equal(buf, TINY, out=keep)
-            m *= keep
-            np.greater_equal(v, TINY, out=keep)
-            v *= keep
+            if state["t"] % 64 == 0:  # layerwise.optimizers.flush_period of 0.9 and of 0.999
+                np.abs(m, out=buf)
+                np.greater_equal(buf, TINY, out=keep)
+                m *= keep
+                np.greater_equal(v, TINY, out=keep)
+                v *= keep
 
 
 def lw_predict_all(net: Any, x: np.ndarray) -> None:

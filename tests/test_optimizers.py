@@ -465,3 +465,11 @@ def test_tiny_threshold() -> None:
     assert opt.tiny_threshold(np.float32) == 2.0**-103
     assert opt.tiny_threshold(np.float64) == 2.0**-970
     assert opt.tiny_threshold(np.float16) == float(np.finfo(np.float16).tiny)
+
+
+def test_flush_period_keeps_the_state_far_above_the_subnormals() -> None:
+    for decay in (0.999, 0.99, 0.9, 0.5, 0.1, 0.001):
+        period = opt.flush_period(decay)
+        assert 1 <= period <= 64
+        assert decay**period >= 2.0**-12 or period == 1  # shrinks by at most 2**-12 in between
+    assert opt.flush_period(0.9) == 64 and opt.flush_period(0.5) == 12

@@ -16,7 +16,7 @@ and ``v``) is a flat dict from :meth:`Optimizer.state_dict`, arrays keyed ``"<sl
 key>"`` (``"m.W1"``), ready for safetensors; :meth:`Optimizer.load_state_dict` restores it
 with strict checking. State arrays have the parameter's dtype: float32 stays float32.
 State entries that decay below :func:`tiny_threshold` (about 1e-31 in float32) are set to
-zero after each update, so that they never become subnormal numbers, which are slow on many CPUs.
+zero every few updates, so that they never become subnormal numbers, which are slow on many CPUs.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ __all__ = [
     "ClipGradNorm",
     "global_norm",
     "tiny_threshold",
+    "flush_period",
     "StateValue",
 ]
 
@@ -131,6 +132,13 @@ def tiny_threshold(dtype: Any) -> float:
     whose range is short, only the subnormals themselves: ``tiny``.)"""
     info = np.finfo(dtype)
     return float(info.tiny / info.eps) if info.bits >= 32 else float(info.tiny)
+
+
+def flush_period(decay: float) -> int:
+    """Steps between two flushes of state that shrinks by ``decay`` (in (0, 1)) per step: the
+    most steps that shrink it by no more than ``2**-12``, from 1 to 64 (64 for the usual
+    0.9 and 0.999; 12 for 0.5)."""
+    return max(1, min(64, int(12 * math.log(2) / -math.log(decay))))
 
 
 # -- the base class -------------------------------------------------------------------------------
@@ -257,19 +265,25 @@ class Optimizer:
             buf = scratch[key, dt.str] = np.empty(param.shape, dtype=dt)
         return buf
 
-    def _flush_tiny(self, key: str, arr: Array, signed: bool = True) -> None:
+    def _flush_tiny(self, key: str, arr: Array, decay: float, signed: bool = True) -> None:
         """Set the entries of the state array ``arr`` whose magnitude is below
-        :func:`tiny_threshold` to zero, in place (``signed=False`` when ``arr`` is never
-        negative, which saves a pass).
+        :func:`tiny_threshold` to zero, in place, every few steps (``signed=False`` when
+        ``arr`` is never negative, which saves a pass).
 
-        A moment whose gradient stays zero (a pixel that is rarely on, a unit that went dead)
-        decays geometrically into the subnormal range, and arithmetic that makes subnormal
-        numbers runs up to 50x slower on many x86 CPUs (measured on the development machine:
-        78,400 float32 multiplied in 7 us when normal, 340 us when subnormal; the Adam MLP's
-        update took 2.5x longer from its second epoch on). Entries this small change no
+        A state entry whose gradient stays zero (a pixel that is rarely on, a unit that went
+        dead) shrinks by ``decay`` per step into the subnormal range, and arithmetic that makes
+        subnormal numbers runs up to 50x slower on many x86 CPUs (measured on the development
+        machine: 78,400 float32 multiplied in 7 us when normal, 340 us when subnormal; the Adam
+        MLP's update took 2.5x longer from its second epoch on). Entries this small change no
         parameter that is not itself within about 1e-16 of zero: this is what a CPU's
         flush-to-zero mode does, without changing a process-wide setting.
+
+        The pass runs every :func:`flush_period` steps, so rarely that it costs next to
+        nothing, yet often enough that an entry below the threshold is zeroed before it can
+        decay by more than ``2**-12`` (it stays ``2**11`` times above the subnormal range).
         """
+        if decay <= 0.0 or self.t % flush_period(decay):
+            return
         limit = tiny_threshold(arr.dtype)
         keep = self._scratch(key, arr, np.bool_)
         if signed:
@@ -408,7 +422,7 @@ class Momentum(Optimizer):
         v *= self.momentum
         v -= self.lr * grad
         param += v
-        self._flush_tiny(key, v)
+        self._flush_tiny(key, v, self.momentum)
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum}
@@ -432,7 +446,7 @@ class Nesterov(Momentum):
         param -= ((1.0 + m) * self.lr) * grad
         v *= m
         v -= self.lr * grad
-        self._flush_tiny(key, v)
+        self._flush_tiny(key, v, m)
 
 
 class AdaGrad(Optimizer):
@@ -475,7 +489,7 @@ class RMSprop(Optimizer):
         h *= self.decay_rate
         h += (1.0 - self.decay_rate) * grad * grad
         param -= self.lr * grad / (np.sqrt(h) + self.eps)
-        self._flush_tiny(key, h, signed=False)
+        self._flush_tiny(key, h, self.decay_rate, signed=False)
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "decay_rate": self.decay_rate, "eps": self.eps}
@@ -534,8 +548,8 @@ class Adam(Optimizer):
         np.divide(m, buf, out=buf)
         buf *= step_size * bc2
         param -= buf
-        self._flush_tiny(key, m)
-        self._flush_tiny(key, v, signed=False)
+        self._flush_tiny(key, m, self.beta1)
+        self._flush_tiny(key, v, self.beta2, signed=False)
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
