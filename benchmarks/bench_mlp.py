@@ -45,7 +45,7 @@ from common import (  # noqa: E402
 
 import layerwise as lw  # noqa: E402
 from layerwise.networks import MultiLayerNet  # noqa: E402
-from layerwise.optimizers import SGD, Adam  # noqa: E402
+from layerwise.optimizers import SGD, Adam, flush_period, tiny_threshold  # noqa: E402
 from layerwise.trainer import Trainer  # noqa: E402
 
 BATCH = 100
@@ -102,7 +102,10 @@ def numpy_minimal_epoch(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray,
         b2 -= lr * gb2
 
 
-TINY = np.float32(2.0**-103)  # layerwise.optimizers.tiny_threshold(np.float32)
+# the same schedule as layerwise's Adam (its default betas share one period)
+TINY = np.float32(tiny_threshold(np.float32))
+FLUSH_EVERY = flush_period(0.9)
+assert FLUSH_EVERY == flush_period(0.999)
 
 
 def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x: np.ndarray,
@@ -160,7 +163,7 @@ def numpy_minimal_adam_epoch(p: dict[str, np.ndarray], state: dict[str, Any], x:
             np.divide(m, buf, out=buf)
             buf *= lr * c2 / c1
             w -= buf
-            if state["t"] % 64 == 0:  # layerwise.optimizers.flush_period of 0.9 and of 0.999
+            if state["t"] % FLUSH_EVERY == 0:
                 np.abs(m, out=buf)
                 np.greater_equal(buf, TINY, out=keep)
                 m *= keep

@@ -21,6 +21,7 @@ zero every few updates, so that they never become subnormal numbers, which are s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Protocol
@@ -134,6 +135,7 @@ def tiny_threshold(dtype: Any) -> float:
     return float(info.tiny / info.eps) if info.bits >= 32 else float(info.tiny)
 
 
+@functools.lru_cache(maxsize=64)
 def flush_period(decay: float) -> int:
     """Steps between two flushes of state that shrinks by ``decay`` (in (0, 1)) per step: the
     most steps that shrink it by no more than ``2**-12``, from 1 to 64 (64 for the usual
