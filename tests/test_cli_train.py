@@ -109,6 +109,7 @@ def test_lr_schedule_and_train_eval_samples(tmp_path: Path, capsys: pytest.Captu
     (["--eval-train-samples", "0"], "--eval-train-samples must be at least 1, got 0"),
     (["--augment", "shift:2,rotate"], "--augment: augmentation 'shift:2,rotate': unknown transform 'rotate'"),
     (["--augment", "flip:2"], r"p must be in [0, 1], got 2.0"),
+    (["--threads", "0"], "--threads must be at least 1, got 0"),
 ])
 def test_bad_schedule_arguments(args: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--data", "mnist-sample", "--epochs", "1", *args]) == 2
@@ -252,3 +253,15 @@ def test_model_file_with_a_non_object_architecture(tmp_path: Path, capsys: pytes
               metadata={"format": "layerwise-model", "format_version": "1", "architecture": "[1, 2]"})
     assert main(["evaluate", str(bad), "--data", "mnist-sample"]) == 1
     assert "cannot rebuild the architecture" in capsys.readouterr().err
+
+
+def test_threads_flag_sets_the_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
+    from layerwise import parallel
+
+    before = parallel.get_num_threads()
+    try:
+        assert main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", "--threads", "3"]) == 0
+        assert parallel.get_num_threads() == 3
+        assert ", 3 thread(s)" in capsys.readouterr().out
+    finally:
+        parallel.set_num_threads(before)

@@ -43,11 +43,14 @@ from layerwise.networks import (
     TwoLayerNet,
 )
 from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
+from layerwise.parallel import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "get_num_threads",
+    "set_num_threads",
     "ShapeError",
     "DataError",
     "NonFiniteError",

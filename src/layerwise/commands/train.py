@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from layerwise import parallel
 from layerwise.augment import parse_augment
 from layerwise.commands.common import add_data_arguments, fail, load_data
 from layerwise.commands.models import (
@@ -89,6 +90,9 @@ def add_parser(subparsers: Any) -> None:
                    help="write a resumable checkpoint after every epoch (atomically)")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="carry on from a checkpoint, with the settings stored in it")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for data-parallel steps of large networks (default: "
+                        "$LAYERWISE_NUM_THREADS, else every CPU this process may use; 1: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     p.set_defaults(func=run)
 
@@ -106,6 +110,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--batch-size must be at least 1, got {args.batch_size}"
     if args.seed < 0:
         return f"--seed must be a non-negative integer, got {args.seed}"
+    if args.threads is not None and args.threads < 1:
+        return f"--threads must be at least 1, got {args.threads}"
     if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
         return f"--lr must be a positive number, got {args.lr}"
     if args.lr_schedule is not None:
@@ -207,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.optimizer is None:
         args.optimizer = DEFAULT_OPTIMIZER[args.model]
+    if args.threads is not None:
+        parallel.set_num_threads(args.threads)
     try:
         name, reason, ((x_train, t_train), (x_test, t_test)) = load_data(
             args.data, args.data_dir, flatten=args.model not in CNN_MODELS, quiet=args.quiet)
@@ -244,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"resumed from {args.resume} after epoch {trainer.epoch}")
     schedule = "" if args.lr_schedule in (None, "constant") else f" ({args.lr_schedule} schedule)"
     print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
-          f"{epochs} epochs ({iters} iterations each), seed {args.seed}")
+          f"{epochs} epochs ({iters} iterations each), seed {args.seed}, "
+          f"{parallel.get_num_threads()} thread(s)")
     if args.augment is not None:
         print(f"augmentation of every training batch: {trainer.augment!r}")
     if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):

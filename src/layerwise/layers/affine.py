@@ -29,6 +29,8 @@ class Affine(Layer):
     ``db = dout.sum(axis=0)`` and returns ``dx = dout @ W.T`` in the original shape of ``x``.
     """
 
+    samples_independent = True
+
     param_names = ("W", "b")
 
     def __init__(self, W: ArrayLike, b: ArrayLike) -> None:

@@ -62,6 +62,8 @@ class Convolution(Layer):
     is the correlation of ``dout`` with the rotated filters, the same chunked product.
     """
 
+    samples_independent = True
+
     param_names = ("W", "b")
     #: Bytes of unrolled windows per matrix product. The batch is processed in chunks of
     #: images this small, so that the unrolled copy stays in cache instead of going to memory.

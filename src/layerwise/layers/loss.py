@@ -38,6 +38,8 @@ class SoftmaxWithLoss(LossLayer):
         else is an error.
     """
 
+    samples_independent = True
+
     def __init__(self, target: TargetKind = "auto") -> None:
         super().__init__()
         if target not in ("auto", "labels", "one-hot"):
@@ -97,6 +99,8 @@ class IdentityWithLoss(LossLayer):
     averaged over the batch); ``backward(dout=1.0)`` returns ``dout * (y - t) / N``.
     ``x`` and ``t`` have the same shape ``(N, ...)``.
     """
+
+    samples_independent = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -129,6 +129,11 @@ class BatchNormalization(Layer):
         n = args.pop("num_features")
         return cls(np.ones(n, np.float32), np.zeros(n, np.float32), **args)
 
+    def can_shard(self) -> bool:
+        """Batch statistics tie the samples of a batch together in training mode; in
+        inference mode (running statistics) each sample is normalised on its own."""
+        return not self.training
+
     def forward(self, x: ArrayLike) -> Array:
         x = self._input(x)
         x2 = self._to_2d(x)

@@ -129,6 +129,8 @@ class Pooling(Layer):
     compact index. Other shapes go through :func:`~layerwise.conv_utils.im2col_t`.
     """
 
+    samples_independent = True
+
     def __init__(self, pool_h: int, pool_w: int, stride: IntPair | None = None, pad: IntPair = 0,
                  mode: PoolMode = "max") -> None:
         super().__init__()

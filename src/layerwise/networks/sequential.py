@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from layerwise import parallel
 from layerwise.layers.base import Array, Layer, LossLayer, layer_from_config
+from layerwise.layers.dropout import Dropout
 from layerwise.networks.views import BufferView, GradView, ParamView
 
 __all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "StateDictError"]
 
 #: Every network class by name, so a saved architecture can be rebuilt.
 NETWORK_TYPES: dict[str, type[Sequential]] = {}
+
+
+#: A data-parallel step gives each thread at least this many activation values (the outputs
+#: of all layers for its shard, about 1 MiB in float32): below that, handing work to threads
+#: costs more than it saves (measured: TwoLayerNet's 12,000 values per step run twice as slow
+#: on two threads; SimpleConvNet's 3.9 million run 1.8 times as fast).
+MIN_SHARD_VALUES = 1 << 18
+#: ... and at least this many samples.
+MIN_SHARD_SAMPLES = 8
+
+# Each network's copies for data-parallel steps, kept outside the network so that copying,
+# saving or comparing a network never sees them: the layers' names and configs when the
+# copies were made (a change rebuilds them), and the copies.
+_REPLICAS: weakref.WeakKeyDictionary[Sequential, tuple[list[Any], list[Sequential]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _dropout(net: Sequential, name: str) -> Dropout:
+    layer = net.layers[name]
+    assert isinstance(layer, Dropout)
+    return layer
 
 
 class StateDictError(ValueError):
@@ -126,6 +150,9 @@ class Sequential:
         self._grads = GradView(self._index)
         self._buffers = BufferView(self._buffer_index)
         self.last_loss: float | None = None
+        # activation values per sample in the last forward pass (decides data parallelism)
+        self._values_per_sample = 0.0
+        self._sample_shape: tuple[int, ...] | None = None  # shape of one input sample, likewise
         weight_decay_lambda = float(weight_decay_lambda)
         if not weight_decay_lambda >= 0.0:
             raise ValueError(f"Invalid weight_decay_lambda: {weight_decay_lambda} (must be >= 0)")
@@ -154,9 +181,14 @@ class Sequential:
     def predict(self, x: ArrayLike) -> Array:
         """Scores of the last layer before the loss, shape ``(N, n_out)``."""
         out: Any = x
+        values = 0
         for layer in self.layers.values():
             out = layer.forward(out)
+            values += getattr(out, "size", 0)
         result: Array = out
+        shape = np.shape(x)
+        if shape and shape[0]:
+            self._sample_shape, self._values_per_sample = shape[1:], values / shape[0]
         return result
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
@@ -214,13 +246,106 @@ class Sequential:
         One forward pass (its loss is kept in ``last_loss``), then ``backward`` through every
         layer in reverse; the first layer skips ``dx``, which nothing needs. Weight decay is
         then added to the weight gradients (:meth:`_regularize_grads`).
+
+        A large batch of a network with large activations (a CNN) is split across threads
+        (:mod:`layerwise.parallel`): each shard runs through its own copy of the layers and
+        the gradients are summed, each weighted by its share of the batch, so the result is
+        the same up to rounding. Dropout masks are drawn for the whole batch first, from the
+        same generator, so they are those of an unsplit step. After such a step the layers'
+        caches (``x``, ``mask``, ...) hold the first shard's values; call
+        ``layerwise.set_num_threads(1)`` to inspect every cache of a whole batch.
         """
+        shards = self._shard_count(x, t)
+        if shards > 1:
+            return self._parallel_gradient(np.asarray(x), np.asarray(t), shards)
         self.loss(x, t)
-        dout = self.last_layer.backward(1.0)
+        self._backward(1.0)
+        self._regularize_grads()
+        return dict(self.grads)
+
+    def _backward(self, dloss: float) -> None:
+        """Backward through the loss layer and every layer; the first skips ``dx``."""
+        dout = self.last_layer.backward(dloss)
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
         layers[0].backward_params(dout)
+
+    # -- data parallelism ---------------------------------------------------------------------
+    def _shard_count(self, x: ArrayLike, t: ArrayLike) -> int:
+        """Into how many shards :meth:`gradient` splits this batch (1: not at all)."""
+        threads = parallel.get_num_threads()
+        if threads < 2 or self._values_per_sample <= 0 or parallel.in_worker():
+            return 1
+        shape, t_shape = np.shape(x), np.shape(t)
+        if not shape or not t_shape or shape[0] != t_shape[0]:
+            return 1  # the unsplit path reports the mismatch
+        if shape[1:] != self._sample_shape:
+            # a new input shape: one unsplit step first measures it (and the shapes inside,
+            # which Dropout needs to draw a whole batch's mask up front)
+            return 1
+        n = shape[0]
+        shards = min(threads, n // MIN_SHARD_SAMPLES, int(n * self._values_per_sample) // MIN_SHARD_VALUES)
+        if shards < 2:
+            return 1
+        if not all(layer.can_shard() for layer in [*self.layers.values(), self.last_layer]):
+            return 1
+        return shards
+
+    def _replicas(self, count: int) -> list[Sequential]:
+        """``count`` copies of this network whose layers share its parameters and buffers."""
+        configs: list[Any] = [(name, layer.get_config()) for name, layer in self.layers.items()]
+        configs.append(self.last_layer.get_config())
+        made_from, reps = _REPLICAS.get(self, (None, []))
+        if made_from != configs or len(reps) < count:
+            template = copy.copy(self)  # shallow: the layers are deep-copied below
+            reps = []
+            for _ in range(count):
+                rep = copy.copy(template)
+                rep.layers = {name: copy.deepcopy(layer) for name, layer in self.layers.items()}
+                rep.last_layer = copy.deepcopy(self.last_layer)
+                reps.append(rep)
+            _REPLICAS[self] = (configs, reps)
+        for rep in reps[:count]:
+            pairs = zip([*self.layers.values(), self.last_layer],
+                        [*rep.layers.values(), rep.last_layer], strict=True)
+            for mine, theirs in pairs:
+                theirs.training = mine.training
+                for name in (*mine.param_names, *mine.buffer_names):
+                    setattr(theirs, name, getattr(mine, name))
+        return reps[:count]
+
+    def _parallel_gradient(self, x: Array, t: Array, shards: int) -> dict[str, Array]:
+        n = x.shape[0]
+        nets = [self, *self._replicas(shards - 1)]
+        bounds = [n * i // shards for i in range(shards + 1)]
+        for name, layer in self.layers.items():
+            if isinstance(layer, Dropout):
+                mask = layer.draw_batch_mask(n)
+                if mask is not None:
+                    for net, lo, hi in zip(nets, bounds, bounds[1:], strict=False):
+                        _dropout(net, name).preset_mask(mask[lo:hi])
+
+        def shard(i: int) -> float:
+            net, lo, hi = nets[i], bounds[i], bounds[i + 1]
+            loss = net.last_layer.forward(net.predict(x[lo:hi]), t[lo:hi])
+            net._backward((hi - lo) / n)  # each shard's mean loss weighted by its share
+            return loss * (hi - lo) / n
+
+        with parallel.blas_single_threaded():
+            losses = parallel.run_sharded(shard, shards)
+        for name, layer in self.layers.items():
+            for p in layer.param_names:
+                total = getattr(layer, "d" + p)
+                for rep in nets[1:]:
+                    total = total + getattr(rep.layers[name], "d" + p)
+                setattr(layer, "d" + p, total)
+            if isinstance(layer, Dropout) and layer.training:
+                # the whole batch's mask, as after an unsplit step
+                layer.mask = np.concatenate([_dropout(net, name).mask for net in nets])
+        self._values_per_sample = sum(net._values_per_sample for net in nets) / shards
+        self._sample_shape = x.shape[1:]
+        self.last_loss = float(sum(losses)) + self._regularization_loss()
         self._regularize_grads()
         return dict(self.grads)
 

@@ -1,0 +1,249 @@
+"""Data-parallel training steps (layerwise.parallel): the same gradients as one thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layerwise as lw
+import layerwise.networks.sequential as seq
+from layerwise import parallel
+from layerwise.layers.base import Layer
+from layerwise.trainer import Trainer
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    before = parallel.get_num_threads()
+    yield
+    parallel.set_num_threads(before)
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records the shard count of every run_sharded call."""
+    calls: list[int] = []
+    real = parallel.run_sharded
+
+    def recording(fn: Any, n: int) -> Any:
+        calls.append(n)
+        return real(fn, n)
+
+    monkeypatch.setattr(parallel, "run_sharded", recording)
+    return calls
+
+
+def _conv_net(dtype: Any = np.float64) -> lw.SimpleConvNet:
+    return lw.SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1},
+                            hidden_size=8, output_size=5, rng=3, dtype=dtype)
+
+
+def _data(n: int, seed: int = 0, shape: tuple[int, ...] = (1, 10, 10), classes: int = 5) -> tuple[Any, Any]:
+    r = np.random.default_rng(seed)
+    return r.standard_normal((n, *shape)), r.integers(0, classes, n)
+
+
+# -- the module ------------------------------------------------------------------------------
+def test_set_num_threads_validates() -> None:
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="positive integer"):
+            parallel.set_num_threads(bad)  # type: ignore[arg-type]
+    parallel.set_num_threads(3)
+    assert parallel.get_num_threads() == 3
+
+
+def test_default_threads_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERWISE_NUM_THREADS", "5")
+    assert parallel.default_num_threads() == 5
+    monkeypatch.setenv("LAYERWISE_NUM_THREADS", "zero")
+    with pytest.raises(ValueError, match="LAYERWISE_NUM_THREADS"):
+        parallel.default_num_threads()
+    monkeypatch.delenv("LAYERWISE_NUM_THREADS")
+    assert parallel.default_num_threads() >= 1
+
+
+def test_run_sharded_order_errstate_and_errors() -> None:
+    parallel.set_num_threads(3)
+    names = parallel.run_sharded(lambda i: (i, threading.current_thread() is threading.main_thread()), 3)
+    assert names == [(0, True), (1, False), (2, False)]
+    with np.errstate(divide="raise"):
+        assert parallel.run_sharded(lambda i: np.geterr()["divide"], 3) == ["raise"] * 3
+    done: list[int] = []
+
+    def fail_second(i: int) -> int:
+        if i == 1:
+            raise KeyError("shard 1")
+        done.append(i)
+        return i
+
+    with pytest.raises(KeyError, match="shard 1"):
+        parallel.run_sharded(fail_second, 3)
+    assert sorted(done) == [0, 2]  # the other shards ran to the end first
+    # pool threads never fan out again
+    assert parallel.run_sharded(lambda i: parallel.in_worker(), 2) == [False, True]
+
+
+def test_blas_limit_is_counted_and_restored() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl can control")
+    with parallel.blas_single_threaded():
+        with parallel.blas_single_threaded():
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {1}  # the outer block still holds the limit
+    assert blas_threads() == before
+
+
+# -- gradients ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("threads", "n"), [(2, 40), (3, 37), (4, 50)])
+def test_parallel_gradient_equals_one_thread(threads: int, n: int, spy: list[int]) -> None:
+    x, t = _data(n)
+    one, many = _conv_net(), _conv_net()
+    parallel.set_num_threads(1)
+    ref = one.gradient(x, t)
+    parallel.set_num_threads(threads)
+    many.gradient(x[:2], t[:2])  # the first step of a new input shape runs unsplit
+    assert spy == []
+    seq_min = seq.MIN_SHARD_VALUES
+    try:
+        seq.MIN_SHARD_VALUES = 64  # this small net is split too
+        got = many.gradient(x, t)
+    finally:
+        seq.MIN_SHARD_VALUES = seq_min
+    assert spy == [threads]
+    assert many.last_loss == pytest.approx(one.last_loss, rel=1e-13)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
+        assert got[k] is many.grads[k]
+
+
+def test_large_conv_batch_splits_by_default_and_small_nets_do_not(spy: list[int]) -> None:
+    parallel.set_num_threads(2)
+    net = lw.SimpleConvNet(rng=0)
+    x, t = _data(100, shape=(1, 28, 28), classes=10)
+    x = x.astype(np.float32)
+    net.gradient(x, t)
+    net.gradient(x, t)
+    assert spy == [2]
+    parallel.set_num_threads(1)
+    net.gradient(x, t)
+    assert spy == [2]
+    parallel.set_num_threads(2)
+    two = lw.TwoLayerNet(784, 50, 10, rng=0)
+    for _ in range(2):
+        two.gradient(x.reshape(100, -1), t)
+    assert spy == [2]  # TwoLayerNet's step is too small to split
+
+
+def test_weight_decay_is_added_once(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 64)
+    x, t = _data(30, shape=(12,), classes=4)
+    one, many = (lw.MultiLayerNet(12, [16], 4, weight_decay_lambda=0.1, rng=2, dtype=np.float64)
+                 for _ in range(2))
+    parallel.set_num_threads(1)
+    ref = one.gradient(x, t)
+    parallel.set_num_threads(2)
+    many.gradient(x, t)
+    got = many.gradient(x, t)
+    assert spy == [2]
+    assert many.last_loss == pytest.approx(one.last_loss, rel=1e-13)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
+def test_dropout_masks_are_those_of_an_unsplit_step(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+
+    def make() -> lw.MultiLayerNetExtend:
+        return lw.MultiLayerNetExtend(12, [16, 16], 4, use_dropout=True, dropout_ration=0.3, rng=7,
+                                      dtype=np.float64)
+
+    one, many = make(), make()
+    r = np.random.default_rng(1)
+    batches = [(r.standard_normal((33, 12)), r.integers(0, 4, 33)) for _ in range(3)]
+    for i, (x, t) in enumerate(batches):
+        parallel.set_num_threads(1)
+        ref = one.gradient(x, t)
+        parallel.set_num_threads(3)
+        got = many.gradient(x, t)
+        assert spy == [3] * i  # the first step measures shapes unsplit
+        for k in ref:
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
+        for name, layer in one.layers.items():
+            if isinstance(layer, lw.Dropout):
+                np.testing.assert_array_equal(many.layers[name].mask, layer.mask)
+    for name, layer in one.layers.items():  # the generators advanced alike
+        if isinstance(layer, lw.Dropout):
+            assert many.layers[name].rng.random() == layer.rng.random()
+
+
+def test_batchnorm_in_training_mode_is_never_split(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    parallel.set_num_threads(2)
+    net = lw.MultiLayerNetExtend(12, [16], 4, use_batchnorm=True, rng=0)
+    x, t = _data(40, shape=(12,), classes=4)
+    for _ in range(2):
+        net.gradient(x, t)
+    assert spy == []
+    net.eval()  # running statistics: each sample on its own, so it splits
+    net.gradient(x, t)
+    assert spy == [2]
+
+
+class _Centre(Layer):
+    """Subtracts the batch mean: the samples depend on each other (and nothing says otherwise)."""
+
+    def forward(self, x: Any) -> Any:
+        self.shape = np.shape(x)
+        return np.asarray(x) - np.mean(x, axis=0)
+
+    def backward(self, dout: Any) -> Any:
+        d = np.asarray(dout)
+        return d - d.mean(axis=0)
+
+
+def test_layers_from_outside_are_not_split(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    parallel.set_num_threads(2)
+    net = lw.Sequential([_Centre(), lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss())
+    x, t = _data(40, shape=(12,), classes=4)
+    for _ in range(2):
+        net.gradient(x, t)
+    assert spy == []
+
+
+def test_non_finite_loss_in_a_shard_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    parallel.set_num_threads(2)
+    net = _conv_net()
+    x, t = _data(30)
+    net.gradient(x, t)
+    x[25] = np.nan  # only in the second shard
+    with np.errstate(invalid="ignore"), pytest.raises(lw.NonFiniteError, match="SoftmaxWithLoss"):
+        net.gradient(x, t)
+
+
+def test_trainer_with_threads_matches_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 64)
+    x, t = _data(120)
+    results = []
+    for threads in (1, 2):
+        parallel.set_num_threads(threads)
+        net = _conv_net()
+        trainer = Trainer(net, lw.Adam(lr=0.01), x, t, epochs=2, batch_size=40, rng=0,
+                                     progress=False, log=None)
+        trainer.fit()
+        results.append((net.state_dict(), [r.train_loss for r in trainer.history]))
+    (w1, l1), (w2, l2) = results
+    np.testing.assert_allclose(l2, l1, rtol=1e-10)
+    for k in w1:
+        np.testing.assert_allclose(w2[k], w1[k], rtol=1e-8, atol=1e-12, err_msg=k)
