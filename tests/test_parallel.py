@@ -11,6 +11,7 @@ import pytest
 
 import layerwise as lw
 import layerwise.networks.sequential as seq
+import layerwise.optimizers as opt_mod
 from layerwise import parallel
 from layerwise.layers.base import Layer
 from layerwise.trainer import Trainer
@@ -247,3 +248,32 @@ def test_trainer_with_threads_matches_one_thread(monkeypatch: pytest.MonkeyPatch
     np.testing.assert_allclose(l2, l1, rtol=1e-10)
     for k in w1:
         np.testing.assert_allclose(w2[k], w1[k], rtol=1e-8, atol=1e-12, err_msg=k)
+
+
+# -- optimizers ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [lw.SGD, lw.Momentum, lw.Nesterov, lw.AdaGrad, lw.RMSprop, lw.Adam])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_updates_in_parts_are_bitwise_those_of_one_pass(cls: Any, dtype: Any, monkeypatch: pytest.MonkeyPatch,
+                                                        spy: list[int]) -> None:
+    def run(threads: int, part: int, block: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        monkeypatch.setattr(opt_mod, "PARALLEL_MIN_PART", part)
+        monkeypatch.setattr(opt_mod, "UPDATE_BLOCK", block)
+        parallel.set_num_threads(threads)
+        r = np.random.default_rng(4)
+        params = {"W": r.standard_normal((37, 29)).astype(dtype), "b": r.standard_normal(29).astype(dtype)}
+        o = cls(lr=0.05)
+        for step in range(70):  # past a flush of tiny state (every 64 steps for Adam)
+            grads = {k: (r.standard_normal(v.shape) * (step % 3)).astype(dtype) for k, v in params.items()}
+            o.update(params, grads)
+        return params, o.state_dict()
+
+    ref_p, ref_s = run(1, 1 << 30, 1 << 30)
+    assert spy == []
+    for threads, block in ((1, 100), (3, 100), (3, 1 << 30)):
+        got_p, got_s = run(threads, 50, block)
+        for k in ref_p:
+            np.testing.assert_array_equal(got_p[k], ref_p[k], err_msg=f"{k}, {threads} threads")
+        assert got_s.keys() == ref_s.keys()
+        for k, v in ref_s.items():
+            np.testing.assert_array_equal(got_s[k], v, err_msg=k)
+    assert 3 in spy  # W (1,073 entries) was split across three threads

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from layerwise import parallel
 from layerwise.errors import ShapeError
 from layerwise.layers.base import Array
 
@@ -143,12 +144,45 @@ def flush_period(decay: float) -> int:
     return max(1, min(64, int(12 * math.log(2) / -math.log(decay))))
 
 
+#: A parameter is updated in parts on several threads (:mod:`layerwise.parallel`) only from
+#: this many entries per part. Element-wise updates are limited by memory more than by
+#: arithmetic, so a second core helps only large ones (measured, Adam on float32: 432,000
+#: entries 0.78 ms on one thread, 0.76 ms on two; 2**20 entries 1.9 ms and 1.5 ms; 2**22
+#: 11 ms and 6.8 ms).
+PARALLEL_MIN_PART = 1 << 18
+#: A long element-wise update runs over blocks of at most this many entries, so that the
+#: block of the parameter, gradient and state stays in the CPU's cache between the rule's
+#: passes (Adam makes about ten): 432,000 float32 in one go took 1.09 ms, in blocks of 2**17
+#: 0.77 ms (blocks of 2**13 are slower again: the per-call overhead takes over).
+UPDATE_BLOCK = 1 << 17
+
+
+class _Part(str):
+    """The key of one contiguous part ``[lo, hi)`` of the flattened parameter ``base`` (of
+    ``size`` entries): :meth:`Optimizer._slot` and :meth:`Optimizer._scratch` hand out the
+    matching part of the whole parameter's state, so an element-wise ``_update_one`` updates
+    each part exactly as it would the whole."""
+
+    base: str
+    lo: int
+    hi: int
+    size: int
+
+    def __new__(cls, base: str, lo: int, hi: int, size: int) -> _Part:
+        part = super().__new__(cls, base)
+        part.base, part.lo, part.hi, part.size = base, lo, hi, size
+        return part
+
+
 # -- the base class -------------------------------------------------------------------------------
 class Optimizer:
     """Base class: hooks, the ``update`` loop, per-parameter state and its (de)serialisation.
 
     Subclasses list their per-parameter state arrays in ``slot_names`` and implement
-    :meth:`_update_one`, which must change ``param`` in place.
+    :meth:`_update_one`, which must change ``param`` in place. A subclass whose rule is
+    element-wise (each entry's update reads only that entry of the parameter, gradient and
+    state) says so with ``elementwise = True``; then large parameters are updated in parts on
+    several threads (:mod:`layerwise.parallel`), with the same result.
 
     Parameters
     ----------
@@ -163,6 +197,7 @@ class Optimizer:
     """
 
     slot_names: tuple[str, ...] = ()
+    elementwise = False
 
     def __init__(
         self,
@@ -237,9 +272,36 @@ class Optimizer:
                     )
         # every check done: from here on nothing fails half-way
         self.t += 1
+        threads = parallel.get_num_threads() if self.elementwise and not parallel.in_worker() else 1
         for k, p in current.items():
             gk = g[k]
-            self._update_one(k, p, gk if gk.dtype == p.dtype else gk.astype(p.dtype))
+            if gk.dtype != p.dtype:
+                gk = gk.astype(p.dtype)
+            parts = min(threads, p.size // PARALLEL_MIN_PART)
+            if (parts < 2 and (p.size <= UPDATE_BLOCK or not self.elementwise)) or not p.flags.c_contiguous:
+                self._update_one(k, p, gk)
+            else:
+                self._update_in_parts(k, p, gk, max(parts, 1))
+
+    def _update_in_parts(self, key: str, param: Array, grad: Array, parts: int) -> None:
+        """:meth:`_update_one` on ``parts`` contiguous parts of ``param``, one per thread,
+        each done in blocks of at most :data:`UPDATE_BLOCK` entries."""
+        for slot in self.slot_names:  # whole-parameter state first, so no thread creates it
+            arr = self._slot(slot, key, param)
+            if not arr.flags.c_contiguous:
+                self.state[slot][key] = np.ascontiguousarray(arr)
+        flat_p, flat_g = param.reshape(-1), grad.reshape(-1)
+        n = flat_p.size
+        bounds = [n * i // parts for i in range(parts + 1)]
+
+        def part(i: int) -> None:
+            start, stop = bounds[i], bounds[i + 1]
+            blocks = -(-(stop - start) // UPDATE_BLOCK)
+            edges = [start + (stop - start) * j // blocks for j in range(blocks + 1)]
+            for lo, hi in zip(edges, edges[1:], strict=False):
+                self._update_one(_Part(key, lo, hi, n), flat_p[lo:hi], flat_g[lo:hi])
+
+        parallel.run_sharded(part, parts)
 
     def _check_shapes(self, params: dict[str, Array], grads: dict[str, Array], what: str) -> None:
         # before the hooks too: weight decay's g + rate * W would broadcast a wrong shape away
@@ -262,6 +324,12 @@ class Optimizer:
         (not state: never saved, reused every step)."""
         scratch: dict[tuple[str, str], Array] = self.__dict__.setdefault("_scratch_buffers", {})
         dt = param.dtype if dtype is None else np.dtype(dtype)
+        if isinstance(key, _Part):  # that part of a flat buffer for the whole parameter
+            whole = scratch.get((key.base, dt.str))
+            if whole is None or whole.size != key.size:
+                whole = scratch[key.base, dt.str] = np.empty(key.size, dtype=dt)
+            part: Array = whole.reshape(-1)[key.lo : key.hi]
+            return part
         buf = scratch.get((key, dt.str))
         if buf is None or buf.shape != param.shape:
             buf = scratch[key, dt.str] = np.empty(param.shape, dtype=dt)
@@ -299,6 +367,9 @@ class Optimizer:
     def _slot(self, slot: str, key: str, param: Array) -> Array:
         """State array ``slot`` of parameter ``key``: zeros at first, then kept (in its dtype)."""
         table = self.state[slot]
+        if isinstance(key, _Part):  # created whole by _update_in_parts
+            part: Array = table[key.base].reshape(-1)[key.lo : key.hi]
+            return part
         arr = table.get(key)
         if arr is None:
             arr = table[key] = np.zeros_like(param)
@@ -397,6 +468,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent: ``W -= lr * dW`` (book §6.1.2)."""
 
+    elementwise = True
+
     def __init__(self, lr: float = 0.01, **options: Any) -> None:
         super().__init__(lr, **options)
 
@@ -412,6 +485,8 @@ class Momentum(Optimizer):
     For a constant ``lr`` this is the same trajectory as ``torch.optim.SGD(momentum=...)``,
     whose buffer is ``b = momentum * b + dW`` with ``W -= lr * b`` (so ``v = -lr * b``).
     """
+
+    elementwise = True
 
     slot_names = ("v",)
 
@@ -457,6 +532,8 @@ class AdaGrad(Optimizer):
     ``eps`` is 1e-7 as in the book (``torch.optim.Adagrad`` uses 1e-10; otherwise the same).
     """
 
+    elementwise = True
+
     slot_names = ("h",)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7, **options: Any) -> None:
@@ -478,6 +555,8 @@ class RMSprop(Optimizer):
 
     ``torch.optim.RMSprop(alpha=decay_rate)`` is the same rule (its ``eps`` is 1e-8).
     """
+
+    elementwise = True
 
     slot_names = ("h",)
 
@@ -511,6 +590,8 @@ class Adam(Optimizer):
     ``eps * sqrt(1 - beta2**t)`` in place of ``eps``, so the two differ only where
     ``sqrt(v)`` is comparable to ``eps``.
     """
+
+    elementwise = True
 
     slot_names = ("m", "v")
 
