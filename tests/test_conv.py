@@ -233,6 +233,44 @@ def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
         assert row.max_rel_error < 1e-7, str(report)
 
 
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1)])
+@pytest.mark.parametrize("chunk_images", [None, 3])
+def test_convolution_in_blocks_for_small_products_equals_one_product(
+        stride: Any, pad: Any, chunk_images: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Products of a small filter bank are split into blocks of columns (forward, and dx for
+    # stride 1) and of the shared axis (dW); blocks of 13 here, the last one partial.
+    import layerwise.layers.convolution as conv_mod
+
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((7, 2, 9, 9))
+    W, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    whole = lw.Convolution(W, b, stride=stride, pad=pad)
+    out = whole.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = whole.backward(dout)
+    blocked = lw.Convolution(W, b, stride=stride, pad=pad)
+    if chunk_images:
+        per_image = (2 * 3 * 3 + 1) * out.shape[2] * out.shape[3] * 8
+        monkeypatch.setattr(blocked, "chunk_bytes", chunk_images * per_image)
+    monkeypatch.setattr(conv_mod, "MIN_BLOCK", 1)
+    monkeypatch.setattr(conv_mod, "SMALL_PRODUCT", 3 * 19 * 13)  # 13 columns per block
+    calls: list[int] = []
+    real = np.matmul
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(conv_mod.np, "matmul", counting)
+    got = blocked.forward(x)
+    assert len(calls) > out.shape[0] * out.shape[2] * out.shape[3] // 13 // 2  # really in blocks
+    monkeypatch.setattr(conv_mod.np, "matmul", real)
+    np.testing.assert_allclose(got, out, rtol=1e-12)
+    np.testing.assert_allclose(blocked.backward(dout), dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(blocked.dW, whole.dW, rtol=1e-12)
+    np.testing.assert_allclose(blocked.db, whole.db, rtol=1e-12)
+
+
 def _geom(layer: lw.Convolution, x: np.ndarray) -> Any:
     from layerwise.conv_utils import _Geometry
 
