@@ -150,9 +150,10 @@ class Sequential:
         self._grads = GradView(self._index)
         self._buffers = BufferView(self._buffer_index)
         self.last_loss: float | None = None
-        # activation values per sample in the last forward pass (decides data parallelism)
+        # the shape of one input sample, and the activation values per sample it gives rise
+        # to, measured at the first forward pass of each new input shape (see _shard_count)
+        self._sample_shape: tuple[int, ...] | None = None
         self._values_per_sample = 0.0
-        self._sample_shape: tuple[int, ...] | None = None  # shape of one input sample, likewise
         weight_decay_lambda = float(weight_decay_lambda)
         if not weight_decay_lambda >= 0.0:
             raise ValueError(f"Invalid weight_decay_lambda: {weight_decay_lambda} (must be >= 0)")
@@ -181,14 +182,20 @@ class Sequential:
     def predict(self, x: ArrayLike) -> Array:
         """Scores of the last layer before the loss, shape ``(N, n_out)``."""
         out: Any = x
-        values = 0
-        for layer in self.layers.values():
-            out = layer.forward(out)
-            values += getattr(out, "size", 0)
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            shape = np.shape(x)
+        if shape[1:] == self._sample_shape:
+            for layer in self.layers.values():
+                out = layer.forward(out)
+        else:  # a new input shape: measure the activations once (they decide data parallelism)
+            values = 0
+            for layer in self.layers.values():
+                out = layer.forward(out)
+                values += getattr(out, "size", 0)
+            if shape and shape[0]:
+                self._sample_shape, self._values_per_sample = shape[1:], values / shape[0]
         result: Array = out
-        shape = np.shape(x)
-        if shape and shape[0]:
-            self._sample_shape, self._values_per_sample = shape[1:], values / shape[0]
         return result
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
@@ -274,11 +281,17 @@ class Sequential:
     # -- data parallelism ---------------------------------------------------------------------
     def _shard_count(self, x: ArrayLike, t: ArrayLike) -> int:
         """Into how many shards :meth:`gradient` splits this batch (1: not at all)."""
-        threads = parallel.get_num_threads()
-        if threads < 2 or self._values_per_sample <= 0 or parallel.in_worker():
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            shape = np.shape(x)
+        # the cheap test first: most steps of small networks stop here
+        if not shape or shape[0] * self._values_per_sample < 2 * MIN_SHARD_VALUES:
             return 1
-        shape, t_shape = np.shape(x), np.shape(t)
-        if not shape or not t_shape or shape[0] != t_shape[0]:
+        threads = parallel.get_num_threads()
+        if threads < 2 or parallel.in_worker():
+            return 1
+        t_shape = np.shape(t)
+        if not t_shape or shape[0] != t_shape[0]:
             return 1  # the unsplit path reports the mismatch
         if shape[1:] != self._sample_shape:
             # a new input shape: one unsplit step first measures it (and the shapes inside,
@@ -343,8 +356,6 @@ class Sequential:
             if isinstance(layer, Dropout) and layer.training:
                 # the whole batch's mask, as after an unsplit step
                 layer.mask = np.concatenate([_dropout(net, name).mask for net in nets])
-        self._values_per_sample = sum(net._values_per_sample for net in nets) / shards
-        self._sample_shape = x.shape[1:]
         self.last_loss = float(sum(losses)) + self._regularization_loss()
         self._regularize_grads()
         return dict(self.grads)
