@@ -146,10 +146,11 @@ def flush_period(decay: float) -> int:
 
 #: A parameter is updated in parts on several threads (:mod:`layerwise.parallel`) only from
 #: this many entries per part. Element-wise updates are limited by memory more than by
-#: arithmetic, so a second core helps only large ones (measured, Adam on float32: 432,000
-#: entries 0.78 ms on one thread, 0.76 ms on two; 2**20 entries 1.9 ms and 1.5 ms; 2**22
-#: 11 ms and 6.8 ms).
-PARALLEL_MIN_PART = 1 << 18
+#: arithmetic, so a second core helps only large ones. Measured, Adam on float32 inside
+#: SimpleConvNet's training loop: its 432,000-entry weight took 1.25 ms on one thread and
+#: 1.06 ms on two; on its own, with everything in cache, 0.78 and 0.76 ms (2**20 entries:
+#: 1.9 and 1.5 ms; 2**22: 11 and 6.8 ms).
+PARALLEL_MIN_PART = 1 << 17
 #: A long element-wise update runs over blocks of at most this many entries, so that the
 #: block of the parameter, gradient and state stays in the CPU's cache between the rule's
 #: passes (Adam makes about ten): 432,000 float32 in one go took 1.09 ms, in blocks of 2**17

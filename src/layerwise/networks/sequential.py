@@ -151,7 +151,7 @@ class Sequential:
         self._buffers = BufferView(self._buffer_index)
         self.last_loss: float | None = None
         # the shape of one input sample, and the activation values per sample it gives rise
-        # to, measured at the first forward pass of each new input shape (see _shard_count)
+        # to, measured once for each new input shape (see _shard_count)
         self._sample_shape: tuple[int, ...] | None = None
         self._values_per_sample = 0.0
         weight_decay_lambda = float(weight_decay_lambda)
@@ -182,19 +182,8 @@ class Sequential:
     def predict(self, x: ArrayLike) -> Array:
         """Scores of the last layer before the loss, shape ``(N, n_out)``."""
         out: Any = x
-        shape = getattr(x, "shape", None)
-        if shape is None:
-            shape = np.shape(x)
-        if shape[1:] == self._sample_shape:
-            for layer in self.layers.values():
-                out = layer.forward(out)
-        else:  # a new input shape: measure the activations once (they decide data parallelism)
-            values = 0
-            for layer in self.layers.values():
-                out = layer.forward(out)
-                values += getattr(out, "size", 0)
-            if shape and shape[0]:
-                self._sample_shape, self._values_per_sample = shape[1:], values / shape[0]
+        for layer in self.layers.values():
+            out = layer.forward(out)
         result: Array = out
         return result
 
@@ -280,30 +269,50 @@ class Sequential:
 
     # -- data parallelism ---------------------------------------------------------------------
     def _shard_count(self, x: ArrayLike, t: ArrayLike) -> int:
-        """Into how many shards :meth:`gradient` splits this batch (1: not at all)."""
+        """Into how many shards :meth:`gradient` splits this batch (1: not at all).
+
+        The answer depends only on the batch's shape, the thread count and the layers, never
+        on earlier steps, so a resumed run splits its steps as the uninterrupted run did.
+        """
         shape = getattr(x, "shape", None)
         if shape is None:
             shape = np.shape(x)
-        # the cheap test first: most steps of small networks stop here
-        if not shape or shape[0] * self._values_per_sample < 2 * MIN_SHARD_VALUES:
+        if not shape or shape[0] < 2 * MIN_SHARD_SAMPLES:
             return 1
         threads = parallel.get_num_threads()
         if threads < 2 or parallel.in_worker():
             return 1
-        t_shape = np.shape(t)
-        if not t_shape or shape[0] != t_shape[0]:
-            return 1  # the unsplit path reports the mismatch
         if shape[1:] != self._sample_shape:
-            # a new input shape: one unsplit step first measures it (and the shapes inside,
-            # which Dropout needs to draw a whole batch's mask up front)
-            return 1
+            self._measure(np.asarray(x))
         n = shape[0]
         shards = min(threads, n // MIN_SHARD_SAMPLES, int(n * self._values_per_sample) // MIN_SHARD_VALUES)
         if shards < 2:
             return 1
+        t_shape = np.shape(t)
+        if not t_shape or t_shape[0] != n:
+            return 1  # the unsplit path reports the mismatch
         if not all(layer.can_shard() for layer in [*self.layers.values(), self.last_layer]):
             return 1
         return shards
+
+    def _measure(self, x: Array) -> None:
+        """Record how many activation values one sample shaped like ``x[0]`` gives rise to,
+        by an inference-mode forward pass of that sample: it draws nothing random and changes
+        no statistics (the layers' modes are restored), and it shows each layer its input
+        shape (Dropout needs it to draw a whole batch's mask up front)."""
+        layers = list(self.layers.values())
+        modes = [layer.training for layer in layers]
+        values = 0
+        out: Any = x[:1]
+        try:
+            for layer in layers:
+                layer.train(False)
+                out = layer.forward(out)
+                values += getattr(out, "size", 0)
+        finally:
+            for layer, mode in zip(layers, modes, strict=True):
+                layer.train(mode)
+        self._sample_shape, self._values_per_sample = x.shape[1:], float(values)
 
     def _replicas(self, count: int) -> list[Sequential]:
         """``count`` copies of this network whose layers share its parameters and buffers."""
@@ -349,10 +358,10 @@ class Sequential:
             losses = parallel.run_sharded(shard, shards)
         for name, layer in self.layers.items():
             for p in layer.param_names:
+                # in place: the first shard's gradient is a fresh array of this step
                 total = getattr(layer, "d" + p)
                 for rep in nets[1:]:
-                    total = total + getattr(rep.layers[name], "d" + p)
-                setattr(layer, "d" + p, total)
+                    np.add(total, getattr(rep.layers[name], "d" + p), out=total)
             if isinstance(layer, Dropout) and layer.training:
                 # the whole batch's mask, as after an unsplit step
                 layer.mask = np.concatenate([_dropout(net, name).mask for net in nets])
