@@ -42,41 +42,19 @@ def _running_max(views: list[Array]) -> tuple[Array, Array | None]:
     return best, arg
 
 
-_ROW1_ROW0 = np.frombuffer(bytes([1, 0]), dtype=np.uint16)[0]
-
-
 def _window_max(x: Array, ph: int, pw: int) -> tuple[Array, Array | None, Array | None]:
     """Max over non-overlapping ``ph x pw`` windows of ``x`` (N, C, OH*ph, OW*pw).
 
-    First over each window's rows (contiguous image rows: the cheap pass on the big array),
-    giving per column the first row that holds its maximum (``arg_r``); then over the columns
-    (``arg_c``). On a tie between columns the one whose maximum sits in an earlier row wins,
-    so the chosen cell is the first maximum in row-major order, as in PyTorch.
+    First over each window's columns, giving for every image row the first column that holds
+    its maximum (``arg_c``, shape (N, C, OH*ph, OW)); then over the window's rows (``arg_r``,
+    shape (N, C, OH, OW)). Both passes keep the earlier candidate on a tie, and every cell of
+    an earlier row comes before every cell of a later one in row-major order, so the chosen
+    cell is the window's first maximum in row-major order, as in PyTorch, with no separate
+    tie-breaking pass. (Rows first would need one: a tie between columns is decided by the
+    rows their maxima sit in. Measured on SimpleConvNet's pooling: 0.82 ms against 1.02 ms.)
     """
-    rows, arg_r = _running_max([x[:, :, i::ph, :] for i in range(ph)])  # (N, C, OH, W)
-    best = rows[..., 0::pw]
-    best_row = None if arg_r is None else arg_r[..., 0::pw]
-    arg_c: Array | None = None
-    for j in range(1, pw):
-        v = rows[..., j::pw]
-        upd = v > best
-        if arg_r is not None and best_row is not None:
-            v_row = arg_r[..., j::pw]
-            if pw == 2 and arg_r.dtype == np.bool_ and arg_r.strides[-1] == 1:
-                # 2x2: the byte pairs (row of column 0, row of column 1) == (1, 0), read as one
-                # contiguous uint16 compare instead of three ops on strided bool views
-                later = arg_r.view(np.uint16) == _ROW1_ROW0
-            else:
-                later = v_row < best_row
-            upd |= (v == best) & later
-            if j < pw - 1:
-                best_row = np.where(upd, v_row, best_row)
-        best = np.maximum(best, v)
-        if j == 1:
-            arg_c = upd if pw == 2 else upd.astype(np.int8)
-        else:
-            assert arg_c is not None
-            np.copyto(arg_c, np.int8(j), where=upd)
+    cols, arg_c = _running_max([x[..., j::pw] for j in range(pw)])  # (N, C, OH*ph, OW)
+    best, arg_r = _running_max([cols[:, :, i::ph] for i in range(ph)])  # (N, C, OH, OW)
     return best, arg_r, arg_c
 
 
@@ -125,7 +103,7 @@ class Pooling(Layer):
     order, as PyTorch); for avg, ``dout / (pool_h * pool_w)`` goes to every cell of the window.
 
     Non-overlapping unpadded windows (the common 2x2, stride 2) take a fast path on strided
-    views: a max over the window's rows, then over its columns, remembering each choice in a
+    views: a max over the window's columns, then over its rows, remembering each choice in a
     compact index. Other shapes go through :func:`~layerwise.conv_utils.im2col_t`.
     """
 
@@ -199,12 +177,13 @@ class Pooling(Layer):
         assert self.arg is not None
         arg_r, arg_c = self.arg
         d = _like_layout(d, x)  # the gradient of a flatten arrives in C order
-        if arg_c is None:
-            drows = d
+        # back through the row pass to each window's column maxima, then through the column pass
+        if arg_r is None:
+            dcols = d
         else:
-            drows = _empty_like_layout(x, (n, c, h // ph, w))
-            _route(d, arg_c, pw, drows, [(Ellipsis, slice(j, None, pw)) for j in range(pw)])
-        _route(drows, arg_r, ph, dx, [(slice(None), slice(None), slice(i, None, ph)) for i in range(ph)])
+            dcols = _empty_like_layout(x, (n, c, h, w // pw))
+            _route(d, arg_r, ph, dcols, [(slice(None), slice(None), slice(i, None, ph)) for i in range(ph)])
+        _route(dcols, arg_c, pw, dx, [(Ellipsis, slice(j, None, pw)) for j in range(pw)])
         return dx
 
     # -- any stride and padding, through im2col -----------------------------------------------------
