@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Protocol
 
@@ -158,11 +159,14 @@ PARALLEL_MIN_PART = 1 << 17
 UPDATE_BLOCK = 1 << 17
 
 
+_PART_SCRATCH = threading.local()  # per thread: work buffers for parts of a parameter
+
+
 class _Part(str):
     """The key of one contiguous part ``[lo, hi)`` of the flattened parameter ``base`` (of
-    ``size`` entries): :meth:`Optimizer._slot` and :meth:`Optimizer._scratch` hand out the
-    matching part of the whole parameter's state, so an element-wise ``_update_one`` updates
-    each part exactly as it would the whole."""
+    ``size`` entries): :meth:`Optimizer._slot` hands out the matching part of the whole
+    parameter's state (and :meth:`Optimizer._scratch` a work buffer of the part's length), so
+    an element-wise ``_update_one`` updates each part exactly as it would the whole."""
 
     base: str
     lo: int
@@ -325,11 +329,15 @@ class Optimizer:
         (not state: never saved, reused every step)."""
         scratch: dict[tuple[str, str], Array] = self.__dict__.setdefault("_scratch_buffers", {})
         dt = param.dtype if dtype is None else np.dtype(dtype)
-        if isinstance(key, _Part):  # that part of a flat buffer for the whole parameter
-            whole = scratch.get((key.base, dt.str))
-            if whole is None or whole.size != key.size:
-                whole = scratch[key.base, dt.str] = np.empty(key.size, dtype=dt)
-            part: Array = whole.reshape(-1)[key.lo : key.hi]
+        if isinstance(key, _Part):
+            # a block-sized buffer of the calling thread, which updates one part at a time:
+            # reused for every part, it stays in cache, where a whole-parameter buffer would not
+            n = key.hi - key.lo
+            mine: dict[str, Array] = _PART_SCRATCH.__dict__.setdefault("buffers", {})
+            buf = mine.get(dt.str)
+            if buf is None or buf.size < n:
+                buf = mine[dt.str] = np.empty(max(n, UPDATE_BLOCK), dtype=dt)
+            part: Array = buf[:n]
             return part
         buf = scratch.get((key, dt.str))
         if buf is None or buf.shape != param.shape:
