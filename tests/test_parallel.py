@@ -300,3 +300,22 @@ def test_resumed_training_with_threads_and_dropout_is_exact(tmp_path: Any, monke
     resumed.fit()
     for k, v in full.network.state_dict().items():
         np.testing.assert_array_equal(resumed.network.state_dict()[k], v, err_msg=k)
+
+
+@pytest.mark.parametrize("batch_size", [7, 10, 30])
+def test_evaluation_spread_over_threads_equals_one_thread(batch_size: int, spy: list[int],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 64)
+    x, t = _data(61)
+    net = _conv_net()
+    parallel.set_num_threads(1)
+    ref_loss, ref_acc = net.evaluate(x, t, batch_size=batch_size)
+    ref_one_hot = net.accuracy(x, np.eye(5)[t], batch_size=batch_size)
+    net.train()
+    parallel.set_num_threads(3)
+    loss, acc = net.evaluate(x, t, batch_size=batch_size)
+    assert spy == [3]
+    assert acc == ref_acc and net.accuracy(x, np.eye(5)[t], batch_size=batch_size) == ref_one_hot
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert net.training  # the modes are restored
+    assert all(layer.training for layer in net.layers.values())

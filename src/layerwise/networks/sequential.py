@@ -222,19 +222,49 @@ class Sequential:
         step = self.eval_batch_size if batch_size is None else batch_size
         if step < 1:
             raise ValueError(f"accuracy: batch_size must be at least 1, got {step}")
-        correct, total_loss = 0, 0.0
+        starts = range(0, xs.shape[0], step)
+
+        def batches(net: Sequential, mine: range) -> tuple[int, float]:
+            correct, total_loss = 0, 0.0
+            for i in mine:
+                y = net.predict(xs[i : i + step])
+                correct += int(np.sum(np.argmax(y, axis=1) == ts[i : i + step]))
+                if with_loss:
+                    total_loss += net.last_layer.forward(y, t_given[i : i + step]) * y.shape[0]
+            return correct, total_loss
+
         modes = [(layer, layer.training) for layer in [*self.layers.values(), self.last_layer]]
         self.eval()
         try:
-            for i in range(0, xs.shape[0], step):
-                y = self.predict(xs[i : i + step])
-                correct += int(np.sum(np.argmax(y, axis=1) == ts[i : i + step]))
-                if with_loss:
-                    total_loss += self.last_layer.forward(y, t_given[i : i + step]) * y.shape[0]
+            shards = self._eval_shard_count(xs, step, len(starts))
+            if shards < 2:
+                correct, total_loss = batches(self, starts)
+            else:  # every thread takes every shards-th batch on its own copy of the layers
+                nets = [self, *self._replicas(shards - 1)]
+                with parallel.blas_single_threaded():
+                    parts = parallel.run_sharded(lambda i: batches(nets[i], starts[i::shards]), shards)
+                correct = sum(c for c, _ in parts)
+                total_loss = sum(loss for _, loss in parts)
         finally:
             for layer, mode in modes:
                 layer.train(mode)
         return total_loss / xs.shape[0], correct / xs.shape[0]
+
+    def _eval_shard_count(self, x: Array, step: int, n_batches: int) -> int:
+        """How many threads :meth:`_evaluate` spreads its batches over (1: none), by the same
+        rule as a training step's shards, applied to one batch."""
+        if n_batches < 2 or x.ndim < 1:
+            return 1
+        threads = parallel.get_num_threads()
+        if threads < 2 or parallel.in_worker():
+            return 1
+        if x.shape[1:] != self._sample_shape:
+            self._measure(x)
+        if min(step, x.shape[0]) * self._values_per_sample < MIN_SHARD_VALUES:
+            return 1
+        if not all(layer.can_shard() for layer in [*self.layers.values(), self.last_layer]):
+            return 1
+        return min(threads, n_batches)
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
         """Gradients of the loss by backpropagation, keyed like :attr:`params`.
