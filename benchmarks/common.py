@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+import layerwise
+
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
             "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "MKL_DEBUG_CPU_TYPE", "NPY_DISABLE_CPU_FEATURES")
@@ -33,6 +35,7 @@ def environment(threads: int) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "numpy": np.__version__,
         "threads": threads,
+        "layerwise_threads": layerwise.get_num_threads(),
         "env": {k: os.environ[k] for k in BLAS_ENV if k in os.environ},
     }
     try:
@@ -66,7 +69,9 @@ def _cpu_model() -> str:
 
 
 def limit_threads(threads: int) -> Any:
-    """Pin NumPy's BLAS and PyTorch to ``threads`` threads; returns the threadpoolctl context."""
+    """Pin NumPy's BLAS, layerwise's data-parallel steps and PyTorch to ``threads`` threads;
+    returns the threadpoolctl context."""
+    layerwise.set_num_threads(threads)
     ctx = None
     try:
         from threadpoolctl import threadpool_limits
