@@ -216,18 +216,12 @@ def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
     rng = np.random.default_rng(21)
     x = rng.standard_normal((7, 3, 7, 7))
     W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    whole = lw.Convolution(W, b, stride=stride, pad=pad)
-    out = whole.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx = whole.backward(dout)
+    ref = _OneProductRun(rng, x, W, b, stride, pad)
     chunked = lw.Convolution(W, b, stride=stride, pad=pad)
-    per_image = (3 * 3 * 3 + 1) * out.shape[2] * out.shape[3] * 8
+    per_image = (3 * 3 * 3 + 1) * ref.out.shape[2] * ref.out.shape[3] * 8
     monkeypatch.setattr(chunked, "chunk_bytes", 3 * per_image)  # chunks of 3, 3 and 1 images
     assert chunked._chunk(_geom(chunked, x), 8) == 3
-    np.testing.assert_allclose(chunked.forward(x), out, rtol=1e-12)
-    np.testing.assert_allclose(chunked.backward(dout), dx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(chunked.dW, whole.dW, rtol=1e-12)
-    np.testing.assert_allclose(chunked.db, whole.db, rtol=1e-12)
+    ref.check(chunked, chunked.forward(x))
     report = lw.check_gradients(chunked, x, rng=0)
     for row in report.rows:
         assert row.max_rel_error < 1e-7, str(report)
@@ -244,10 +238,8 @@ def test_convolution_in_blocks_for_small_products_equals_one_product(
     rng = np.random.default_rng(22)
     x = rng.standard_normal((7, 2, 9, 9))
     W, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-    whole = lw.Convolution(W, b, stride=stride, pad=pad)
-    out = whole.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx = whole.backward(dout)
+    ref = _OneProductRun(rng, x, W, b, stride, pad)
+    out = ref.out
     blocked = lw.Convolution(W, b, stride=stride, pad=pad)
     if chunk_images:
         per_image = (2 * 3 * 3 + 1) * out.shape[2] * out.shape[3] * 8
@@ -265,10 +257,25 @@ def test_convolution_in_blocks_for_small_products_equals_one_product(
     got = blocked.forward(x)
     assert len(calls) > out.shape[0] * out.shape[2] * out.shape[3] // 13 // 2  # really in blocks
     monkeypatch.setattr(conv_mod.np, "matmul", real)
-    np.testing.assert_allclose(got, out, rtol=1e-12)
-    np.testing.assert_allclose(blocked.backward(dout), dx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(blocked.dW, whole.dW, rtol=1e-12)
-    np.testing.assert_allclose(blocked.db, whole.db, rtol=1e-12)
+    ref.check(blocked, got)
+
+
+class _OneProductRun:
+    """A convolution's forward and backward in one product each, to compare other runs to."""
+
+    def __init__(self, rng: np.random.Generator, x: np.ndarray, W: np.ndarray, b: np.ndarray,
+                 stride: Any, pad: Any) -> None:
+        self.whole = lw.Convolution(W, b, stride=stride, pad=pad)
+        self.out = self.whole.forward(x)
+        self.dout = rng.standard_normal(self.out.shape)
+        self.dx = self.whole.backward(self.dout)
+
+    def check(self, layer: lw.Convolution, out: np.ndarray) -> None:
+        """``out`` (the layer's forward output) and the layer's backward match this run."""
+        np.testing.assert_allclose(out, self.out, rtol=1e-12)
+        np.testing.assert_allclose(layer.backward(self.dout), self.dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, self.whole.dW, rtol=1e-12)
+        np.testing.assert_allclose(layer.db, self.whole.db, rtol=1e-12)
 
 
 def _geom(layer: lw.Convolution, x: np.ndarray) -> Any:
