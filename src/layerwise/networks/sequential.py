@@ -24,7 +24,7 @@ NETWORK_TYPES: dict[str, type[Sequential]] = {}
 #: A data-parallel step gives each thread at least this many activation values (the outputs
 #: of all layers for its shard, about 1 MiB in float32): below that, handing work to threads
 #: costs more than it saves (measured: TwoLayerNet's 12,000 values per step run twice as slow
-#: on two threads; SimpleConvNet's 3.9 million run 1.8 times as fast).
+#: on two threads; SimpleConvNet's 3.9 million run 1.6 times as fast).
 MIN_SHARD_VALUES = 1 << 18
 #: ... and at least this many samples.
 MIN_SHARD_SAMPLES = 8
@@ -371,12 +371,13 @@ class Sequential:
         n = x.shape[0]
         nets = [self, *self._replicas(shards - 1)]
         bounds = [n * i // shards for i in range(shards + 1)]
+        masks: dict[str, Array] = {}  # Dropout's masks for the whole batch, drawn up front
         for name, layer in self.layers.items():
-            if isinstance(layer, Dropout):
-                mask = layer.draw_batch_mask(n)
-                if mask is not None:
-                    for net, lo, hi in zip(nets, bounds, bounds[1:], strict=False):
-                        _dropout(net, name).preset_mask(mask[lo:hi])
+            mask = layer.draw_batch_mask(n) if isinstance(layer, Dropout) else None
+            if mask is not None:
+                masks[name] = mask
+                for net, lo, hi in zip(nets, bounds, bounds[1:], strict=False):
+                    _dropout(net, name).preset_mask(mask[lo:hi])
 
         def shard(i: int) -> float:
             net, lo, hi = nets[i], bounds[i], bounds[i + 1]
@@ -392,9 +393,8 @@ class Sequential:
                 total = getattr(layer, "d" + p)
                 for rep in nets[1:]:
                     np.add(total, getattr(rep.layers[name], "d" + p), out=total)
-            if isinstance(layer, Dropout) and layer.training:
-                # the whole batch's mask, as after an unsplit step
-                layer.mask = np.concatenate([_dropout(net, name).mask for net in nets])
+        for name, mask in masks.items():  # the whole batch's mask, as after an unsplit step
+            _dropout(self, name).mask = mask
         self.last_loss = float(sum(losses)) + self._regularization_loss()
         self._regularize_grads()
         return dict(self.grads)
