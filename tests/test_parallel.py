@@ -175,6 +175,7 @@ def test_dropout_masks_are_those_of_an_unsplit_step(spy: list[int], monkeypatch:
         parallel.set_num_threads(3)
         got = many.gradient(x, t)
         assert spy == [3] * (i + 1)
+        assert many.last_loss == pytest.approx(one.last_loss, rel=1e-13)
         for k in ref:
             np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
         for name, layer in one.layers.items():
