@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -320,3 +323,30 @@ def test_evaluation_spread_over_threads_equals_one_thread(batch_size: int, spy: 
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     assert net.training  # the modes are restored
     assert all(layer.training for layer in net.layers.values())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_pool_of_its_own() -> None:
+    # The child inherits the parent's pool object but none of its threads: without a fresh
+    # pool, work handed to it would wait forever.
+    parallel.set_num_threads(2)
+    assert parallel.run_sharded(lambda i: i, 2) == [0, 1]  # the parent's pool exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once, whatever happens
+        try:
+            ok = parallel.run_sharded(lambda i: i * 10, 2) == [0, 10]
+            os.write(write, b"ok" if ok else b"wrong")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready: list[int] = []
+    try:
+        ready, _, _ = select.select([read], [], [], 30)
+        assert ready, "the forked child hung"
+        assert os.read(read, 16) == b"ok"
+    finally:
+        os.close(read)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -160,6 +160,19 @@ class _BlasLimit:
 _blas_limit = _BlasLimit()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: forget the pool (a new one is made
+    when needed) and start the locks and the BLAS limit afresh."""
+    global _pool, _lock, _blas_limit
+    _pool = None
+    _lock = threading.Lock()
+    _blas_limit = _BlasLimit()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @contextmanager
 def blas_single_threaded() -> Iterator[None]:
     """BLAS (NumPy's matrix products) on one thread inside the block, as before after it.
