@@ -7,7 +7,9 @@ values) therefore leaves the other cores idle for most of its time. For such net
 runs forward and backward of each shard on its own copy of the layers (the parameter arrays are
 shared, the caches are not), with BLAS kept to one thread meanwhile so that the shards do not
 compete for cores, then sums the shards' gradients. NumPy releases the GIL inside its loops,
-so the threads really run at once.
+so the threads really run at once. ``accuracy`` and ``evaluate`` spread such a network's
+batches over the threads the same way, and element-wise optimizers update large parameters
+in one part per thread (:mod:`layerwise.optimizers`).
 
 Small networks (the book's TwoLayerNet) stay on one thread: their steps are a few hundred
 microseconds of many small operations, and handing them to threads costs more than it saves.
