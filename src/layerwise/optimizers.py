@@ -163,19 +163,18 @@ _PART_SCRATCH = threading.local()  # per thread: work buffers for parts of a par
 
 
 class _Part(str):
-    """The key of one contiguous part ``[lo, hi)`` of the flattened parameter ``base`` (of
-    ``size`` entries): :meth:`Optimizer._slot` hands out the matching part of the whole
+    """The key of one contiguous part ``[lo, hi)`` of the flattened parameter ``base``:
+    :meth:`Optimizer._slot` hands out the matching part of the whole
     parameter's state (and :meth:`Optimizer._scratch` a work buffer of the part's length), so
     an element-wise ``_update_one`` updates each part exactly as it would the whole."""
 
     base: str
     lo: int
     hi: int
-    size: int
 
-    def __new__(cls, base: str, lo: int, hi: int, size: int) -> _Part:
+    def __new__(cls, base: str, lo: int, hi: int) -> _Part:
         part = super().__new__(cls, base)
-        part.base, part.lo, part.hi, part.size = base, lo, hi, size
+        part.base, part.lo, part.hi = base, lo, hi
         return part
 
 
@@ -277,13 +276,13 @@ class Optimizer:
                     )
         # every check done: from here on nothing fails half-way
         self.t += 1
-        threads = parallel.get_num_threads() if self.elementwise and not parallel.in_worker() else 1
+        threads = 1 if parallel.in_worker() else parallel.get_num_threads()
         for k, p in current.items():
             gk = g[k]
             if gk.dtype != p.dtype:
                 gk = gk.astype(p.dtype)
             parts = min(threads, p.size // PARALLEL_MIN_PART)
-            if (parts < 2 and (p.size <= UPDATE_BLOCK or not self.elementwise)) or not p.flags.c_contiguous:
+            if not self.elementwise or not p.flags.c_contiguous or (parts < 2 and p.size <= UPDATE_BLOCK):
                 self._update_one(k, p, gk)
             else:
                 self._update_in_parts(k, p, gk, max(parts, 1))
@@ -304,7 +303,7 @@ class Optimizer:
             blocks = -(-(stop - start) // UPDATE_BLOCK)
             edges = [start + (stop - start) * j // blocks for j in range(blocks + 1)]
             for lo, hi in zip(edges, edges[1:], strict=False):
-                self._update_one(_Part(key, lo, hi, n), flat_p[lo:hi], flat_g[lo:hi])
+                self._update_one(_Part(key, lo, hi), flat_p[lo:hi], flat_g[lo:hi])
 
         parallel.run_sharded(part, parts)
 

@@ -255,16 +255,24 @@ class Sequential:
         rule as a training step's shards, applied to one batch."""
         if n_batches < 2 or x.ndim < 1:
             return 1
+        threads = self._threads_for(x, x.shape)
+        if threads < 2 or min(step, x.shape[0]) * self._values_per_sample < MIN_SHARD_VALUES:
+            return 1
+        return min(threads, n_batches) if self._layers_can_shard() else 1
+
+    def _threads_for(self, x: ArrayLike, shape: tuple[int, ...]) -> int:
+        """The threads a split of work on inputs ``x`` (of ``shape``) may use: 1 when only one
+        is set or the caller is itself a pool thread. Measures the activations per sample
+        first when the input shape is new, so that the caller can size the split."""
         threads = parallel.get_num_threads()
         if threads < 2 or parallel.in_worker():
             return 1
-        if x.shape[1:] != self._sample_shape:
-            self._measure(x)
-        if min(step, x.shape[0]) * self._values_per_sample < MIN_SHARD_VALUES:
-            return 1
-        if not all(layer.can_shard() for layer in [*self.layers.values(), self.last_layer]):
-            return 1
-        return min(threads, n_batches)
+        if shape[1:] != self._sample_shape:
+            self._measure(np.asarray(x))
+        return threads
+
+    def _layers_can_shard(self) -> bool:
+        return all(layer.can_shard() for layer in [*self.layers.values(), self.last_layer])
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
         """Gradients of the loss by backpropagation, keyed like :attr:`params`.
@@ -309,11 +317,7 @@ class Sequential:
             shape = np.shape(x)
         if not shape or shape[0] < 2 * MIN_SHARD_SAMPLES:
             return 1
-        threads = parallel.get_num_threads()
-        if threads < 2 or parallel.in_worker():
-            return 1
-        if shape[1:] != self._sample_shape:
-            self._measure(np.asarray(x))
+        threads = self._threads_for(x, shape)
         n = shape[0]
         shards = min(threads, n // MIN_SHARD_SAMPLES, int(n * self._values_per_sample) // MIN_SHARD_VALUES)
         if shards < 2:
@@ -321,9 +325,7 @@ class Sequential:
         t_shape = np.shape(t)
         if not t_shape or t_shape[0] != n:
             return 1  # the unsplit path reports the mismatch
-        if not all(layer.can_shard() for layer in [*self.layers.values(), self.last_layer]):
-            return 1
-        return shards
+        return shards if self._layers_can_shard() else 1
 
     def _measure(self, x: Array) -> None:
         """Record how many activation values one sample shaped like ``x[0]`` gives rise to,
