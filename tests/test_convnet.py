@@ -132,3 +132,63 @@ def test_deep_conv_net_gradients(training: bool) -> None:
     report = lw.check_gradients(small, xs - 0.5, ts)
     for row in report.rows:
         assert row.max_rel_error < 1e-6, str(report)
+
+
+# -- a ReLU before a max pooling runs after it ------------------------------------------------------
+def _book_order_step(net: lw.Sequential, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scores and gradients with every layer run strictly in the order of ``net.layers``."""
+    out = x
+    for layer in net.layers.values():
+        out = layer.forward(out)
+    scores = out
+    net.last_layer.forward(scores, t)
+    d = net.last_layer.backward(1.0)
+    for layer in reversed(list(net.layers.values())):
+        d = layer.backward(d)
+    return scores, {k: np.array(v) for k, v in net.grads.items()}
+
+
+@pytest.mark.parametrize(("pool", "size"), [
+    ({"pool_h": 2, "pool_w": 2}, 8),                         # the fast path
+    ({"pool_h": 3, "pool_w": 3, "stride": 2, "pad": 1}, 9),  # overlapping, padded: through im2col
+    ({"pool_h": 2, "pool_w": 3, "stride": 1}, 8),            # overlapping, no padding
+])
+def test_relu_then_max_pool_runs_reordered_with_the_same_result(pool: dict[str, Any], size: int) -> None:
+    rng = np.random.default_rng(5)
+    conv = lw.layers.Convolution(rng.standard_normal((3, 2, 3, 3)).astype(np.float32),
+                                 rng.standard_normal(3).astype(np.float32), pad=1)
+    pooling = lw.layers.Pooling(**pool)
+    x = rng.standard_normal((4, 2, size, size)).astype(np.float32)
+    x[0] = 0.0  # all-zero outputs: every window a tie, relu's zeros against the conv's bias
+    x[1, :, :4] = -5.0  # large negative patches: windows whose maximum is not positive
+    x[2, :, 2:6:2] = x[2, :, 3:7:2]  # equal rows: ties inside windows
+    probe = lw.Sequential([conv, lw.layers.Relu(), pooling], lw.layers.SoftmaxWithLoss())
+    feats = int(np.prod(probe.predict(x[:1]).shape[1:]))
+    affine = lw.layers.Affine(rng.standard_normal((feats, 5)).astype(np.float32), np.zeros(5, np.float32))
+    relu = lw.layers.Relu()
+    net = lw.Sequential([conv, relu, pooling, affine], lw.layers.SoftmaxWithLoss())
+    t = rng.integers(0, 5, 4)
+    order = lw.networks.sequential._run_order(net.layers.values())
+    assert [type(layer).__name__ for layer in order] == ["Convolution", "Pooling", "Relu", "Affine"]
+    book = net.copy()
+    scores, grads = _book_order_step(book, x, t)
+    np.testing.assert_array_equal(net.predict(x), scores)
+    for key, g in net.gradient(x, t).items():
+        np.testing.assert_array_equal(g, grads[key], err_msg=key)
+    assert relu.mask is not None
+    assert relu.mask.shape == pooling.forward(conv.forward(x)).shape  # documented: the pooled shape
+
+
+def test_run_order_moves_relu_past_max_pooling_only() -> None:
+    from layerwise.networks.sequential import _run_order
+
+    class MyRelu(lw.layers.Relu):
+        pass
+
+    relu, avg = lw.layers.Relu(), lw.layers.Pooling(2, 2, mode="avg")
+    p1, p2 = lw.layers.Pooling(2, 2), lw.layers.Pooling(2, 2)
+    assert _run_order([relu, p1, p2, avg]) == [p1, p2, relu, avg]
+    assert _run_order([relu, avg, p1]) == [relu, avg, p1]  # average pooling does not commute
+    mine = MyRelu()
+    assert _run_order([mine, p1]) == [mine, p1]  # a subclass may do anything in forward
+    assert _run_order([p1, relu]) == [p1, relu]
