@@ -27,8 +27,10 @@ def test_bench_conv_runs_and_reports_both_libraries(tmp_path: Path) -> None:
     stdout, result = run_script("bench_conv.py", "--iters", "2", "--repeats", "1", tmp_path=tmp_path)
     assert "book-style loop" in stdout and "through layerwise train" in stdout
     names = [row[0] for row in result["per_layer_ms"]]
-    assert names == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2", "Adam step"]
-    assert [row[0] for row in result["torch_per_layer_ms"]] == names
+    # in the order each library runs them: layerwise applies ReLU1 to the pooled values
+    assert names == ["Conv1", "Pool1", "Relu1", "Affine1", "Relu2", "Affine2", "Adam step"]
+    assert [row[0] for row in result["torch_per_layer_ms"]] == [
+        "Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2", "Adam step"]
     assert all(v > 0 for row in result["per_layer_ms"][:-1] for v in row[1:])
     assert set(result["epoch_s"]) == {"trainer", "book", "torch"}
 

@@ -198,6 +198,13 @@ class Sequential:
         """Non-trainable state by key (``running_mean1``, ``running_var1``, ...): a live view."""
         return self._buffers
 
+    def execution_order(self) -> list[tuple[str, Layer]]:
+        """``(name, layer)`` pairs in the order :meth:`predict` runs them: the order of
+        :attr:`layers`, except that a ReLU directly followed by a max pooling runs after it
+        (see :func:`_run_order`)."""
+        names = {id(layer): name for name, layer in self.layers.items()}
+        return [(names[id(layer)], layer) for layer in _run_order(self.layers.values())]
+
     def predict(self, x: ArrayLike) -> Array:
         """Scores of the last layer before the loss, shape ``(N, n_out)``.
 
