@@ -10,7 +10,7 @@ import pytest
 from layer_cases import _window
 
 import layerwise as lw
-from layerwise.conv_utils import col2im_t, im2col_t
+from layerwise.conv_utils import _Geometry, col2im_bl, col2im_t, im2col_t, windows_bl
 
 
 def _geometry(rng: np.random.Generator) -> dict[str, Any]:
@@ -73,6 +73,14 @@ def test_im2col_matches_naive_and_col2im_is_its_adjoint(seed: int) -> None:
     np.testing.assert_allclose(np.sum(col * y), np.sum(x * back), rtol=1e-12, atol=1e-12)
     back_t = col2im_t(y.T, x.shape, fh, fw, s, p)
     np.testing.assert_allclose(back_t, back, rtol=1e-12, atol=1e-12)
+    # and in the batch-last layout the Convolution uses: columns in (oh, ow, n) order
+    geo = _Geometry("test", x.shape, fh, fw, s, p)
+    n, oh, ow = x.shape[0], geo.out_h, geo.out_w
+    to_bl = np.arange(n * oh * ow).reshape(n, oh, ow).transpose(1, 2, 0).ravel()
+    col_bl = windows_bl(x, geo).reshape(col.shape[1], -1)
+    np.testing.assert_array_equal(col_bl, col.T[:, to_bl])
+    back_bl = col2im_bl(np.ascontiguousarray(y.T[:, to_bl]), geo)
+    np.testing.assert_allclose(back_bl, back, rtol=1e-12, atol=1e-12)
 
 
 def test_col2im_of_ones_counts_how_many_windows_cover_each_pixel() -> None:
@@ -194,7 +202,7 @@ def test_convolution_float32_shapes_and_backward_params() -> None:
 
 
 def test_convolution_accepts_any_memory_layout() -> None:
-    # outputs are channel-major views; a second convolution, ReLU and pooling must not care
+    # outputs are batch-last views; a second convolution, ReLU and pooling must not care
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 2, 6, 6))
     conv1 = lw.Convolution(rng.standard_normal((4, 2, 3, 3)), np.zeros(4), pad=1)
@@ -211,16 +219,17 @@ def test_convolution_accepts_any_memory_layout() -> None:
 @pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1), ((1, 2), (2, 0))])
 def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    # A large batch is unrolled a few images at a time (the last chunk partial) and unrolled
-    # again in backward; stride 1 gets dx as a correlation with the rotated filters.
+    # A large batch is unrolled a few output rows at a time (the last chunk partial) and
+    # unrolled again in backward; stride 1 gets dx as a correlation with the rotated filters.
     rng = np.random.default_rng(21)
     x = rng.standard_normal((7, 3, 7, 7))
     W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     ref = _OneProductRun(rng, x, W, b, stride, pad)
     chunked = lw.Convolution(W, b, stride=stride, pad=pad)
-    per_image = (3 * 3 * 3 + 1) * ref.out.shape[2] * ref.out.shape[3] * 8
-    monkeypatch.setattr(chunked, "chunk_bytes", 3 * per_image)  # chunks of 3, 3 and 1 images
-    assert chunked._chunk(_geom(chunked, x), 8) == 3
+    per_row = (3 * 3 * 3 + 1) * ref.out.shape[3] * x.shape[0] * 8
+    monkeypatch.setattr(chunked, "chunk_bytes", 2 * per_row)  # chunks of 2 output rows
+    assert chunked._chunk(_geom(chunked, x), 8) == 2
+    assert ref.out.shape[2] > 2  # several chunks
     ref.check(chunked, chunked.forward(x))
     report = lw.check_gradients(chunked, x, rng=0)
     for row in report.rows:
@@ -228,9 +237,9 @@ def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
 
 
 @pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1)])
-@pytest.mark.parametrize("chunk_images", [None, 3])
+@pytest.mark.parametrize("chunk_rows", [None, 3])
 def test_convolution_in_blocks_for_small_products_equals_one_product(
-        stride: Any, pad: Any, chunk_images: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+        stride: Any, pad: Any, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     # Products of a small filter bank are split into blocks of columns (forward, and dx for
     # stride 1) and of the shared axis (dW); blocks of 13 here, the last one partial.
     import layerwise.layers.convolution as conv_mod
@@ -241,9 +250,9 @@ def test_convolution_in_blocks_for_small_products_equals_one_product(
     ref = _OneProductRun(rng, x, W, b, stride, pad)
     out = ref.out
     blocked = lw.Convolution(W, b, stride=stride, pad=pad)
-    if chunk_images:
-        per_image = (2 * 3 * 3 + 1) * out.shape[2] * out.shape[3] * 8
-        monkeypatch.setattr(blocked, "chunk_bytes", chunk_images * per_image)
+    if chunk_rows:
+        per_row = (2 * 3 * 3 + 1) * out.shape[3] * x.shape[0] * 8
+        monkeypatch.setattr(blocked, "chunk_bytes", chunk_rows * per_row)
     monkeypatch.setattr(conv_mod, "MIN_BLOCK", 1)
     monkeypatch.setattr(conv_mod, "SMALL_PRODUCT", 3 * 19 * 13)  # 13 columns per block
     calls: list[int] = []
@@ -356,3 +365,25 @@ def test_convolutions_in_parallel_threads_do_not_share_buffers(monkeypatch: pyte
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(run, cases))
+
+
+def test_layouts_flow_batch_last_through_pooling_relu_and_affine() -> None:
+    # A Convolution's output is batch-last memory (C, H, W, N); pooling and ReLU keep it, an
+    # Affine layer flattens it without a copy and sends dx back in the same layout.
+    rng = np.random.default_rng(8)
+    conv = lw.Convolution(rng.standard_normal((3, 2, 3, 3)).astype(np.float32), np.zeros(3, np.float32))
+    pool, relu = lw.Pooling(2, 2), lw.Relu()
+    affine = lw.Affine(rng.standard_normal((3 * 3 * 3, 4)).astype(np.float32), np.zeros(4, np.float32))
+    x = rng.standard_normal((5, 2, 8, 8)).astype(np.float32)
+    h = relu.forward(pool.forward(conv.forward(x)))
+    # memory ordered (C, H, W, N): the axes of (N, C, H, W) from the largest stride down
+    assert np.argsort(h.strides)[::-1].tolist() == [1, 2, 3, 0]
+    y = affine.forward(h)
+    assert np.shares_memory(affine.x, h)  # flattened without a copy
+    dout = rng.standard_normal(y.shape).astype(np.float32)
+    dx = affine.backward(dout)
+    assert dx.strides == h.strides
+    np.testing.assert_allclose(dx, (dout @ affine.W.T).reshape(h.shape), rtol=1e-6)
+    c_order = lw.Affine(affine.W, affine.b)
+    c_order.forward(np.ascontiguousarray(h))
+    np.testing.assert_allclose(c_order.backward(dout), dx, rtol=1e-6)

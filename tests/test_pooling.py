@@ -15,8 +15,13 @@ import layerwise as lw
 
 
 def _channel_major(x: np.ndarray) -> np.ndarray:
-    """``x`` with the memory order of a Convolution's output, (C, N, H, W)."""
+    """``x`` with memory ordered (C, N, H, W)."""
     return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+def _batch_last(x: np.ndarray) -> np.ndarray:
+    """``x`` with the memory order of a Convolution's output, (C, H, W, N)."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -36,7 +41,7 @@ def test_pooling_gradients_over_a_sweep(seed: int, mode: str) -> None:
 @pytest.mark.parametrize("pool", [(2, 2), (3, 3), (2, 3), (1, 2), (3, 1), (1, 1), (4, 4)])
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("data", ["random", "ties", "relu"])
-@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("layout", ["C", "channel-major", "batch-last"])
 def test_fast_path_equals_im2col_path(pool: tuple[int, int], mode: str, data: str, layout: str) -> None:
     rng = np.random.default_rng(hash((pool, mode, data, layout)) % 2**32)
     ph, pw = pool
@@ -48,6 +53,8 @@ def test_fast_path_equals_im2col_path(pool: tuple[int, int], mode: str, data: st
     }[data].astype(np.float32)
     if layout == "channel-major":
         x = _channel_major(x)
+    elif layout == "batch-last":
+        x = _batch_last(x)
     fast = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
     general = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
     general.fast = False
@@ -57,6 +64,7 @@ def test_fast_path_equals_im2col_path(pool: tuple[int, int], mode: str, data: st
     dout = rng.standard_normal(out_fast.shape).astype(np.float32)
     dx_fast, dx_general = fast.backward(dout), general.backward(dout)
     assert dx_fast.dtype == np.float32 and dx_fast.shape == x.shape
+    assert np.argsort(dx_fast.strides).tolist() == np.argsort(x.strides).tolist() or min(x.shape) == 1
     np.testing.assert_allclose(dx_fast, dx_general, rtol=1e-6, atol=1e-7)
     if mode == "max":  # one cell per window gets its dout, the others exactly 0
         assert np.count_nonzero(dx_fast) == np.count_nonzero(dout)
@@ -99,7 +107,7 @@ def test_default_stride_is_the_pool_size_and_repr() -> None:
 
 
 def test_pooling_keeps_float32_and_does_not_touch_its_input() -> None:
-    x = _channel_major(np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32))
+    x = _batch_last(np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32))
     kept = x.copy()
     for pool in (lw.Pooling(2, 2), lw.Pooling(3, 3, stride=1, pad=1), lw.Pooling(2, 2, mode="avg")):
         out = pool.forward(x)

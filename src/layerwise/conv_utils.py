@@ -5,10 +5,13 @@ book's layout ``(N*out_h*out_w, C*filter_h*filter_w)``; :func:`col2im` is its ex
 (``<im2col(x), y> == <x, col2im(y)>``): it adds each row back onto the pixels it came from.
 
 :func:`im2col_t` / :func:`col2im_t` are the same pair in the transposed layout
-``(C*filter_h*filter_w, N*out_h*out_w)``, built directly rather than by transposing. It is the
-layout :class:`~layerwise.layers.Convolution` uses: the copy reads whole image rows, and
-``W_mat @ col`` yields the output channel-major, so the bias is added along rows and the
-backward sums run over contiguous memory.
+``(C*filter_h*filter_w, N*out_h*out_w)``, built directly rather than by transposing.
+
+:class:`~layerwise.layers.Convolution` unrolls in that transposed layout too, but with the
+columns in ``(out_h, out_w, N)`` order (:func:`windows_bl`, :func:`col2im_bl`): ``W_mat @ col``
+then yields the output batch-last, ``(F, out_h, out_w, N)`` in memory, which pooling and
+the next convolution read in long contiguous runs, and which a following Affine layer
+flattens without a copy.
 
 Both are vectorised with strided window views; only ``col2im`` loops, over the
 ``filter_h * filter_w`` kernel offsets (each iteration adds a whole strided slab). The output
@@ -27,7 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from layerwise.errors import ShapeError
 
-__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "conv_output_size"]
+__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "windows_bl", "col2im_bl",
+           "conv_output_size"]
 
 Array = NDArray[Any]
 IntPair = int | tuple[int, int]
@@ -183,6 +187,35 @@ def windows_t(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
     return _windows(xp, g).transpose(0, 4, 5, 1, 2, 3)
 
 
+def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
+    """A read-only view ``(C, fh, fw, out_h, out_w, N)`` of the windows of ``x`` (N, C, H, W)
+    padded with ``fill``, over a batch-last copy ``(C, H, W, N)`` of ``x``: free when ``x``
+    is a view of such memory (a Convolution's output is) and nothing is padded.
+
+    Copied out as a matrix ``(C*fh*fw, out_h*out_w*N)``, a window row is read as whole
+    runs of ``out_w * N`` values (for stride 1), and a range of output rows
+    (``[:, :, :, lo:hi]``) is a contiguous range of its columns."""
+    xt = x.transpose(1, 2, 3, 0)
+    if g.ph or g.pw:
+        xp = np.full((g.c, g.h + 2 * g.ph, g.w + 2 * g.pw, g.n), fill, dtype=x.dtype)
+        xp[:, g.ph:g.ph + g.h, g.pw:g.pw + g.w] = xt
+    else:
+        xp = np.ascontiguousarray(xt)
+    v = sliding_window_view(xp, (g.fh, g.fw), axis=(1, 2))[:, :: g.sh, :: g.sw]
+    return v.transpose(0, 4, 5, 1, 2, 3)
+
+
+def col2im_bl(col: Array, g: _Geometry) -> Array:
+    """The adjoint of copying :func:`windows_bl` out as a matrix: ``col`` of shape
+    ``(C*fh*fw, out_h*out_w*N)`` back to images ``(N, C, H, W)``, returned as a view of
+    batch-last memory ``(C, H, W, N)``."""
+    col6 = col.reshape(g.c, g.fh, g.fw, g.out_h, g.out_w, g.n)
+    img = np.zeros((g.c, g.h + 2 * g.ph, g.w + 2 * g.pw, g.n), dtype=col.dtype)
+    for i, j, rows, cols in g.offsets():
+        img[:, rows, cols] += col6[:, i, j]
+    return img[:, g.ph:g.ph + g.h, g.pw:g.pw + g.w].transpose(3, 0, 1, 2)
+
+
 def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0,
              fill: float = 0.0, out: Array | None = None) -> Array:
     """:func:`im2col` transposed, built directly: shape ``(C*filter_h*filter_w, N*out_h*out_w)``.
@@ -209,8 +242,7 @@ def col2im_t(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: i
     """The adjoint of :func:`im2col_t`: ``col`` of shape ``(C*filter_h*filter_w, N*out_h*out_w)``
     back to images of shape ``input_shape = (N, C, H, W)``.
 
-    The result is a channel-major view (its memory is ordered ``(C, N, H, W)``), which is what
-    the next backward step, another Convolution or a ReLU, reads fastest.
+    The result is a channel-major view (its memory is ordered ``(C, N, H, W)``).
     """
     c = _as_float(col)
     g = _Geometry("col2im_t", tuple(input_shape), filter_h, filter_w, stride, pad)

@@ -73,7 +73,11 @@ class Affine(Layer):
 
     def backward(self, dout: ArrayLike) -> Array:
         d = self._param_backward(dout)
-        assert self.original_x_shape is not None
+        assert self.original_x_shape is not None and self.x is not None
+        if self.x.flags.f_contiguous and not self.x.flags.c_contiguous:
+            # x was a flattened batch-last view (a Convolution's or Pooling's output): dx in
+            # the same layout, so that the layers below read it without a copy
+            return (self.W @ d.T).T.reshape(self.original_x_shape)
         return (d @ self.W.T).reshape(self.original_x_shape)
 
     def backward_params(self, dout: ArrayLike) -> None:

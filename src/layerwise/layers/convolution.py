@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.conv_utils import IntPair, _Geometry, _pair, col2im_t, windows_t
+from layerwise.conv_utils import IntPair, _Geometry, _pair, col2im_bl, windows_bl
 from layerwise.errors import ShapeError
 from layerwise.functions import as_float_array
 from layerwise.layers.base import Array, Layer
@@ -89,23 +89,30 @@ class Convolution(Layer):
     sets ``dW = dout_mat.T @ col``, ``db = dout.sum(axis=(0, 2, 3))`` and returns
     ``dx = col2im(dout_mat @ W_mat)``.
 
-    The product is computed in the transposed layout (:func:`~layerwise.conv_utils.im2col_t`),
-    with the bias folded in as a row of ones: ``[W_mat b] @ [col_t; 1]`` gives the output
-    channel-major, so ``out`` is returned as a transposed view whose memory is ordered
-    ``(FN, N, OH, OW)``; ReLU and Pooling keep that order, and the backward pass then reads
-    ``dout`` without a copy and gets ``db`` from the same product as ``dW``.
+    The product is computed in the transposed layout, with the columns in ``(OH, OW, N)``
+    order (:func:`~layerwise.conv_utils.windows_bl`) and the bias folded in as a row of ones:
+    ``[W_mat b] @ [col_t; 1]`` gives the output batch-last, so ``out`` is returned as a
+    transposed view whose memory is ordered ``(FN, OH, OW, N)``. ReLU and Pooling keep that
+    order and work on it in long contiguous runs (a 2x2 pooling's pairs of rows or columns
+    are runs of ``N`` or ``OW * N`` values, not single values); an Affine layer flattens it
+    without a copy and returns its ``dx`` in the same layout; and the backward pass reads
+    ``dout`` without a copy and gets ``db`` from the same product as ``dW``. Measured on one
+    thread: SimpleConvNet's steps 5 to 10% faster than with memory ordered ``(FN, N, OH,
+    OW)``, DeepConvNet's 12%.
 
-    The batch is unrolled a chunk of images at a time (:attr:`chunk_bytes`), so the unrolled
-    windows stay in cache rather than filling memory (for DeepConvNet's second layer they
-    would take 45 MB per batch of 100), and backward unrolls them again. For stride 1, ``dx``
-    is the correlation of ``dout`` with the rotated filters, the same chunked product.
+    The batch is unrolled a chunk of output rows at a time (:attr:`chunk_bytes`), so the
+    unrolled windows stay in cache rather than filling memory (for DeepConvNet's second
+    layer they would take 45 MB per batch of 100), and backward unrolls them again. For
+    stride 1, ``dx`` is the correlation of ``dout`` with the rotated filters, the same
+    chunked product.
     """
 
     samples_independent = True
 
     param_names = ("W", "b")
     #: Bytes of unrolled windows per matrix product. The batch is processed in chunks of
-    #: images this small, so that the unrolled copy stays in cache instead of going to memory.
+    #: output rows this small, so that the unrolled copy stays in cache instead of going to
+    #: memory.
     chunk_bytes = 1 << 23
 
     def __init__(self, W: ArrayLike, b: ArrayLike, stride: IntPair = 1, pad: IntPair = 0) -> None:
@@ -130,39 +137,40 @@ class Convolution(Layer):
         return v[0] if v[0] == v[1] else v
 
     def _chunk(self, g: _Geometry, itemsize: int) -> int:
-        """Images per chunk: as many as keep one chunk's unrolled windows within
+        """Output rows per chunk: as many as keep one chunk's unrolled windows within
         :attr:`chunk_bytes` (at least one)."""
-        per_image = (g.cols + 1) * g.out_h * g.out_w * itemsize
-        return max(1, min(g.n, self.chunk_bytes // per_image))
+        per_row = (g.cols + 1) * g.out_w * g.n * itemsize
+        return max(1, min(g.out_h, self.chunk_bytes // per_row))
 
     def _chunks(self, x: Array, g: _Geometry, ones: bool, slot: int = 0) -> Iterator[tuple[int, int, Array]]:
-        """``(lo, hi, col)`` for consecutive chunks of the batch, ``col = im2col_t(x[lo:hi])``
-        of shape ``(C*FH*FW, (hi-lo)*OH*OW)``, with a row of ones under it when ``ones``.
-        The chunks share workspace ``slot``: each ``col`` is valid until the next is drawn."""
-        k, per_image = g.cols, g.out_h * g.out_w
-        nc = self._chunk(g, x.dtype.itemsize)
-        size = (k + 1) * nc * per_image
+        """``(lo, hi, col)`` for consecutive chunks of output rows: ``col`` holds the windows
+        of output rows ``lo:hi`` of every image, shape ``(C*FH*FW, (hi-lo)*OW*N)``, columns
+        in ``(oh, ow, n)`` order, with a row of ones under it when ``ones``. The chunks share
+        workspace ``slot``: each ``col`` is valid until the next is drawn."""
+        k, per_row = g.cols, g.out_w * g.n
+        rc = self._chunk(g, x.dtype.itemsize)
+        size = (k + 1) * rc * per_row
         # One chunk for the whole batch (kept for backward): an array of its own. Several:
         # the buffer all layers share, which stays in cache from one layer to the next.
-        buf = np.empty(size, dtype=x.dtype) if nc >= g.n else _workspace(slot, size, x.dtype)
+        buf = np.empty(size, dtype=x.dtype) if rc >= g.out_h else _workspace(slot, size, x.dtype)
         rows = k + 1 if ones else k
-        win = windows_t(x, g)  # padded once; each chunk is one copy out of this view
-        for lo in range(0, g.n, nc):
-            hi = min(lo + nc, g.n)
-            col = buf[: rows * (hi - lo) * per_image].reshape(rows, -1)
-            np.copyto(col[:k].reshape(g.c, g.fh, g.fw, hi - lo, g.out_h, g.out_w), win[:, :, :, lo:hi])
+        win = windows_bl(x, g)  # padded once; each chunk is one copy out of this view
+        for lo in range(0, g.out_h, rc):
+            hi = min(lo + rc, g.out_h)
+            col = buf[: rows * (hi - lo) * per_row].reshape(rows, -1)
+            np.copyto(col[:k].reshape(g.c, g.fh, g.fw, hi - lo, g.out_w, g.n), win[:, :, :, lo:hi])
             if ones:
                 col[k] = 1
             yield lo, hi, col
 
     def _correlate(self, x: Array, w_mat: Array, g: _Geometry, ones: bool,
                    slot: int = 0) -> tuple[Array, Array]:
-        """``w_mat @ [im2col_t(x); 1]`` chunk by chunk: ``(F, N*OH*OW)``, channel-major, and
-        the last chunk's unrolled windows (all of them when one chunk held the batch)."""
-        per_image = g.out_h * g.out_w
-        out = np.empty((w_mat.shape[0], g.n * per_image), dtype=x.dtype)
+        """``w_mat @ [windows; 1]`` chunk by chunk: ``(F, OH*OW*N)``, batch-last, and the
+        last chunk's unrolled windows (all of them when one chunk held the batch)."""
+        per_row = g.out_w * g.n
+        out = np.empty((w_mat.shape[0], g.out_h * per_row), dtype=x.dtype)
         for lo, hi, col in self._chunks(x, g, ones, slot):
-            _matmul_into(w_mat, col, out[:, lo * per_image:hi * per_image])
+            _matmul_into(w_mat, col, out[:, lo * per_row:hi * per_row])
         return out, col
 
     def forward(self, x: ArrayLike) -> Array:
@@ -178,7 +186,7 @@ class Convolution(Layer):
         self.x, self._geometry = x, g
         # One chunk held the whole batch: keep its windows for backward instead of unrolling again.
         self._col = last_col if last_col.shape[1] == out.shape[1] and self.training else None
-        return out.reshape(fn, g.n, g.out_h, g.out_w).transpose(1, 0, 2, 3)
+        return out.reshape(fn, g.out_h, g.out_w, g.n).transpose(3, 0, 1, 2)
 
     def backward(self, dout: ArrayLike) -> Array:
         dx = self._backward(dout, need_dx=True)
@@ -196,19 +204,19 @@ class Convolution(Layer):
         chunk's windows again (cheaper than keeping them all from the forward pass). For
         stride 1, ``dx`` is itself a correlation: ``dout`` padded by ``FH - 1 - pad`` with the
         filters rotated by 180 degrees and input and output channels swapped. Other strides
-        scatter ``W_mat.T @ dout_mat`` back with :func:`~layerwise.conv_utils.col2im_t`.
+        scatter ``W_mat.T @ dout_mat`` back with :func:`~layerwise.conv_utils.col2im_bl`.
         """
         self._require(self.x)
         assert self.x is not None and self._geometry is not None
         x, g = self.x, self._geometry
         fn = self.W.shape[0]
         d = self._dout(dout, (g.n, fn, g.out_h, g.out_w), self.W.dtype)
-        dmat = d.transpose(1, 0, 2, 3).reshape(fn, -1)  # free for a channel-major dout
-        per_image = g.out_h * g.out_w
+        dmat = d.transpose(1, 2, 3, 0).reshape(fn, -1)  # free for a batch-last dout
+        per_row = g.out_w * g.n
         dw_b = np.zeros((fn, g.cols + 1), dtype=self.W.dtype)
-        cached = [] if self._col is None else [(0, g.n, self._col)]
+        cached = [] if self._col is None else [(0, g.out_h, self._col)]
         for lo, hi, col in cached or self._chunks(x, g, ones=True):
-            _add_a_bt(dw_b, dmat[:, lo * per_image:hi * per_image], col)  # dW, then db from the ones
+            _add_a_bt(dw_b, dmat[:, lo * per_row:hi * per_row], col)  # dW, then db from the ones
         self.dW = np.ascontiguousarray(dw_b[:, :-1]).reshape(self.W.shape)
         self.db = dw_b[:, -1].copy()
         if not need_dx:
@@ -218,9 +226,8 @@ class Convolution(Layer):
             gb = _Geometry("Convolution", d.shape, g.fh, g.fw, 1, (g.fh - 1 - g.ph, g.fw - 1 - g.pw))
             w_rot = np.ascontiguousarray(self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
             dx, _ = self._correlate(d, w_rot, gb, ones=False, slot=1)
-            return dx.reshape(g.c, g.n, g.h, g.w).transpose(1, 0, 2, 3)
-        dcol = self.W.reshape(fn, -1).T @ dmat
-        return col2im_t(dcol, (g.n, g.c, g.h, g.w), g.fh, g.fw, self.stride, self.pad)
+            return dx.reshape(g.c, g.h, g.w, g.n).transpose(3, 0, 1, 2)
+        return col2im_bl(self.W.reshape(fn, -1).T @ dmat, g)
 
     def _config_args(self) -> dict[str, Any]:
         fn, c, fh, fw = (int(v) for v in self.W.shape)

@@ -17,13 +17,16 @@ __all__ = ["Pooling", "PoolMode"]
 PoolMode = Literal["max", "avg"]
 
 
-def _empty_like_layout(x: Array, shape: tuple[int, int, int, int]) -> Array:
-    """An empty ``(N, C, h, w)`` array laid out in memory like ``x``: channel-major
-    ``(C, N, h, w)`` when ``x`` is (a Convolution's output), else C order."""
-    if not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous:
-        n, c, h, w = shape
-        return np.empty((c, n, h, w), dtype=x.dtype).transpose(1, 0, 2, 3)
-    return np.empty(shape, dtype=x.dtype)
+def _axis_order(x: Array) -> list[int]:
+    """``x``'s axes from the outermost in memory to the innermost (largest stride first)."""
+    return sorted(range(x.ndim), key=lambda a: (-abs(x.strides[a]), a))
+
+
+def _empty_like_layout(x: Array, shape: tuple[int, ...]) -> Array:
+    """An empty array of ``shape`` whose memory runs over the axes in the order of ``x``'s:
+    batch-last ``(C, h, w, N)`` when ``x`` is a Convolution's output, else usually C order."""
+    order = _axis_order(x)
+    return np.empty([shape[a] for a in order], dtype=x.dtype).transpose(np.argsort(order))
 
 
 def _running_max(views: list[Array]) -> tuple[Array, Array | None]:
@@ -74,11 +77,11 @@ def _route(d: Array, arg: Array | None, k: int, out: Array, axis_slices: list[An
 
 def _like_layout(d: Array, x: Array) -> Array:
     """``d`` in the memory order of ``x`` (one small copy when they differ)."""
-    if x.flags.c_contiguous or d.strides == x.strides:
+    if _axis_order(d) == _axis_order(x):
         return d
-    if x.transpose(1, 0, 2, 3).flags.c_contiguous:
-        return np.ascontiguousarray(d.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
-    return d
+    out = _empty_like_layout(x, d.shape)
+    np.copyto(out, d)
+    return out
 
 
 class Pooling(Layer):
@@ -162,7 +165,7 @@ class Pooling(Layer):
             return acc
         out, arg_r, arg_c = _window_max(x, ph, pw)
         self.arg = (arg_r, arg_c)
-        return out if out.base is None else out.copy()
+        return out if out.base is None else out.copy(order="K")
 
     def _backward_fast(self, d: Array, x: Array) -> Array:
         ph, pw = self.pool_h, self.pool_w
@@ -176,7 +179,7 @@ class Pooling(Layer):
             return dx
         assert self.arg is not None
         arg_r, arg_c = self.arg
-        d = _like_layout(d, x)  # the gradient of a flatten arrives in C order
+        d = _like_layout(d, x)  # e.g. the gradient of a flatten, in C order
         # back through the row pass to each window's column maxima, then through the column pass
         if arg_r is None:
             dcols = d
