@@ -156,7 +156,7 @@ class Pooling(Layer):
     def _forward_fast(self, x: Array) -> Array:
         ph, pw = self.pool_h, self.pool_w
         if self.mode == "avg":
-            acc = x[:, :, 0::ph, 0::pw].copy()
+            acc = x[:, :, 0::ph, 0::pw].copy(order="K")  # in the memory order of x
             for i in range(ph):
                 for j in range(pw):
                     if i or j:
