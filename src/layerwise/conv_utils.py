@@ -117,14 +117,20 @@ class _Geometry:
         ]
 
 
-def _pad(x: Array, ph: int, pw: int, fill: float) -> Array:
-    """``x`` with ``ph`` rows / ``pw`` columns of ``fill`` around its last two axes (a new
-    C-contiguous array), or ``x`` itself when there is nothing to pad."""
+def _pad(x: Array, ph: int, pw: int, fill: float, axes: tuple[int, int] = (-2, -1)) -> Array:
+    """``x`` with ``ph`` rows / ``pw`` columns of ``fill`` around its ``axes`` (the image's
+    height and width; by default the last two), as a new C-contiguous array, or ``x`` itself
+    when there is nothing to pad."""
     if ph == 0 and pw == 0:
         return x
-    *lead, h, w = x.shape
-    out = np.full((*lead, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
-    out[..., ph:ph + h, pw:pw + w] = x
+    ah, aw = (a % x.ndim for a in axes)
+    shape = list(x.shape)
+    shape[ah] += 2 * ph
+    shape[aw] += 2 * pw
+    out = np.full(shape, fill, dtype=x.dtype)
+    inner = [slice(None)] * x.ndim
+    inner[ah], inner[aw] = slice(ph, ph + x.shape[ah]), slice(pw, pw + x.shape[aw])
+    out[tuple(inner)] = x
     return out
 
 
@@ -195,12 +201,7 @@ def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
     Copied out as a matrix ``(C*fh*fw, out_h*out_w*N)``, a window row is read as whole
     runs of ``out_w * N`` values (for stride 1), and a range of output rows
     (``[:, :, :, lo:hi]``) is a contiguous range of its columns."""
-    xt = x.transpose(1, 2, 3, 0)
-    if g.ph or g.pw:
-        xp = np.full((g.c, g.h + 2 * g.ph, g.w + 2 * g.pw, g.n), fill, dtype=x.dtype)
-        xp[:, g.ph:g.ph + g.h, g.pw:g.pw + g.w] = xt
-    else:
-        xp = np.ascontiguousarray(xt)
+    xp = np.ascontiguousarray(_pad(x.transpose(1, 2, 3, 0), g.ph, g.pw, fill, axes=(1, 2)))
     v = sliding_window_view(xp, (g.fh, g.fw), axis=(1, 2))[:, :: g.sh, :: g.sw]
     return v.transpose(0, 4, 5, 1, 2, 3)
 
