@@ -3,21 +3,97 @@
 An interrupted run never leaves a half-written file under the final name, and a file saved
 earlier stays intact until the new one is complete. Every file layerwise writes (models,
 checkpoints, downloads, histories, figures) goes through here.
+
+The rules, the same for every writer:
+
+- the target's folder must exist: a missing folder is far more often a typo than a wish, so
+  it is an :class:`~layerwise.errors.OutputError`, as ``cp`` says "No such file or directory"
+  (layerwise's own cache folder is the one exception, made by the downloader);
+- the new file gets the mode an ordinary new file gets under the user's umask (0644 under
+  umask 022), whatever the writer did to the temporary file;
+- a temporary file left by a write that was killed (SIGKILL, power loss) is removed by the
+  next write to the same target, or by :func:`remove_stale_parts`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_path", "atomic_write_bytes", "atomic_write_text", "TEMP_SUFFIX"]
+from layerwise.errors import OutputError
+
+__all__ = [
+    "atomic_write",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_writable",
+    "remove_stale_parts",
+    "TEMP_SUFFIX",
+]
 
 #: Suffix of the temporary files; a leftover one is never mistaken for a data file.
 TEMP_SUFFIX = ".part"
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def _is_temp_of(name: str, target: Path) -> bool:
+    pattern = rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}{re.escape(TEMP_SUFFIX)}"
+    return re.fullmatch(pattern, name) is not None
+
+
+def check_writable(dest: str | os.PathLike[str], what: str | None = None) -> Path:
+    """Check that a file can be written at ``dest``, without writing anything.
+
+    Raises :class:`~layerwise.errors.OutputError` naming ``what`` (a flag such as ``--save``,
+    or the path itself) when ``dest`` is a folder, its parent folder is missing or is a file,
+    or the folder is not writable. Returns ``dest`` as a :class:`~pathlib.Path`.
+    """
+    target = Path(dest)
+    label = f"{what} {target}" if what else str(target)
+    if target.name in ("", ".", ".."):
+        raise OutputError(f"{label}: expected a file name, got a folder")
+    if target.is_dir():
+        raise OutputError(f"{label}: is a folder, expected a file name to write")
+    if target.exists() and not target.is_file():
+        raise OutputError(f"{label}: exists and is not a regular file")
+    parent = target.parent
+    if not parent.exists():
+        # Name the first missing folder on the way, as a typo is usually there.
+        missing = parent
+        while not missing.parent.exists():
+            missing = missing.parent
+        raise OutputError(f"{label}: folder {missing} does not exist (create it first)")
+    if not parent.is_dir():
+        raise OutputError(f"{label}: {parent} is a file, expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{label}: folder {parent} is not writable")
+    return target
+
+
+def remove_stale_parts(dest: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files that killed writes of ``dest`` left beside it; return them."""
+    target = Path(dest)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if _is_temp_of(entry.name, target) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 @contextlib.contextmanager
@@ -26,21 +102,28 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
 
     For writers that take a file name (safetensors, matplotlib). On any exception, a
     ``KeyboardInterrupt`` included, the temporary file is removed and ``dest`` is untouched.
+    Raises :class:`~layerwise.errors.OutputError` before creating anything if ``dest``
+    cannot be written (see :func:`check_writable`).
     """
-    target = Path(dest)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    target = check_writable(dest)
+    tmp = _temp_name(target)
     # Not tempfile.mkstemp: its 0600 mode would stick to the final file. os.open with 0o666
     # lets the umask decide, as for any ordinary new file; O_EXCL still refuses to clobber.
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    mode = stat.S_IMODE(os.stat(tmp).st_mode)
     try:
         yield tmp
+        # A writer may have replaced the file with one of its own making (safetensors writes
+        # 0600 files): give it back the mode the umask chose.
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+            os.chmod(tmp, mode)
         _fsync_file(tmp)  # the data is on disk before the name points at it
         os.replace(tmp, target)
         _fsync_dir(target.parent)  # and the rename itself survives a crash
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    remove_stale_parts(target)
 
 
 def _fsync_file(path: Path) -> None:
@@ -69,7 +152,7 @@ def atomic_write(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open a temporary file next to ``dest`` for binary writing; move it into place on success.
 
     Leaving the ``with`` block normally flushes, fsyncs and ``os.replace``-s the file onto
-    ``dest`` (its folder is created if missing); leaving it by an exception deletes it.
+    ``dest`` (whose folder must exist); leaving it by an exception deletes it.
     """
     with atomic_path(dest) as tmp, open(tmp, "wb") as f:
         yield f

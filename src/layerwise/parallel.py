@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from layerwise.errors import ConfigError
+
 __all__ = ["get_num_threads", "set_num_threads", "run_sharded", "blas_single_threaded", "in_worker"]
 
 R = TypeVar("R")
@@ -47,9 +49,9 @@ def default_num_threads() -> int:
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"LAYERWISE_NUM_THREADS must be a positive integer, got {env!r}") from None
+            raise ConfigError(f"LAYERWISE_NUM_THREADS must be a positive integer, got {env!r}") from None
         if n < 1:
-            raise ValueError(f"LAYERWISE_NUM_THREADS must be a positive integer, got {env!r}")
+            raise ConfigError(f"LAYERWISE_NUM_THREADS must be a positive integer, got {env!r}")
         return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -69,7 +71,7 @@ def set_num_threads(n: int) -> None:
     """Use up to ``n`` threads for data-parallel steps; ``1`` keeps everything on one thread."""
     global _num_threads, _pool
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+        raise ConfigError(f"set_num_threads: expected a positive integer, got {n!r}")
     with _lock:
         _num_threads = int(n)
         if _pool is not None and _pool._max_workers != _num_threads - 1:
