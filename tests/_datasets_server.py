@@ -11,12 +11,17 @@ The first path segment chooses the behaviour, the rest names a file from ``serve
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -87,3 +92,38 @@ def unreachable_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+#: The four IDX file names every data set in the catalog uses, by split file key.
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def go_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private empty cache, no proxy, and every mirror pointing at a closed 127.0.0.1 port;
+    returns the cache folder (not created)."""
+    from layerwise.datasets import DATASETS
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LAYERWISE_DATA", str(cache))
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    dead = unreachable_url()
+    for name, spec in list(DATASETS.items()):
+        if spec.mirrors:
+            monkeypatch.setitem(DATASETS, name, dataclasses.replace(spec, mirrors=(dead,)))
+    return cache
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The epoch a checkpoint file holds, read from its header; 0 while there is none."""
+    try:
+        with open(path, "rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        return int(header["__metadata__"]["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0

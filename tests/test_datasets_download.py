@@ -162,3 +162,10 @@ def test_only_http_urls(cache: Path, url: str) -> None:
 def test_no_urls(cache: Path) -> None:
     with pytest.raises(ValueError, match="no URL"):
         download([], cache / "x", DIGEST)
+
+
+def test_a_folder_that_cannot_be_made_is_a_data_error(server: LocalServer, tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"file: cannot create the folder to download data\.gz into"):
+        download(server.url("ok", "data.gz"), tmp_path / "file" / "data.gz", DIGEST, progress=False)
+    assert _leftovers(tmp_path) == ["file"]

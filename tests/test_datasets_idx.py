@@ -188,6 +188,46 @@ def test_corrupt_gzip_is_refused(tmp_path: Path, damage: Callable[[bytes], bytes
         read_idx(path)
 
 
-def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+def test_missing_file_is_a_data_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nope\.gz: no such file"):
         read_idx(tmp_path / "nope.gz")
+
+
+def test_folder_is_refused_as_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.gz").mkdir()
+    with pytest.raises(DataError, match=r"a\.gz: is a folder, expected an IDX file"):
+        read_idx(tmp_path / "a.gz")
+
+
+def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(DataError, match=r"pipe: is not a regular file"):
+        read_idx(tmp_path / "pipe")
+
+
+def test_broken_link_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    with pytest.raises(DataError, match=r"link: is a broken symbolic link"):
+        read_idx(tmp_path / "link")
+
+
+def test_too_many_dimensions_for_numpy(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(_header(0x08, (1,) * 100) + b"\x07")
+    with pytest.raises(DataError, match=r"expected at most (32|64) dimensions.*found 100"):
+        read_idx(tmp_path / "a")
+
+
+def test_empty_shape_with_huge_dimensions_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(_header(0x08, (0, 2**32 - 1, 2**32 - 1)))
+    with pytest.raises(DataError, match=r"too large for an array"):
+        read_idx(tmp_path / "a")
+
+
+def test_payload_above_max_bytes_is_refused_before_reading(tmp_path: Path) -> None:
+    path = write_idx(tmp_path / "a.gz", np.zeros((10, 10), np.uint8))
+    with pytest.raises(DataError, match=r"claims 100 bytes.*limit of 99 bytes"):
+        read_idx(path, max_bytes=99)
+    assert read_idx(path, max_bytes=100).shape == (10, 10)
+    assert read_idx(path, max_bytes=None).shape == (10, 10)

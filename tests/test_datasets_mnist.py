@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _datasets_server import LocalServer, local_server, unreachable_url
+from _datasets_server import FILE_NAMES, LocalServer, go_offline, local_server
 
 from layerwise.datasets import (
     DATASETS,
@@ -25,20 +26,16 @@ from layerwise.datasets import (
     cache_dir,
     fetch,
     load_mnist,
+    load_split,
     locate,
     read_idx,
     resolve_auto,
     write_idx,
 )
 from layerwise.datasets.catalog import SPLIT_FILES, FileSpec
-from layerwise.errors import DataError, DownloadError
+from layerwise.errors import ConfigError, DataError, DownloadError
 
-NAMES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
+NAMES = FILE_NAMES
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,21 +43,14 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Private empty cache; every mirror unreachable; no proxy between us and 127.0.0.1."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("LAYERWISE_DATA", str(cache))
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    dead = unreachable_url()
-    for name, spec in list(DATASETS.items()):
-        if spec.mirrors:
-            monkeypatch.setitem(DATASETS, name, dataclasses.replace(spec, mirrors=(dead,)))
-    return cache
+    return go_offline(tmp_path, monkeypatch)
 
 
 def make_dataset(
     folder: Path, n_train: int = 30, n_test: int = 20, *, gz: bool = True, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Write four small random IDX files like MNIST's into ``folder``; return their arrays."""
+    folder.mkdir(parents=True, exist_ok=True)  # write_idx, like every writer, wants it to exist
     rng = np.random.default_rng(seed)
     arrays = {
         "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
@@ -305,6 +295,7 @@ def test_download_into_data_dir(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
 ) -> None:
     serve_dataset(server, monkeypatch)
+    (tmp_path / "mine").mkdir()  # a data_dir must exist: it is never created
     load_mnist(data_dir=tmp_path / "mine", progress=False)
     assert len(list((tmp_path / "mine").iterdir())) == 4
     assert not isolated.exists() or not any(isolated.iterdir())
@@ -354,12 +345,26 @@ def test_mnist_sample_raw_and_disjoint() -> None:
     assert not any(row.tobytes() in train_rows for row in x_test)
 
 
-def test_mnist_sample_is_always_found(tmp_path: Path) -> None:
-    folder = locate("mnist-sample", data_dir=tmp_path)
+def test_mnist_sample_is_always_found() -> None:
+    folder = locate("mnist-sample")
     assert folder is not None and folder == DATASETS["mnist-sample"].bundled_dir
     assert (folder / "NOTICE").is_file()
-    (x, _), _ = load_mnist("mnist-sample", data_dir=tmp_path, download=False)
+    (x, _), _ = load_mnist("mnist-sample", download=False)
     assert x.shape == (4000, 784)
+
+
+def test_mnist_sample_with_a_data_dir_is_a_contradiction(tmp_path: Path) -> None:
+    """Defect #1: ``--data mnist-sample --data-dir X`` silently ignored X."""
+    make_dataset(tmp_path)
+    pattern = r"data_dir does not apply to the bundled 'mnist-sample'; got " + re.escape(str(tmp_path))
+    for call in (
+        lambda: locate("mnist-sample", data_dir=tmp_path),
+        lambda: load_mnist("mnist-sample", data_dir=tmp_path),
+        lambda: load_split("mnist-sample", "test", data_dir=tmp_path),
+        lambda: fetch("mnist-sample", data_dir=tmp_path),
+    ):
+        with pytest.raises(ConfigError, match=pattern):
+            call()
 
 
 def test_mnist_sample_damage_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -450,3 +455,290 @@ def test_auto_downloads_when_it_can(
     name, reason = resolve_auto()
     assert name == "mnist" and "downloaded" in reason
     assert locate("mnist") == isolated / "mnist"
+
+
+# --- a folder the user names is a promise (defect #1) ---------------------------------------
+
+
+def _first_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
+    return str(exc.value).splitlines()[0]
+
+
+def test_missing_data_dir_is_an_error_and_is_never_created(tmp_path: Path) -> None:
+    folder = tmp_path / "typo"
+    for call in (
+        lambda: locate("mnist", folder),
+        lambda: load_mnist(data_dir=folder, progress=False),
+        lambda: load_split("mnist", "test", data_dir=folder, progress=False),
+        lambda: fetch("mnist", folder, progress=False),
+        lambda: resolve_auto(data_dir=folder, timeout=1),
+    ):
+        with pytest.raises(DataError) as info:
+            call()
+        assert str(info.value) == f"{folder}: no such folder"
+    assert not folder.exists()
+
+
+def test_data_dir_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "data.gz"
+    folder.write_bytes(b"not a folder")
+    for call in (
+        lambda: locate("mnist", folder),
+        lambda: load_mnist(data_dir=folder, progress=False),
+        lambda: resolve_auto(data_dir=folder),
+    ):
+        with pytest.raises(DataError) as info:
+            call()
+        assert str(info.value) == f"{folder}: is a file, expected a folder holding the IDX files"
+    assert folder.read_bytes() == b"not a folder"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_unreadable_data_dir_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    make_dataset(folder)
+    folder.chmod(0)
+    try:
+        with pytest.raises(DataError, match="locked: folder is not readable"):
+            load_mnist(data_dir=folder)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_data_dir_the_os_says_is_unreadable_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same as above where tests run as root, who may read anything."""
+    make_dataset(tmp_path)
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path else real_access(p, mode, **kw)
+    )
+    with pytest.raises(DataError) as info:
+        load_mnist(data_dir=tmp_path)
+    assert str(info.value) == f"{tmp_path}: folder is not readable (permission denied)"
+
+
+def test_a_data_dir_that_cannot_be_written_is_named_before_downloading(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    serve_dataset(server, monkeypatch)
+    folder = tmp_path / "ro"
+    make_dataset(folder)
+    (folder / NAMES["test_images"]).unlink()
+    real_access = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode, **kw: False if Path(p) == folder and mode & os.W_OK else real_access(p, mode, **kw),
+    )
+    with pytest.raises(DataError) as info:
+        load_mnist(data_dir=folder, progress=False)
+    assert str(info.value) == (
+        f"{folder}: cannot download t10k-images-idx3-ubyte.gz into this folder (permission denied)"
+    )
+    assert server.requests == []
+
+
+def test_a_data_dir_that_is_a_broken_link(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    with pytest.raises(DataError, match=r"link: is a broken symbolic link, expected a folder"):
+        load_mnist(data_dir=tmp_path / "link")
+
+
+def test_missing_file_is_named_exactly(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    (tmp_path / NAMES["test_labels"]).unlink()
+    assert locate("mnist", tmp_path) is None
+    with pytest.raises(DataError) as info:
+        load_mnist(data_dir=tmp_path, download=False)
+    assert _first_line(info) == (
+        f"could not load dataset 'mnist': {tmp_path} lacks t10k-labels-idx1-ubyte.gz, "
+        "and downloads are off (download=False)."
+    )
+
+
+def test_missing_files_are_named_when_the_download_fails(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    (tmp_path / NAMES["train_images"]).unlink()
+    (tmp_path / NAMES["test_images"]).unlink()
+    with pytest.raises(DataError) as info:
+        load_mnist(data_dir=tmp_path, progress=False)
+    first = _first_line(info)
+    assert f"{tmp_path} lacks train-images-idx3-ubyte.gz, t10k-images-idx3-ubyte.gz, and" in first
+    assert "the download failed" in first and "could not connect" in first
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [NAMES["train_labels"], NAMES["test_labels"]]
+    )
+
+
+@pytest.mark.parametrize("key", ["train_images", "test_labels"])
+def test_a_folder_where_a_file_should_be_is_named(tmp_path: Path, key: str) -> None:
+    make_dataset(tmp_path)
+    (tmp_path / NAMES[key]).unlink()
+    (tmp_path / NAMES[key]).mkdir()
+    expected = f"{tmp_path / NAMES[key]}: is a folder, expected an IDX file"
+    for call in (
+        lambda: locate("mnist", tmp_path),
+        lambda: load_mnist(data_dir=tmp_path, progress=False),
+        lambda: resolve_auto(data_dir=tmp_path),
+    ):
+        with pytest.raises(DataError) as info:
+            call()
+        assert str(info.value) == expected
+
+
+def test_a_decompressed_file_beside_a_folder_of_the_gzip_name_is_used(tmp_path: Path) -> None:
+    a = make_dataset(tmp_path)
+    path = tmp_path / NAMES["test_labels"]
+    path.unlink()
+    path.mkdir()
+    write_idx(tmp_path / NAMES["test_labels"].removesuffix(".gz"), a["test_labels"])
+    _, (_, t_test) = load_mnist(data_dir=tmp_path)
+    np.testing.assert_array_equal(t_test, a["test_labels"])
+
+
+def test_a_pipe_where_a_file_should_be_is_refused_without_blocking(tmp_path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    make_dataset(tmp_path)
+    (tmp_path / NAMES["test_images"]).unlink()
+    os.mkfifo(tmp_path / NAMES["test_images"])
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: is not a regular file"):
+        load_mnist(data_dir=tmp_path)
+
+
+def test_auto_with_a_data_dir_never_falls_back_to_the_sample(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    (tmp_path / NAMES["train_labels"]).unlink()
+    with pytest.raises(DataError) as info:
+        resolve_auto(data_dir=tmp_path, timeout=1)
+    msg = str(info.value)
+    assert msg.startswith(f"{tmp_path}: lacks train-labels-idx1-ubyte.gz")
+    assert "\n" not in msg and "mnist-sample" not in msg
+    with pytest.raises(DataError, match="lacks train-labels"):
+        resolve_auto(data_dir=tmp_path, try_download=False)
+
+
+def test_auto_with_an_empty_data_dir_that_cannot_download(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    with pytest.raises(DataError) as info:
+        resolve_auto(data_dir=folder, timeout=1)
+    msg = str(info.value)
+    assert msg.startswith(f"{folder}: lacks train-images-idx3-ubyte.gz")
+    assert "could not be downloaded" in msg and "could not connect" in msg
+    assert list(folder.iterdir()) == []
+    with pytest.raises(DataError, match="downloads are off"):
+        resolve_auto(data_dir=folder, try_download=False)
+
+
+def test_auto_downloads_into_an_empty_data_dir(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
+) -> None:
+    serve_dataset(server, monkeypatch)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    name, reason = resolve_auto(data_dir=folder)
+    assert name == "mnist" and str(folder) in reason and "downloaded" in reason
+    assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES.values())
+
+
+def test_cache_is_created_by_a_download(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    serve_dataset(server, monkeypatch)
+    assert not isolated.exists()
+    load_split("mnist", "test", progress=False)
+    assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
+        [NAMES["test_images"], NAMES["test_labels"]]
+    )
+
+
+# --- splits: evaluation needs only the test files (defect #11) --------------------------------
+
+
+def test_load_split_needs_only_that_splits_files(tmp_path: Path) -> None:
+    a = make_dataset(tmp_path)
+    (tmp_path / NAMES["train_images"]).unlink()
+    (tmp_path / NAMES["train_labels"]).unlink()
+    x, t = load_split("mnist", "test", data_dir=tmp_path, download=False)
+    assert x.shape == (20, 784) and x.dtype == np.float32 and t.dtype == np.int64
+    np.testing.assert_array_equal(t, a["test_labels"])
+    assert locate("mnist", tmp_path, splits=("test",)) == tmp_path
+    assert locate("mnist", tmp_path) is None
+    with pytest.raises(DataError) as info:
+        load_split("mnist", "train", data_dir=tmp_path, download=False)
+    assert f"{tmp_path} lacks train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, and" in str(
+        info.value
+    )
+    assert "t10k" not in _first_line(info)
+
+
+def test_load_split_options_match_load_mnist(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    kwargs: dict[str, object] = dict(normalize=False, flatten=False, one_hot_label=True, dtype=np.float64)
+    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+    for split, (x, t) in {"train": (x_train, t_train), "test": (x_test, t_test)}.items():
+        xs, ts = load_split("mnist", split, data_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(xs, x)
+        np.testing.assert_array_equal(ts, t)
+        assert xs.dtype == x.dtype and ts.dtype == t.dtype
+
+
+@pytest.mark.parametrize("split", ["val", "Test", ""])
+def test_load_split_refuses_unknown_splits(tmp_path: Path, split: str) -> None:
+    make_dataset(tmp_path)
+    with pytest.raises(ConfigError, match=rf"split: expected 'train' or 'test', got '{split}'"):
+        load_split("mnist", split, data_dir=tmp_path)
+    with pytest.raises(ConfigError):
+        locate("mnist", tmp_path, splits=(split,))
+
+
+def test_load_split_of_the_sample() -> None:
+    x, t = load_split("mnist-sample", "test")
+    assert x.shape == (1000, 784)
+    np.testing.assert_array_equal(np.bincount(t), [100] * 10)
+
+
+def test_fetch_downloads_only_the_split_asked_for(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    a = serve_dataset(server, monkeypatch)
+    _, t = load_split("mnist", "test", progress=False)
+    np.testing.assert_array_equal(t, a["test_labels"])
+    assert [r.rsplit("/", 1)[1] for r in server.requests if r.startswith("/ok/")] == [
+        NAMES["test_images"],
+        NAMES["test_labels"],
+    ]
+
+
+def test_auto_for_the_test_split_only(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    (tmp_path / NAMES["train_images"]).unlink()
+    name, reason = resolve_auto(data_dir=tmp_path, splits=("test",))
+    assert name == "mnist" and "20 test" in reason and "train" not in reason
+
+
+# --- an empty split (defect #4) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_split_with_no_images_is_a_data_error(tmp_path: Path, split: str) -> None:
+    make_dataset(tmp_path, **{f"n_{split}": 0})  # type: ignore[arg-type]
+    images = tmp_path / NAMES[f"{split}_images"]
+    expected = f"{images}: holds 0 images, expected at least 1"
+    with pytest.raises(DataError) as info:
+        load_mnist(data_dir=tmp_path)
+    assert str(info.value) == expected
+    with pytest.raises(DataError) as info:
+        load_split("mnist", split, data_dir=tmp_path)
+    assert str(info.value) == expected
+
+
+def test_dtype_error_is_a_config_error(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    with pytest.raises(ConfigError, match="load_split: dtype must be a floating type, got int32"):
+        load_split("mnist", "test", data_dir=tmp_path, dtype=np.int32)
+    with pytest.raises(ConfigError, match="floating"):
+        load_mnist(data_dir=tmp_path, dtype="not a dtype")

@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from layerwise import __version__
-from layerwise.errors import DownloadError
+from layerwise.errors import ConfigError, DataError, DownloadError, LayerwiseError
 from layerwise.fileio import atomic_write
 
 __all__ = ["download", "sha256_file", "DEFAULT_TIMEOUT"]
@@ -72,13 +72,27 @@ def download(
     Raises
     ------
     DownloadError
-        Every URL failed (HTTP status, network error, timeout, short body, wrong checksum). The
-        message lists each URL with the expected and the actual outcome; no temporary file is left.
+        Every URL failed (HTTP status, network error, timeout, short body, wrong checksum, the
+        file could not be written). The message lists each URL with the expected and the actual
+        outcome; no temporary file is left.
+    DataError
+        ``dest``'s folder does not exist and cannot be created (a parent of it is a file).
+    ConfigError
+        No URL given.
     """
     urls = [url] if isinstance(url, str) else list(url)
     if not urls:
-        raise ValueError(f"download({dest}): no URL given")
+        raise ConfigError(f"download({dest}): no URL given")
     dest = Path(dest)
+    # The cache folder is layerwise's own, made on first use; a folder the user named was
+    # checked to exist before any download started (see mnist.fetch).
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"{dest.parent}: cannot create the folder to download {dest.name} into: "
+            f"{exc.strerror or exc}"
+        ) from exc
     failures: list[str] = []
     for u in urls:
         try:
@@ -151,3 +165,7 @@ def _download_one(url: str, dest: Path, sha256: str, progress: bool, timeout: fl
             f"{url}: connection dropped: expected a complete response, found "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    except LayerwiseError:
+        raise  # e.g. fileio's OutputError: dest cannot be written, said before anything is
+    except OSError as exc:  # the disk is full, the folder went away, ...
+        raise DownloadError(f"{url}: could not write {dest}: {exc.strerror or exc}") from exc
