@@ -69,3 +69,36 @@ def test_errors() -> None:
     with pytest.raises(TypeError, match="name, a number or a callable"):
         init.get_initializer(None)  # type: ignore[arg-type]
     assert init.get_initializer(init.he) is init.he
+
+
+def test_a_zero_nan_or_infinite_std_is_refused_with_the_librarys_error() -> None:
+    from layerwise.errors import ConfigError
+
+    for bad in (0.0, -0.5, float("nan"), float("inf"), 10**400):
+        with pytest.raises(ConfigError, match="Invalid weight init std"):
+            init.get_initializer(bad)
+    with pytest.raises(ConfigError, match="constant_std: std must be a number, got 'big'"):
+        init.constant_std("big")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="Unknown weight initializer"):
+        init.get_initializer("kaiming")
+
+
+@pytest.mark.parametrize("name", ["he", "xavier", "glorot_normal", "glorot_uniform", "std"])
+def test_initializers_refuse_a_dtype_that_would_truncate_the_weights(name: str) -> None:
+    from layerwise.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dtype must be float16, float32 or float64, got numpy.int8"):
+        init.get_initializer(name)((3, 3), np.random.default_rng(0), np.int8)
+    assert init.get_initializer(name)((3, 3), np.random.default_rng(0), np.float16).dtype == np.float16
+
+
+def test_check_init_std_names_the_network_and_keeps_names_as_given() -> None:
+    from layerwise.errors import ConfigError
+
+    assert init.check_init_std("He", "Net") == "He"
+    assert init.check_init_std(np.float32(0.5), "Net") == 0.5
+    assert init.check_init_std(init.he, "Net") is init.he
+    with pytest.raises(ConfigError, match=r"Net: weight_init_std must be a positive, finite number or one of"):
+        init.check_init_std(init.he, "Net", callables=False)
+    with pytest.raises(ConfigError, match=r"Net: weight_init_std must be .*, got False"):
+        init.check_init_std(False, "Net")

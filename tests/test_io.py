@@ -69,7 +69,7 @@ def test_strict_loading_names_missing_unexpected_and_misshaped(tmp_path: Path) -
 
     bad = tmp_path / "shape.safetensors"
     _tamper(good, bad, lambda t, m: t.update(W1=np.zeros((6, 4), np.float32)))
-    with pytest.raises(lw.DataError, match=r"W1: expected shape \(6, 3\), got \(6, 4\)"):
+    with pytest.raises(lw.DataError, match=r"W1: the architecture implies shape \(6, 3\), the file holds \(6, 4\)"):
         load_model(bad)
 
     other = lw.TwoLayerNet(6, 5, 2, rng=0)

@@ -175,3 +175,100 @@ def test_evaluate_gives_loss_and_accuracy_in_one_pass_in_inference_mode() -> Non
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         net.evaluate(x, t, batch_size=0)
     assert lw.SimpleConvNet(rng=0).eval_batch_size == 100 and net.eval_batch_size == 1000
+
+
+# -- issue 17, defect 5: bad arguments raise ConfigError naming the argument -------------------
+_TINY_CONV = {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 1}
+NETWORKS = {
+    "TwoLayerNet": lambda **kw: lw.TwoLayerNet(4, 3, 2, rng=0, **kw),
+    "MultiLayerNet": lambda **kw: lw.MultiLayerNet(4, [3], 2, rng=0, **kw),
+    "MultiLayerNetExtend": lambda **kw: lw.MultiLayerNetExtend(4, [3], 2, use_batchnorm=True, rng=0, **kw),
+    "SimpleConvNet": lambda **kw: lw.SimpleConvNet((1, 6, 6), _TINY_CONV, 5, 3, rng=0, **kw),
+    "DeepConvNet": lambda **kw: lw.DeepConvNet(hidden_size=4, output_size=3, rng=0, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("dtype", [np.int8, "int8", np.int64, np.bool_, np.complex64, np.longdouble, None, "f4,(",
+                                   "float", object, 3])
+def test_every_network_refuses_a_dtype_that_is_not_float16_32_or_64(name: str, dtype: object) -> None:
+    with pytest.raises(lw.ConfigError, match=rf"{name}: dtype must be float16, float32 or float64, got "):
+        NETWORKS[name](dtype=dtype)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("dtype", [np.float16, "float32", np.dtype(np.float64)])
+def test_every_network_takes_float16_32_and_64_and_its_repr_says_which(name: str, dtype: object) -> None:
+    net = NETWORKS[name](dtype=dtype)
+    assert net.dtype == np.dtype(dtype) and f"dtype={np.dtype(dtype)}" in repr(net)
+    assert all(v.dtype == np.dtype(dtype) for v in net.state_dict().values())
+
+
+def test_an_int8_network_no_longer_has_zero_weights_and_a_float32_repr() -> None:
+    with pytest.raises(ValueError, match="TwoLayerNet: dtype"):  # ConfigError is a ValueError
+        lw.TwoLayerNet(784, 50, 10, dtype=np.int8)
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    for target in (net, net.layers["Affine1"]):
+        with pytest.raises(lw.ConfigError, match=r"astype: dtype must be float16, float32 or float64, got numpy.int32"):
+            target.astype(np.int32)
+    assert net.dtype == np.float32 and np.all(net.params["W1"] != 0)
+    with pytest.raises(lw.ConfigError, match="dtype must be float16, float32 or float64, got 'int8'"):
+        lw.networks.sequential.network_from_config({**net.get_config(), "dtype": "int8"})
+
+
+@pytest.mark.parametrize("name", ["TwoLayerNet", "MultiLayerNet", "SimpleConvNet"])
+@pytest.mark.parametrize("std", [float("nan"), -1, 0, 0.0, float("inf"), True, None, "kaiming", [0.1], 10**400])
+def test_weight_init_std_must_be_a_positive_finite_number_or_a_known_name(name: str, std: object) -> None:
+    with pytest.raises(lw.ConfigError, match=rf"{name}: weight_init_std"):
+        NETWORKS[name](weight_init_std=std)
+
+
+def test_two_layer_net_takes_an_initializer_name_and_records_it() -> None:
+    net = lw.TwoLayerNet(400, 30, 2, weight_init_std="he", rng=0)
+    assert abs(float(net.params["W1"].std()) - np.sqrt(2 / 400)) < 0.005
+    assert net.get_config()["weight_init_std"] == "he"
+    assert lw.TwoLayerNet(4, 3, 2, weight_init_std=np.float32(0.5)).get_config()["weight_init_std"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: lw.TwoLayerNet(4, True, 2), "TwoLayerNet: hidden_size must be a positive integer, got True"),
+        (lambda: lw.TwoLayerNet(4.0, 3, 2), "TwoLayerNet: input_size must be a positive integer, got 4.0"),
+        (lambda: lw.TwoLayerNet("4", 3, 2), "TwoLayerNet: input_size must be a positive integer, got '4'"),
+        (lambda: lw.MultiLayerNet(4, 3, 2), r"hidden_size_list must be a list of positive integers, got 3"),
+        (lambda: lw.MultiLayerNet(4, "33", 2), r"hidden_size_list must be a list of positive integers, got '33'"),
+        (lambda: lw.MultiLayerNet(4, [3], 2, activation=None), "activation must be 'relu' or 'sigmoid', got None"),
+        (lambda: lw.MultiLayerNet(4, [3], 2, weight_decay_lambda=float("nan")), "Invalid weight_decay_lambda: nan"),
+        (lambda: lw.MultiLayerNet(4, [3], 2, weight_decay_lambda=float("inf")), "Invalid weight_decay_lambda: inf"),
+        (lambda: lw.MultiLayerNet(4, [3], 2, weight_decay_lambda="0.1"), "weight_decay_lambda must be a number"),
+        (lambda: lw.MultiLayerNetExtend(4, [3], 2, use_dropout="no"), "use_dropout must be True or False, got 'no'"),
+        (lambda: lw.MultiLayerNetExtend(4, [3], 2, use_dropout=True, dropout_ration=float("nan")),
+         "Invalid dropout ratio: nan"),
+        (lambda: lw.DeepConvNet(dropout_ratio=-0.1), r"Invalid dropout ratio: -0.1"),
+        (lambda: lw.SimpleConvNet(conv_param={**_TINY_CONV, "filter_num": 2.0}),
+         r"conv_param\['filter_num'\] must be a positive integer, got 2.0"),
+        (lambda: lw.SimpleConvNet(conv_param={**_TINY_CONV, "pad": -1}),
+         r"conv_param\['pad'\] must be a non-negative integer, got -1"),
+        (lambda: lw.SimpleConvNet(conv_param={**_TINY_CONV, "dilation": 2}), r"has unknown keys \['dilation'\]"),
+        (lambda: lw.SimpleConvNet(input_dim=(1, True, 6)), "input_dim must be three positive integers"),
+        (lambda: lw.DeepConvNet(conv_param_3=[3, 3]), r"DeepConvNet: conv_param_3 must be a dict"),
+        (lambda: lw.Dropout("0.5"), "Dropout: ratio must be a number, got '0.5'"),
+        (lambda: lw.BatchNormalization(np.ones(2), np.zeros(2), momentum=float("nan")), "Invalid momentum value: nan"),
+        (lambda: lw.BatchNormalization(np.ones(2), np.zeros(2), eps=float("inf")), "Invalid epsilon value: inf"),
+        (lambda: lw.BatchNormalization(np.ones(2), np.zeros(2), eps=None), "eps must be a number, got None"),
+        (lambda: lw.Affine(np.ones((2, 2), np.complex64), np.zeros(2)), "Affine: W must hold real numbers"),
+        (lambda: lw.Affine(np.ones((2, 2), np.longdouble), np.zeros(2)),
+         "Affine: W must be float16, float32 or float64, got dtype float128"),
+        (lambda: lw.Convolution(np.array([["a"]]), np.zeros(1)), "Convolution: W must hold real numbers"),
+        (lambda: lw.Pooling(2, 2, mode=["max"]), r"mode must be 'max' or 'avg', got \['max'\]"),
+        (lambda: lw.SoftmaxWithLoss(target=None), "target must be 'auto', 'labels' or 'one-hot', got None"),
+        (lambda: lw.Sequential([lw.MulLayer()], lw.SoftmaxWithLoss()), r"MulLayer.forward\(x, y\) does not take one"),
+        (lambda: lw.Sequential([lw.Relu(), lw.Relu()], lw.SoftmaxWithLoss(), names=["a", "a"]),
+         "names must be unique strings"),
+        (lambda: lw.Sequential([lw.Relu()], lw.SoftmaxWithLoss(), names=[1]), "names must be unique strings"),
+    ],
+)
+def test_other_numeric_and_kind_arguments_raise_config_error_naming_them(make: object, match: str) -> None:
+    with pytest.raises(lw.ConfigError, match=match):
+        make()  # type: ignore[operator]

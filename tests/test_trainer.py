@@ -96,8 +96,14 @@ def test_checkpoint_resume_gives_identical_weights(tmp_path: Path) -> None:
 def test_trainer_argument_errors() -> None:
     x, t = blobs(20)
     net = lw.TwoLayerNet(10, 4, 3, rng=0)
-    with pytest.raises(ValueError, match="batch size: 0"):
+    with pytest.raises(lw.ConfigError, match="batch_size must be a positive integer, got 0"):
         Trainer(net, SGD(0.1), x, t, batch_size=0)
+    with pytest.raises(lw.ConfigError, match="epochs must be a non-negative integer, got 1.5"):
+        Trainer(net, SGD(0.1), x, t, epochs=1.5)  # type: ignore[arg-type]
+    with pytest.raises(lw.ConfigError, match="no training data"):
+        Trainer(net, SGD(0.1), x[:0], t[:0])
+    with pytest.raises(lw.ConfigError, match="20 test inputs but 19 targets"):
+        Trainer(net, SGD(0.1), x, t, x_test=x, t_test=t[:19])
     with pytest.raises(ValueError, match="20 training inputs but 19 targets"):
         Trainer(net, SGD(0.1), x, t[:19])
     with pytest.raises(ValueError, match="both x_test and t_test"):

@@ -1,7 +1,8 @@
 """Initial weights (book §6.2): a fixed standard deviation, Xavier and He.
 
 An initializer is a callable ``init(shape, rng, dtype=np.float32) -> ndarray`` that draws
-from the explicit generator ``rng`` (never the global ``np.random``). The draws are made in
+from the explicit generator ``rng`` (never the global ``np.random``); ``dtype`` is float16,
+float32 or float64 (an integer dtype would truncate the weights to zero). The draws are made in
 float64 and then cast, so one seed gives the same weights in every dtype.
 
 Fan-in and fan-out follow this library's layouts: an Affine weight has shape
@@ -17,7 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from layerwise.layers.base import Array
+from layerwise.errors import ConfigError
+from layerwise.layers.base import Array, floating_dtype, real_number, short_repr
 
 __all__ = [
     "Initializer",
@@ -27,6 +29,7 @@ __all__ = [
     "glorot_normal",
     "glorot_uniform",
     "get_initializer",
+    "check_init_std",
     "fans",
 ]
 
@@ -39,7 +42,7 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight of ``shape`` (see the module docstring)."""
     shape = tuple(int(n) for n in shape)
     if len(shape) == 0:
-        raise ValueError("fans: a weight needs at least one dimension, got shape ()")
+        raise ConfigError("fans: a weight needs at least one dimension, got shape ()")
     if len(shape) == 1:
         return shape[0], shape[0]
     if len(shape) == 2:
@@ -59,14 +62,21 @@ def _check_rng(rng: Any, who: str) -> np.random.Generator:
 
 def _normal(std: float, shape: Sequence[int], rng: np.random.Generator, dtype: Any, who: str) -> Array:
     gen = _check_rng(rng, who)
-    return (std * gen.standard_normal(tuple(shape))).astype(dtype)
+    return (std * gen.standard_normal(tuple(shape))).astype(floating_dtype(dtype, who))
 
 
 def constant_std(std: float = 0.01) -> Initializer:
-    """``std * N(0, 1)`` whatever the shape: the book's ``weight_init_std`` (0.01 by default)."""
-    std = float(std)
-    if not std >= 0.0 or math.isinf(std):
-        raise ValueError(f"Invalid weight init std: {std}")
+    """``std * N(0, 1)`` whatever the shape: the book's ``weight_init_std`` (0.01 by default).
+
+    ``std`` must be positive and finite: with ``std = 0`` every weight is zero, every hidden
+    unit computes the same thing and gets the same update, and the network never learns more
+    than one feature per layer (book §6.2.1, "weights initialised to zero"). A
+    :class:`~layerwise.errors.ConfigError` says so.
+    """
+    std = real_number(std, "constant_std", "std")
+    if not 0.0 < std < math.inf:
+        raise ConfigError(f"Invalid weight init std: {std} (must be positive and finite: zero "
+                          "weights would all learn the same thing)")
 
     def init(shape: Sequence[int], rng: np.random.Generator, dtype: Any = np.float32) -> Array:
         return _normal(std, shape, rng, dtype, "constant_std")
@@ -102,7 +112,7 @@ def glorot_uniform(shape: Sequence[int], rng: np.random.Generator, dtype: Any = 
     fan_in, fan_out = fans(shape)
     a = math.sqrt(6.0 / (fan_in + fan_out))
     gen = _check_rng(rng, "glorot_uniform")
-    return gen.uniform(-a, a, tuple(shape)).astype(dtype)
+    return gen.uniform(-a, a, tuple(shape)).astype(floating_dtype(dtype, "glorot_uniform"))
 
 
 _NAMED: dict[str, Initializer] = {
@@ -120,18 +130,41 @@ def get_initializer(spec: str | float | Callable[..., Array]) -> Initializer:
     """The initializer for ``spec``, the book's ``weight_init_std``.
 
     ``"he"`` / ``"relu"``, ``"xavier"`` / ``"sigmoid"``, ``"glorot_normal"``,
-    ``"glorot_uniform"``, ``"std"`` (0.01), a number (a fixed standard deviation), or an
-    initializer callable (returned as is). Names are case-insensitive.
+    ``"glorot_uniform"``, ``"std"`` (0.01), a positive finite number (a fixed standard
+    deviation), or an initializer callable (returned as is). Names are case-insensitive.
+    An unknown name or a bad number raises :class:`~layerwise.errors.ConfigError`.
     """
     if isinstance(spec, str):
         try:
             return _NAMED[spec.lower()]
         except KeyError:
-            raise ValueError(
-                f"Unknown weight initializer {spec!r}; expected a number or one of {sorted(_NAMED)}"
+            raise ConfigError(
+                f"Unknown weight initializer {short_repr(spec)}; expected a number or one of {sorted(_NAMED)}"
             ) from None
     if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
-        return constant_std(float(spec))
+        return constant_std(spec)
     if callable(spec):
         return spec
     raise TypeError(f"weight initializer must be a name, a number or a callable, got {spec!r}")
+
+
+def check_init_std(spec: Any, who: str, callables: bool = True) -> str | float | Callable[..., Array]:
+    """A network's ``weight_init_std`` argument, checked: an initializer name (returned as
+    given), a positive finite number (returned as a float) or, if ``callables``, an
+    initializer callable. Anything else raises :class:`~layerwise.errors.ConfigError` naming
+    ``who`` and the argument."""
+    if isinstance(spec, str):
+        if spec.lower() in _NAMED:
+            return spec
+    elif isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, (bool, np.bool_)):
+        std = real_number(spec, who, "weight_init_std")
+        if 0.0 < std < math.inf:
+            return std
+    elif callables and callable(spec):
+        return spec
+    what = "a positive, finite number" + (", an initializer callable" if callables else "")
+    if isinstance(spec, str):
+        raise ConfigError(f"{who}: weight_init_std: Unknown weight initializer {short_repr(spec)}; "
+                          f"expected {what} or one of {sorted(_NAMED)}")
+    raise ConfigError(f"{who}: weight_init_std must be {what} or one of {sorted(_NAMED)}, "
+                      f"got {short_repr(spec)}")

@@ -8,6 +8,7 @@ on exactly: weights, optimizer state, every random generator's state, the epoch 
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -21,9 +22,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from layerwise.augment import Augmentation
-from layerwise.errors import DataError, NonFiniteError, TrainingDiverged
-from layerwise.io import FORMAT_VERSION, read_safetensors, write_safetensors
-from layerwise.networks.sequential import Sequential, StateDictError, network_from_config
+from layerwise.errors import ConfigError, DataError, NonFiniteError, TrainingDiverged
+from layerwise.io import (
+    FORMAT_VERSION,
+    Metadata,
+    build_network,
+    check_finite_tensors,
+    check_rng_state,
+    parse_json,
+    read_safetensors,
+    write_safetensors,
+)
+from layerwise.layers.base import short_repr
+from layerwise.networks.sequential import Sequential, StateDictError
 from layerwise.schedules import Schedule
 
 __all__ = ["Trainer", "EpochRecord", "Optimizer", "CHECKPOINT_FORMAT"]
@@ -59,10 +70,6 @@ def _generators_of(network: Sequential) -> dict[str, np.random.Generator]:
 
 def _rng_state(gen: np.random.Generator) -> str:
     return json.dumps(gen.bit_generator.state)
-
-
-def _set_rng_state(gen: np.random.Generator, state: str) -> None:
-    gen.bit_generator.state = json.loads(state)
 
 
 class Trainer:
@@ -113,21 +120,23 @@ class Trainer:
         train_eval_samples: int | None = None,
         augment: Augmentation | None = None,
     ) -> None:
-        if epochs < 0:
-            raise ValueError(f"Invalid number of epochs: {epochs}")
-        if batch_size < 1:
-            raise ValueError(f"Invalid batch size: {batch_size}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
+            raise ConfigError(f"Trainer: epochs must be a non-negative integer, got {epochs!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ConfigError(f"Trainer: batch_size must be a positive integer, got {batch_size!r}")
         if len(x_train) != len(t_train):
-            raise ValueError(f"{len(x_train)} training inputs but {len(t_train)} targets")
+            raise ConfigError(f"Trainer: {len(x_train)} training inputs but {len(t_train)} targets")
         if len(x_train) == 0:
-            raise ValueError("no training data")
+            raise ConfigError("Trainer: no training data (x_train is empty)")
         if (x_test is None) != (t_test is None):
-            raise ValueError("give both x_test and t_test, or neither")
+            raise ConfigError("Trainer: give both x_test and t_test, or neither")
+        if x_test is not None and t_test is not None and len(x_test) != len(t_test):
+            raise ConfigError(f"Trainer: {len(x_test)} test inputs but {len(t_test)} targets")
         if train_eval_samples is not None and train_eval_samples < 1:
-            raise ValueError(f"train_eval_samples must be at least 1, got {train_eval_samples}")
+            raise ConfigError(f"Trainer: train_eval_samples must be at least 1, got {train_eval_samples}")
         base_lr = getattr(optimizer, "lr", None)
         if lr_schedule is not None and not isinstance(base_lr, int | float):
-            raise ValueError(f"lr_schedule needs an optimizer with an `lr` attribute; "
+            raise ConfigError(f"lr_schedule needs an optimizer with an `lr` attribute; "
                              f"{type(optimizer).__name__} has none")
         self.lr_schedule = lr_schedule
         self.base_lr: float | None = None if base_lr is None else float(base_lr)
@@ -307,8 +316,29 @@ class Trainer:
         write_safetensors(path, tensors, metadata)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore the state written by :meth:`save_checkpoint` into this trainer."""
+        """Restore the state written by :meth:`save_checkpoint` into this trainer.
+
+        The file is checked whole first (:func:`read_checkpoint`), then against this trainer
+        (its optimizer's class, its generators' kind, the network's weights, the optimizer's
+        own checks of its state). Any failure raises :class:`~layerwise.errors.DataError`
+        naming the file and leaves the trainer as it was.
+        """
         tensors, meta = read_checkpoint(path)
+        saved = meta.parsed
+        opt_meta = saved["optimizer"]
+        if opt_meta["class"] != type(self.optimizer).__name__:
+            raise DataError(f"{path}: checkpoint was made with optimizer {short_repr(opt_meta['class'])}, "
+                            f"not {type(self.optimizer).__name__}")
+        gens = _generators_of(self.network)
+        states = [("rng", saved["rng"], self.rng)] + [
+            (f"layer_rngs[{name!r}]", state, gens[name]) for name, state in saved["layer_rngs"].items()
+            if name in gens]
+        for what, state, gen in states:
+            kind = type(gen.bit_generator).__name__
+            if state["bit_generator"] != kind:
+                raise DataError(f"{path}: {what} is the state of a {state['bit_generator']} generator; "
+                                f"this trainer's is a {kind}")
+        before = self.network.state_dict()
         try:
             self.network.load_state_dict(
                 {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
@@ -316,33 +346,74 @@ class Trainer:
             raise DataError(f"{path}: {exc}") from None
         opt_state: dict[str, Any] = {k[len("optimizer/"):]: v for k, v in tensors.items()
                                      if k.startswith("optimizer/")}
-        opt_meta = json.loads(meta["optimizer"])
-        if opt_meta["class"] != type(self.optimizer).__name__:
-            raise DataError(f"{path}: checkpoint was made with optimizer {opt_meta['class']}, "
-                            f"not {type(self.optimizer).__name__}")
         opt_state.update(opt_meta["scalars"])
         load_fn = getattr(self.optimizer, "load_state_dict", None)
         if load_fn is not None:
-            load_fn(opt_state)
-        self.epoch = int(meta["epoch"])
-        self.seconds = float(meta.get("seconds", "0"))
-        self.history = [EpochRecord(**r) for r in json.loads(meta["history"])]
-        _set_rng_state(self.rng, meta["rng"])
+            # layerwise's optimizers check each state array against its parameter now, when
+            # given the parameters, rather than at the first update of the resumed run
+            takes_params = "params" in inspect.signature(load_fn).parameters
+            extra = {"params": self.network.params} if takes_params else {}
+            try:
+                load_fn(opt_state, **extra)
+            except (ValueError, TypeError) as exc:  # the optimizer's own checks of its state
+                self.network.load_state_dict(before)
+                raise DataError(f"{path}: optimizer state: {exc}") from None
+        self.epoch = saved["epoch"]
+        self.seconds = saved["seconds"]
+        self.history = saved["history"]
         if "base_lr" in meta:
-            self.base_lr = json.loads(meta["base_lr"])
-        layer_rngs = json.loads(meta.get("layer_rngs", "{}"))
-        gens = _generators_of(self.network)
-        for name, state in layer_rngs.items():
-            if name in gens:
-                _set_rng_state(gens[name], state)
+            self.base_lr = saved["base_lr"]
+        for _, state, gen in states:
+            gen.bit_generator.state = state
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray[Any]], dict[str, str]]:
-    """Tensors and metadata of a checkpoint file (checked to be one)."""
-    return read_safetensors(path, CHECKPOINT_FORMAT)
+def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray[Any]], Metadata]:
+    """Tensors and metadata of a checkpoint file, every entry checked.
+
+    The metadata is a :class:`~layerwise.io.Metadata` (a dict of text by key, as written),
+    whose ``parsed`` dict holds each entry's value: ``architecture`` (checked against the
+    ``model/`` tensors as a model file's is: shapes, dtype, finite), ``optimizer``
+    (``{"class": name, "scalars": {...}}``), ``epoch``, ``epochs``, ``batch_size``,
+    ``seconds``, ``history`` (:class:`EpochRecord` objects, one per epoch done), ``rng`` and
+    ``layer_rngs`` (generator states), ``base_lr`` and ``trainer``. Anything else raises
+    :class:`~layerwise.errors.DataError` naming the file and the entry.
+    """
+    tensors, meta = read_safetensors(path, CHECKPOINT_FORMAT)
+    others = [k for k in tensors if not k.startswith(("model/", "optimizer/"))]
+    if others:
+        raise DataError(f"{path}: unexpected tensors {short_repr(others)}; a checkpoint holds "
+                        "'model/...' and 'optimizer/...' tensors only")
+    meta.architecture(tensors, prefix="model/")
+    check_finite_tensors(path, {k: v for k, v in tensors.items() if k.startswith("optimizer/")})
+    shape = 'a JSON object {"class": name, "scalars": {name: number or text}}'
+    opt = meta.json("optimizer", dict, shape)
+    scalars = opt.get("scalars")
+    if (set(opt) != {"class", "scalars"} or not isinstance(opt["class"], str) or not isinstance(scalars, dict)
+            or not all(isinstance(v, (int, float, str, bool, type(None))) for v in scalars.values())):
+        meta.fail("optimizer", shape, short_repr(opt))
+    epoch = meta.integer("epoch", 0)
+    meta.integer("epochs", 0, default=None)
+    meta.integer("batch_size", 1, default=None)
+    meta.number("seconds", 0.0, default=0.0)
+    if len(meta.records("history", EpochRecord)) != epoch:
+        meta.fail("history", f"one record per epoch done ({epoch})", f"{len(meta.parsed['history'])} records")
+    meta.rng_state("rng")
+    base_lr = meta.json("base_lr", (int, float, type(None)), "a finite number or null", default=None)
+    if base_lr is not None and not math.isfinite(base_lr):
+        meta.fail("base_lr", "a finite number or null", short_repr(base_lr))
+    layer_shape = "a JSON object of layer name: the JSON of a PCG64 generator's state"
+    layer_rngs = meta.json("layer_rngs", dict, layer_shape, default={})
+    for name, text in layer_rngs.items():
+        def fail(why: str, name: str = name) -> NoReturn:
+            meta.fail("layer_rngs", layer_shape, f"{short_repr(name)}: {why}")
+        if not isinstance(text, str):
+            fail(short_repr(text))
+        layer_rngs[name] = check_rng_state(parse_json(text, fail), fail)
+    meta.json("trainer", dict, "a JSON object", default={})
+    return tensors, meta
 
 
 def network_from_checkpoint(path: str | Path) -> Sequential:
     """Rebuild the network architecture stored in a checkpoint (weights not loaded)."""
     _, meta = read_checkpoint(path)
-    return network_from_config(json.loads(meta["architecture"]))
+    return build_network(path, meta.parsed["architecture"])

@@ -9,10 +9,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerwise.errors import ShapeError
-from layerwise.functions import as_float_array
-from layerwise.layers.base import Array, Layer
+from layerwise.layers.base import Array, Layer, check_config, check_int, parameter_array
 
 __all__ = ["Affine"]
+
+
+def _sizes(args: dict[str, Any]) -> tuple[int, int]:
+    """``(n_in, n_out)`` of an Affine config, checked."""
+    config = check_config(args, "Affine", ["n_in", "n_out"])
+    return check_int(config["n_in"], "Affine", "n_in"), check_int(config["n_out"], "Affine", "n_out")
 
 
 class Affine(Layer):
@@ -36,8 +41,8 @@ class Affine(Layer):
     def __init__(self, W: ArrayLike, b: ArrayLike) -> None:
         super().__init__()
         # Copies: the layer owns its parameters (optimizers update them in place).
-        W = np.array(as_float_array(W), copy=True)
-        b = np.array(b, dtype=W.dtype, copy=True)
+        W = parameter_array(W, "Affine", "W")
+        b = parameter_array(b, "Affine", "b", W.dtype)
         if W.ndim != 2:
             raise ShapeError(f"Affine: W must be 2-D (n_in, n_out), got shape {W.shape}")
         if b.shape != (W.shape[1],):
@@ -54,7 +59,13 @@ class Affine(Layer):
 
     @classmethod
     def _from_config(cls, **args: Any) -> Affine:
-        return cls(np.zeros((args["n_in"], args["n_out"]), np.float32), np.zeros(args["n_out"], np.float32))
+        n_in, n_out = _sizes(args)
+        return cls(np.zeros((n_in, n_out), np.float32), np.zeros(n_out, np.float32))
+
+    @classmethod
+    def _config_shapes(cls, **args: Any) -> dict[str, tuple[int, ...]]:
+        n_in, n_out = _sizes(args)
+        return {"W": (n_in, n_out), "b": (n_out,)}
 
     def forward(self, x: ArrayLike) -> Array:
         x = self._input(x)

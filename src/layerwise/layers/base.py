@@ -9,20 +9,134 @@ State that is saved with a model but not trained (BatchNorm's running statistics
 
 from __future__ import annotations
 
+import inspect
+import math
+import reprlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from layerwise.errors import ShapeError
+from layerwise.errors import ConfigError, ShapeError
 from layerwise.functions import as_float_array
 
-__all__ = ["Layer", "LossLayer", "Array", "LAYER_TYPES", "layer_from_config"]
+__all__ = [
+    "Layer",
+    "LossLayer",
+    "Array",
+    "LAYER_TYPES",
+    "FLOAT_DTYPES",
+    "layer_from_config",
+    "layer_class",
+    "floating_dtype",
+    "check_int",
+    "real_number",
+    "check_config",
+    "config_pair",
+    "parameter_array",
+    "short_repr",
+]
 
 Array = NDArray[Any]
 
-#: Every Layer subclass by class name, so a saved architecture can be rebuilt.
+#: Every concrete Layer subclass by class name, so a saved architecture can be rebuilt.
+#: Classes whose name starts with ``_`` (helpers, test doubles) are not listed.
 LAYER_TYPES: dict[str, type[Layer]] = {}
+
+#: The dtypes parameters may have: those NumPy computes with natively that safetensors stores.
+#: (``longdouble`` is neither portable nor storable; integers would truncate every update.)
+FLOAT_DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.float16), np.dtype(np.float32),
+                                           np.dtype(np.float64))
+_FLOAT_NAMES = {str(dt): dt for dt in FLOAT_DTYPES}
+
+
+# -- argument checks shared by the layers and networks -------------------------------------------
+def floating_dtype(dtype: Any, who: str, arg: str = "dtype") -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype, checked to be one of :data:`FLOAT_DTYPES`.
+
+    Takes a dtype, a scalar type (``np.float32``, ``float``) or one of the names
+    ``"float16"``, ``"float32"``, ``"float64"`` (as :meth:`Sequential.get_config` writes them).
+    Raises :class:`~layerwise.errors.ConfigError` naming ``who`` and ``arg`` otherwise: an
+    integer dtype would make every weight 0 (``0.01 * N(0, 1)`` truncates).
+    """
+    dt: np.dtype[Any] | None = None
+    if isinstance(dtype, str):
+        dt = _FLOAT_NAMES.get(dtype)  # not np.dtype(text): it parses "f4,(" as Python source
+    elif isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, (np.generic, float))):
+        dt = np.dtype(dtype)
+    if dt is None or dt not in FLOAT_DTYPES:  # (`None in FLOAT_DTYPES` holds: None means float64)
+        raise ConfigError(f"{who}: {arg} must be float16, float32 or float64, got {short_repr(dtype)}")
+    return dt
+
+
+def check_int(value: Any, who: str, arg: str, minimum: int = 1) -> int:
+    """``value`` as an int, checked to be an integer (not a bool, a float or a string) ``>= minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ConfigError(f"{who}: {arg} must be {kind}, got {short_repr(value)}")
+    return int(value)
+
+
+def real_number(value: Any, who: str, arg: str) -> float:
+    """``value`` as a float, checked to be a real number (an int or a float; not a bool or a
+    string). NaN and infinities pass, and an int too large for a float becomes an infinity:
+    the caller checks the range."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{who}: {arg} must be a number, got {short_repr(value)}")
+    if isinstance(value, int) and abs(value) > 2**1023:
+        return math.inf if value > 0 else -math.inf
+    return float(value)
+
+
+def config_pair(value: Any, who: str, arg: str, minimum: int) -> tuple[int, int]:
+    """A ``[h, w]`` entry of a layer's config (two integers ``>= minimum``), checked."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigError(f"{who}: {arg} must be a pair [h, w], got {short_repr(value)}")
+    return check_int(value[0], who, arg, minimum), check_int(value[1], who, arg, minimum)
+
+
+def parameter_array(value: ArrayLike, who: str, arg: str, dtype: np.dtype[Any] | None = None) -> Array:
+    """A new array of ``value`` for parameter ``arg``: floating arrays keep their dtype (one of
+    :data:`FLOAT_DTYPES`), integers and booleans become float32 (or ``dtype`` when given).
+    Complex, string and object arrays are refused with a :class:`~layerwise.errors.ConfigError`."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise ConfigError(f"{who}: {arg} must hold real numbers, got an array of dtype {arr.dtype}")
+    arr = np.array(as_float_array(arr, dtype), copy=True)  # the layer owns its parameters
+    if arr.dtype not in FLOAT_DTYPES:
+        raise ConfigError(f"{who}: {arg} must be float16, float32 or float64, got dtype {arr.dtype}")
+    return arr
+
+
+def check_config(config: Any, who: str, required: Iterable[str] = (),
+                 optional: Iterable[str] = ()) -> dict[str, Any]:
+    """``config`` checked to be a dict holding the keys ``required`` and no keys but those and
+    ``optional`` (and ``"class"``); a :class:`~layerwise.errors.ConfigError` names the others."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{who}: the config must be a JSON object, got {short_repr(config)}")
+    required = list(required)
+    known = {"class", *required, *optional}
+    missing = [k for k in required if k not in config]
+    unknown = sorted(str(k) for k in config if k not in known)
+    if missing or unknown:
+        parts = [f"missing {missing}"] if missing else []
+        parts += [f"unknown {short_repr(unknown)}"] if unknown else []
+        raise ConfigError(f"{who}: config keys: {'; '.join(parts)} (it takes {sorted(known - {'class'})})")
+    return dict(config)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 40, 40, 40
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut short (:mod:`reprlib`): a hostile file's value may be long or deep."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() refuses beyond 4300 digits
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return _REPR.repr(value)
 
 
 class Layer:
@@ -45,7 +159,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        LAYER_TYPES[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):
+            LAYER_TYPES[cls.__name__] = cls
 
     def __init__(self) -> None:
         self.training = True
@@ -61,7 +176,22 @@ class Layer:
 
     @classmethod
     def _from_config(cls, **args: Any) -> Layer:
+        """The layer of ``get_config()``'s arguments ``args``. This default passes them to the
+        constructor, once they are checked to fit its signature."""
+        try:
+            inspect.signature(cls).bind(**args)
+        except TypeError as exc:  # what bind() raises for a missing or an unknown argument
+            raise ConfigError(f"{cls.__name__}: the config does not fit the constructor: {exc}") from None
         return cls(**args)
+
+    @classmethod
+    def _config_shapes(cls, **args: Any) -> dict[str, tuple[int, ...]]:
+        """The shapes of the parameters and buffers :meth:`_from_config` would give the layer,
+        by name, without allocating them (a model file is checked against them before a
+        network is built). This default builds the layer, which is cheap without parameters;
+        layers with parameters override it."""
+        layer = cls._from_config(**args)
+        return {n: tuple(np.shape(getattr(layer, n))) for n in (*cls.param_names, *cls.buffer_names)}
 
     # -- the protocol -------------------------------------------------------------------
     def forward(self, x: ArrayLike) -> Array:  # pragma: no cover - abstract
@@ -129,7 +259,9 @@ class Layer:
         return dt
 
     def astype(self, dtype: Any) -> Layer:
-        """Cast parameters, gradients and buffers to ``dtype`` in place of the old arrays; return self."""
+        """Cast parameters, gradients and buffers to ``dtype`` (one of :data:`FLOAT_DTYPES`) in
+        place of the old arrays; return self."""
+        dtype = floating_dtype(dtype, f"{self.name}.astype")
         for name in self.param_names:
             setattr(self, name, getattr(self, name).astype(dtype))
             setattr(self, "d" + name, getattr(self, "d" + name).astype(dtype))
@@ -198,13 +330,24 @@ class Layer:
         return f"{self.name}({shapes})"
 
 
-def layer_from_config(config: dict[str, Any]) -> Layer:
-    """Rebuild a layer from :meth:`Layer.get_config` output."""
+def layer_class(config: Any) -> tuple[type[Layer], dict[str, Any]]:
+    """The layer class a :meth:`Layer.get_config` output names, and its other entries.
+
+    Raises :class:`~layerwise.errors.ConfigError` for a config that is not a JSON object or
+    names no known layer."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"layer config must be a JSON object, got {short_repr(config)}")
     args = dict(config)
     name = args.pop("class", None)
-    cls = LAYER_TYPES.get(str(name))
+    cls = LAYER_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown layer class {name!r}; known: {sorted(LAYER_TYPES)}")
+        raise ConfigError(f"unknown layer class {short_repr(name)}; known: {sorted(LAYER_TYPES)}")
+    return cls, args
+
+
+def layer_from_config(config: Any) -> Layer:
+    """Rebuild a layer from :meth:`Layer.get_config` output (with placeholder parameters)."""
+    cls, args = layer_class(config)
     return cls._from_config(**args)
 
 
@@ -217,3 +360,6 @@ class LossLayer(Layer):
 
     def backward(self, dout: ArrayLike = 1.0) -> Array:
         raise NotImplementedError  # pragma: no cover
+
+
+del LAYER_TYPES["LossLayer"]  # an abstract base: no architecture can use it

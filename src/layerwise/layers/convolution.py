@@ -11,8 +11,7 @@ from numpy.typing import ArrayLike
 
 from layerwise.conv_utils import IntPair, _Geometry, _pair, col2im_bl, windows_bl
 from layerwise.errors import ShapeError
-from layerwise.functions import as_float_array
-from layerwise.layers.base import Array, Layer
+from layerwise.layers.base import Array, Layer, check_config, check_int, config_pair, parameter_array
 
 __all__ = ["Convolution"]
 
@@ -72,6 +71,16 @@ def _add_a_bt(acc: Array, a: Array, b: Array) -> None:
         acc += a[:, j : j + step] @ b[:, j : j + step].T
 
 
+def _config(args: dict[str, Any]) -> tuple[int, int, int, int, tuple[int, int], tuple[int, int]]:
+    """``(filters, channels, FH, FW, stride, pad)`` of a Convolution config, checked."""
+    who = "Convolution"
+    config = check_config(args, who, ["filters", "channels", "kernel", "stride", "pad"])
+    fn, c = check_int(config["filters"], who, "filters"), check_int(config["channels"], who, "channels")
+    fh, fw = config_pair(config["kernel"], who, "kernel", 1)
+    stride, pad = config_pair(config["stride"], who, "stride", 1), config_pair(config["pad"], who, "pad", 0)
+    return fn, c, fh, fw, stride, pad
+
+
 class Convolution(Layer):
     """2-D convolution (cross-correlation, as in the book and PyTorch) of a batch of images.
 
@@ -117,10 +126,10 @@ class Convolution(Layer):
 
     def __init__(self, W: ArrayLike, b: ArrayLike, stride: IntPair = 1, pad: IntPair = 0) -> None:
         super().__init__()
-        W = np.array(as_float_array(W), copy=True)  # the layer owns its parameters
+        W = parameter_array(W, "Convolution", "W")  # a copy: the layer owns its parameters
         if W.ndim != 4:
             raise ShapeError(f"Convolution: W must be 4-D (FN, C, FH, FW), got shape {W.shape}")
-        b = np.array(b, dtype=W.dtype, copy=True)
+        b = parameter_array(b, "Convolution", "b", W.dtype)
         if b.shape != (W.shape[0],):
             raise ShapeError(f"Convolution: expected b of shape ({W.shape[0]},), got {b.shape}")
         self.W: Array = W
@@ -236,10 +245,13 @@ class Convolution(Layer):
 
     @classmethod
     def _from_config(cls, **args: Any) -> Convolution:
-        fh, fw = args["kernel"]
-        W = np.zeros((args["filters"], args["channels"], fh, fw), np.float32)
-        return cls(W, np.zeros(args["filters"], np.float32), stride=tuple(args["stride"]),
-                   pad=tuple(args["pad"]))
+        fn, c, fh, fw, stride, pad = _config(args)
+        return cls(np.zeros((fn, c, fh, fw), np.float32), np.zeros(fn, np.float32), stride=stride, pad=pad)
+
+    @classmethod
+    def _config_shapes(cls, **args: Any) -> dict[str, tuple[int, ...]]:
+        fn, c, fh, fw, _, _ = _config(args)
+        return {"W": (fn, c, fh, fw), "b": (fn,)}
 
     def __repr__(self) -> str:
         return (f"Convolution(W={self.W.shape}, b={self.b.shape}, stride={self._arg(self.stride)}, "

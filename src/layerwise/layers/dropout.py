@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ShapeError
+from layerwise.errors import ConfigError, ShapeError
 from layerwise.functions import as_float_array
-from layerwise.layers.base import Array, Layer
+from layerwise.layers.base import Array, Layer, check_config, real_number
 
 __all__ = ["Dropout"]
 
@@ -39,9 +39,9 @@ class Dropout(Layer):
 
     def __init__(self, ratio: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        ratio = float(ratio)
+        ratio = real_number(ratio, "Dropout", "ratio")
         if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"Invalid dropout ratio: {ratio} (must be in [0, 1))")
+            raise ConfigError(f"Invalid dropout ratio: {ratio} (must be in [0, 1))")
         self.ratio = ratio
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.mask: Array | None = None  # keep-mask of the last training-mode forward
@@ -58,6 +58,10 @@ class Dropout(Layer):
     def _config_args(self) -> dict[str, Any]:
         # The generator's state is not architecture: checkpoints save it separately.
         return {"ratio": self.ratio}
+
+    @classmethod
+    def _from_config(cls, **args: Any) -> Dropout:
+        return cls(check_config(args, cls.__name__, ["ratio"])["ratio"])
 
     def forward(self, x: ArrayLike) -> Array:
         x = as_float_array(x)

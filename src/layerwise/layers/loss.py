@@ -8,14 +8,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import NonFiniteError, ShapeError
+from layerwise.errors import ConfigError, NonFiniteError, ShapeError
 from layerwise.functions import (
     as_float_array,
     check_finite,
     check_targets,
     fused_softmax_cross_entropy,
 )
-from layerwise.layers.base import Array, LossLayer
+from layerwise.layers.base import Array, LossLayer, short_repr
 
 __all__ = ["SoftmaxWithLoss", "IdentityWithLoss", "TargetKind"]
 
@@ -42,8 +42,9 @@ class SoftmaxWithLoss(LossLayer):
 
     def __init__(self, target: TargetKind = "auto") -> None:
         super().__init__()
-        if target not in ("auto", "labels", "one-hot"):
-            raise ValueError(f"SoftmaxWithLoss: target must be 'auto', 'labels' or 'one-hot', got {target!r}")
+        if not isinstance(target, str) or target not in ("auto", "labels", "one-hot"):
+            raise ConfigError(
+                f"SoftmaxWithLoss: target must be 'auto', 'labels' or 'one-hot', got {short_repr(target)}")
         self.target = target
         self.loss: float | None = None
         self.y: Array | None = None  # softmax output

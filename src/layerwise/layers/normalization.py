@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ShapeError
-from layerwise.functions import as_float_array
-from layerwise.layers.base import Array, Layer
+from layerwise.errors import ConfigError, ShapeError
+from layerwise.layers.base import Array, Layer, check_config, check_int, parameter_array, real_number
 
 __all__ = ["BatchNormalization"]
 
@@ -63,19 +63,20 @@ class BatchNormalization(Layer):
         running_var: ArrayLike | None = None,
     ) -> None:
         super().__init__()
-        gamma = as_float_array(gamma)
+        who = "BatchNormalization"
+        gamma = parameter_array(gamma, who, "gamma")
         if gamma.ndim != 1:
             raise ShapeError(f"BatchNormalization: gamma must be 1-D (D,), got shape {gamma.shape}")
         dim = gamma.shape[0]
-        beta = np.asarray(beta, dtype=gamma.dtype)
+        beta = parameter_array(beta, who, "beta", gamma.dtype)
         if beta.shape != (dim,):
             raise ShapeError(f"BatchNormalization: expected beta of shape ({dim},), got {beta.shape}")
-        momentum = float(momentum)
+        momentum = real_number(momentum, who, "momentum")
         if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1])")
-        eps = float(eps)
-        if not eps > 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps} (must be > 0)")
+            raise ConfigError(f"Invalid momentum value: {momentum} (must be in [0, 1])")
+        eps = real_number(eps, who, "eps")
+        if not 0.0 < eps < math.inf:
+            raise ConfigError(f"Invalid epsilon value: {eps} (must be > 0 and finite)")
         self.gamma: Array = gamma
         self.beta: Array = beta
         self.dgamma: Array = np.zeros_like(gamma)
@@ -95,7 +96,7 @@ class BatchNormalization(Layer):
         dim = self.gamma.shape[0]
         if value is None:
             return np.full(dim, fill, dtype=self.gamma.dtype)
-        arr = np.array(value, dtype=self.gamma.dtype)
+        arr = parameter_array(value, "BatchNormalization", name, self.gamma.dtype)
         if arr.shape != (dim,):
             raise ShapeError(f"BatchNormalization: expected {name} of shape ({dim},), got {arr.shape}")
         return arr
@@ -126,8 +127,15 @@ class BatchNormalization(Layer):
 
     @classmethod
     def _from_config(cls, **args: Any) -> BatchNormalization:
-        n = args.pop("num_features")
-        return cls(np.ones(n, np.float32), np.zeros(n, np.float32), **args)
+        config = check_config(args, cls.__name__, ["num_features"], ["momentum", "eps"])
+        n = check_int(config.pop("num_features"), cls.__name__, "num_features")
+        return cls(np.ones(n, np.float32), np.zeros(n, np.float32), **config)
+
+    @classmethod
+    def _config_shapes(cls, **args: Any) -> dict[str, tuple[int, ...]]:
+        config = check_config(args, cls.__name__, ["num_features"], ["momentum", "eps"])
+        n = check_int(config["num_features"], cls.__name__, "num_features")
+        return {name: (n,) for name in (*cls.param_names, *cls.buffer_names)}
 
     def can_shard(self) -> bool:
         """Batch statistics tie the samples of a batch together in training mode; in

@@ -8,9 +8,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerwise.conv_utils import IntPair, _Geometry, _int, _pair, col2im_t, im2col_t
-from layerwise.errors import ShapeError
+from layerwise.errors import ConfigError, ShapeError
 from layerwise.functions import as_float_array
-from layerwise.layers.base import Array, Layer
+from layerwise.layers.base import Array, Layer, check_config, check_int, config_pair, short_repr
 
 __all__ = ["Pooling", "PoolMode"]
 
@@ -121,12 +121,12 @@ class Pooling(Layer):
         self.stride = (self.pool_h, self.pool_w) if stride is None else _pair(stride, "stride", who, 1)
         self.pad = _pair(pad, "pad", who, 0)
         if 2 * self.pad[0] > self.pool_h or 2 * self.pad[1] > self.pool_w:
-            raise ValueError(
+            raise ConfigError(
                 f"Pooling: pad {self.pad} must be at most half of the pool size "
                 f"({self.pool_h}, {self.pool_w}), so that every window holds an input pixel"
             )
-        if mode not in ("max", "avg"):
-            raise ValueError(f"Pooling: mode must be 'max' or 'avg', got {mode!r}")
+        if not isinstance(mode, str) or mode not in ("max", "avg"):
+            raise ConfigError(f"Pooling: mode must be 'max' or 'avg', got {short_repr(mode)}")
         self.mode: PoolMode = mode
         self.fast = self.stride == (self.pool_h, self.pool_w) and self.pad == (0, 0)
         self.x: Array | None = None
@@ -221,8 +221,11 @@ class Pooling(Layer):
 
     @classmethod
     def _from_config(cls, **args: Any) -> Pooling:
-        return cls(args["pool_h"], args["pool_w"], stride=tuple(args["stride"]), pad=tuple(args["pad"]),
-                   mode=args["mode"])
+        who = "Pooling"
+        config = check_config(args, who, ["pool_h", "pool_w", "stride", "pad", "mode"])
+        return cls(check_int(config["pool_h"], who, "pool_h"), check_int(config["pool_w"], who, "pool_w"),
+                   stride=config_pair(config["stride"], who, "stride", 1),
+                   pad=config_pair(config["pad"], who, "pad", 0), mode=config["mode"])
 
     def __repr__(self) -> str:
         def one(v: tuple[int, int]) -> Any:

@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 
 from layerwise.conv_utils import conv_output_size
+from layerwise.errors import ConfigError
+from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, Convolution, Dropout, Layer, Pooling, Relu, SoftmaxWithLoss
-from layerwise.networks.sequential import Sequential
+from layerwise.layers.base import check_config, check_int, floating_dtype, short_repr
+from layerwise.networks.sequential import Sequential, Shapes
 
 __all__ = ["SimpleConvNet", "DeepConvNet"]
 
@@ -21,18 +24,36 @@ def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def _input_dim(who: str, input_dim: Sequence[int]) -> tuple[int, int, int]:
-    dims = tuple(input_dim)
-    if len(dims) != 3 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in dims):
-        raise ValueError(f"{who}: input_dim must be three positive integers (C, H, W), got {input_dim!r}")
+    dims = tuple(input_dim) if isinstance(input_dim, (Sequence, np.ndarray)) else ()
+    if (isinstance(input_dim, str) or len(dims) != 3
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1
+                       for v in dims)):
+        raise ConfigError(f"{who}: input_dim must be three positive integers (C, H, W), "
+                          f"got {short_repr(input_dim)}")
     c, h, w = (int(v) for v in dims)
     return c, h, w
 
 
-def _conv_param(who: str, p: ConvParam) -> tuple[int, int, int, int]:
-    missing = {"filter_num", "filter_size", "pad", "stride"} - set(p)
-    if missing:
-        raise ValueError(f"{who}: conv_param {dict(p)} lacks {sorted(missing)}")
-    return int(p["filter_num"]), int(p["filter_size"]), int(p["pad"]), int(p["stride"])
+_CONV_KEYS = ("filter_num", "filter_size", "pad", "stride")
+
+
+def _conv_param(who: str, p: ConvParam, arg: str = "conv_param") -> tuple[int, int, int, int]:
+    if not isinstance(p, Mapping):
+        raise ConfigError(f"{who}: {arg} must be a dict with {list(_CONV_KEYS)}, got {short_repr(p)}")
+    missing = sorted(set(_CONV_KEYS) - set(p))
+    unknown = sorted(str(k) for k in set(p) - set(_CONV_KEYS))
+    if missing or unknown:
+        what = f"lacks {missing}" if missing else f"has unknown keys {unknown}"
+        raise ConfigError(f"{who}: {arg} {short_repr(dict(p))} {what}")
+    return (check_int(p["filter_num"], who, f"{arg}['filter_num']"),
+            check_int(p["filter_size"], who, f"{arg}['filter_size']"),
+            check_int(p["pad"], who, f"{arg}['pad']", 0),
+            check_int(p["stride"], who, f"{arg}['stride']"))
+
+
+def _conv_out(h: int, w: int, fs: int, stride: int, pad: int) -> tuple[int, int]:
+    """The output size of a ``fs x fs`` convolution of an ``h x w`` image (ShapeError if none)."""
+    return conv_output_size(h, fs, stride, pad), conv_output_size(w, fs, stride, pad)
 
 
 class _ConvNet(Sequential):
@@ -40,15 +61,24 @@ class _ConvNet(Sequential):
 
     _init_args: dict[str, Any]
     eval_batch_size = 100
+    #: The entries of the config (the constructor's arguments) that get_config always writes.
+    _config_keys: tuple[str, ...] = ()
 
     def _config_args(self) -> dict[str, Any]:
         return dict(self._init_args)
 
     @classmethod
+    def _config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The constructor's arguments in ``config`` (a ``get_config()`` output), checked."""
+        args = check_config(config, cls.__name__, cls._config_keys, ["dtype"])
+        args.pop("class", None)
+        args.pop("dtype", None)
+        return args
+
+    @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Sequential:
-        args = {k: v for k, v in config.items() if k not in ("class", "dtype")}
         factory: Any = cls  # a subclass, whose constructor takes the book's arguments
-        net: Sequential = factory(**args, rng=0, dtype=config.get("dtype", "float32"))
+        net: Sequential = factory(**cls._config(config), rng=0, dtype=config.get("dtype", "float32"))
         return net
 
 
@@ -60,10 +90,12 @@ class SimpleConvNet(_ConvNet):
     input_dim : (C, H, W)
     conv_param : dict with ``filter_num``, ``filter_size``, ``pad``, ``stride``
     hidden_size, output_size : int
-    weight_init_std : float
-        Weights are ``weight_init_std * N(0, 1)``, biases zero, as in the book.
+    weight_init_std : float or str
+        Weights are ``weight_init_std * N(0, 1)``, biases zero, as in the book; a positive,
+        finite number, or an initializer's name (``"he"``, see
+        :func:`~layerwise.initializers.get_initializer`).
     rng : Generator, int or None
-    dtype : float32 by default
+    dtype : float32 (the default), float64 or float16
 
     Parameters are ``W1, b1`` (the filters, ``(filter_num, C, fs, fs)``), ``W2, b2`` and
     ``W3, b3``. The pooling is 2x2 max with stride 2, so the convolution's output size must be
@@ -76,44 +108,58 @@ class SimpleConvNet(_ConvNet):
         conv_param: ConvParam | None = None,
         hidden_size: int = 100,
         output_size: int = 10,
-        weight_init_std: float = 0.01,
+        weight_init_std: float | str = 0.01,
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
     ) -> None:
         who = "SimpleConvNet"
         if conv_param is None:
             conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
-        c, h, w = _input_dim(who, input_dim)
-        fn, fs, pad, stride = _conv_param(who, conv_param)
-        for label, value in (("hidden_size", hidden_size), ("output_size", output_size)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{who}: {label} must be a positive integer, got {value!r}")
-        oh = conv_output_size(h, fs, stride, pad)
-        ow = conv_output_size(w, fs, stride, pad)
-        pool_h, pool_w = conv_output_size(oh, 2, 2), conv_output_size(ow, 2, 2)
-        pool_output_size = fn * pool_h * pool_w
-        gen, dt = _generator(rng), np.dtype(dtype)
+        shapes = self._shapes(input_dim, conv_param, hidden_size, output_size)
+        fn, _, pad, stride = _conv_param(who, conv_param)
+        std = check_init_std(weight_init_std, who, callables=False)
+        init = get_initializer(std)
+        gen, dt = _generator(rng), floating_dtype(dtype, who)
 
-        def weight(*shape: int) -> np.ndarray[Any, Any]:
-            return (weight_init_std * gen.standard_normal(shape)).astype(dt)
+        def weight(key: str) -> np.ndarray[Any, Any]:
+            return init(shapes[key], gen, dt)
 
         super().__init__(
             [
-                Convolution(weight(fn, c, fs, fs), np.zeros(fn, dt), stride=stride, pad=pad),
+                Convolution(weight("W1"), np.zeros(shapes["b1"], dt), stride=stride, pad=pad),
                 Relu(),
                 Pooling(2, 2, stride=2),
-                Affine(weight(pool_output_size, hidden_size), np.zeros(hidden_size, dt)),
+                Affine(weight("W2"), np.zeros(shapes["b2"], dt)),
                 Relu(),
-                Affine(weight(hidden_size, output_size), np.zeros(output_size, dt)),
+                Affine(weight("W3"), np.zeros(shapes["b3"], dt)),
             ],
             SoftmaxWithLoss(),
             names=["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"],
         )
-        self.input_dim = (c, h, w)
+        self.input_dim = _input_dim(who, input_dim)
         self._init_args = {
             "input_dim": list(self.input_dim), "conv_param": dict(conv_param),
             "hidden_size": int(hidden_size), "output_size": int(output_size),
-            "weight_init_std": float(weight_init_std)}
+            "weight_init_std": std}
+
+    _config_keys = ("input_dim", "conv_param", "hidden_size", "output_size", "weight_init_std")
+
+    @staticmethod
+    def _shapes(input_dim: Any, conv_param: Any, hidden_size: Any, output_size: Any) -> Shapes:
+        """The parameters' shapes, checking the arguments (computed, not allocated)."""
+        who = "SimpleConvNet"
+        c, h, w = _input_dim(who, input_dim)
+        fn, fs, pad, stride = _conv_param(who, conv_param)
+        hidden, out = check_int(hidden_size, who, "hidden_size"), check_int(output_size, who, "output_size")
+        oh, ow = _conv_out(h, w, fs, stride, pad)
+        pool_h, pool_w = _conv_out(oh, ow, 2, 2, 0)
+        return {"W1": (fn, c, fs, fs), "b1": (fn,), "W2": (fn * pool_h * pool_w, hidden), "b2": (hidden,),
+                "W3": (hidden, out), "b3": (out,)}
+
+    @classmethod
+    def _config_shapes(cls, config: dict[str, Any]) -> Shapes:
+        args = cls._config(config)
+        return cls._shapes(args["input_dim"], args["conv_param"], args["hidden_size"], args["output_size"])
 
     def __repr__(self) -> str:
         conv = self.layers["Conv1"]
@@ -166,33 +212,30 @@ class DeepConvNet(_ConvNet):
         dropout_ratio: float = 0.5,
     ) -> None:
         who = "DeepConvNet"
-        c, h, w = _input_dim(who, input_dim)
-        gen, dt = _generator(rng), np.dtype(dtype)
         params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
+        shapes = self._shapes(input_dim, params, hidden_size, output_size)
+        gen, dt = _generator(rng), floating_dtype(dtype, who)
+        Dropout(dropout_ratio)  # checks the ratio before any weight is drawn
         layers: list[Layer] = []
         names: list[str] = []
         for k, p in enumerate(params, start=1):
-            fn, fs, pad, stride = _conv_param(who, p)
+            fn, c, fs, _ = shapes[f"W{k}"]
+            _, _, pad, stride = _conv_param(who, p, f"conv_param_{k}")
             scale = np.sqrt(2.0 / (c * fs * fs))
             W = (scale * gen.standard_normal((fn, c, fs, fs))).astype(dt)
             layers += [Convolution(W, np.zeros(fn, dt), stride=stride, pad=pad), Relu()]
             names += [f"Conv{k}", f"Relu{k}"]
-            h, w, c = conv_output_size(h, fs, stride, pad), conv_output_size(w, fs, stride, pad), fn
             if k % 2 == 0:
                 layers.append(Pooling(2, 2, stride=2))
                 names.append(f"Pool{k // 2}")
-                h, w = conv_output_size(h, 2, 2), conv_output_size(w, 2, 2)
-        flat = c * h * w
-        for label, value in (("hidden_size", hidden_size), ("output_size", output_size)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{who}: {label} must be a positive integer, got {value!r}")
-        W7 = (np.sqrt(2.0 / flat) * gen.standard_normal((flat, hidden_size))).astype(dt)
-        W8 = (np.sqrt(2.0 / hidden_size) * gen.standard_normal((hidden_size, output_size))).astype(dt)
+        (flat, hidden), (_, out) = shapes["W7"], shapes["W8"]
+        W7 = (np.sqrt(2.0 / flat) * gen.standard_normal((flat, hidden))).astype(dt)
+        W8 = (np.sqrt(2.0 / hidden) * gen.standard_normal((hidden, out))).astype(dt)
         layers += [
-            Affine(W7, np.zeros(hidden_size, dt)),
+            Affine(W7, np.zeros(hidden, dt)),
             Relu(),
             Dropout(dropout_ratio, rng=gen),
-            Affine(W8, np.zeros(output_size, dt)),
+            Affine(W8, np.zeros(out, dt)),
             Dropout(dropout_ratio, rng=gen),
         ]
         names += ["Affine1", f"Relu{len(params) + 1}", "Dropout1", "Affine2", "Dropout2"]
@@ -202,6 +245,32 @@ class DeepConvNet(_ConvNet):
             "input_dim": list(self.input_dim), "hidden_size": int(hidden_size),
             "output_size": int(output_size), "dropout_ratio": float(dropout_ratio),
             **{f"conv_param_{k}": dict(p) for k, p in enumerate(params, start=1)}}
+
+    _config_keys = ("input_dim", "hidden_size", "output_size", "dropout_ratio",
+                    *(f"conv_param_{k}" for k in range(1, 7)))
+
+    @staticmethod
+    def _shapes(input_dim: Any, params: Sequence[Any], hidden_size: Any, output_size: Any) -> Shapes:
+        """The parameters' shapes, checking the arguments (computed, not allocated)."""
+        who = "DeepConvNet"
+        c, h, w = _input_dim(who, input_dim)
+        shapes: Shapes = {}
+        for k, p in enumerate(params, start=1):
+            fn, fs, pad, stride = _conv_param(who, p, f"conv_param_{k}")
+            shapes[f"W{k}"], shapes[f"b{k}"] = (fn, c, fs, fs), (fn,)
+            (h, w), c = _conv_out(h, w, fs, stride, pad), fn
+            if k % 2 == 0:
+                h, w = _conv_out(h, w, 2, 2, 0)
+        hidden, out = check_int(hidden_size, who, "hidden_size"), check_int(output_size, who, "output_size")
+        shapes["W7"], shapes["b7"] = (c * h * w, hidden), (hidden,)
+        shapes["W8"], shapes["b8"] = (hidden, out), (out,)
+        return shapes
+
+    @classmethod
+    def _config_shapes(cls, config: dict[str, Any]) -> Shapes:
+        args = cls._config(config)
+        params = [args[f"conv_param_{k}"] for k in range(1, 7)]
+        return cls._shapes(args["input_dim"], params, args["hidden_size"], args["output_size"])
 
 
     def __repr__(self) -> str:

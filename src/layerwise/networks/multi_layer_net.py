@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from layerwise.initializers import get_initializer
+from layerwise.errors import ConfigError
+from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss
-from layerwise.networks.sequential import Sequential
+from layerwise.layers.base import check_config, floating_dtype, real_number, short_repr
+from layerwise.networks.sequential import Sequential, Shapes
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend"]
 
@@ -17,18 +19,33 @@ _ACTIVATIONS: dict[str, Callable[[], Layer]] = {"relu": Relu, "sigmoid": Sigmoid
 
 
 def _sizes(input_size: int, hidden_size_list: Sequence[int], output_size: int, who: str) -> list[int]:
+    if isinstance(hidden_size_list, (str, bytes)) or not isinstance(hidden_size_list, (Sequence, np.ndarray)):
+        raise ConfigError(f"{who}: hidden_size_list must be a list of positive integers, "
+                          f"got {short_repr(hidden_size_list)}")
     sizes = [input_size, *hidden_size_list, output_size]
     for value in sizes:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{who}: layer sizes must be positive integers, got {sizes}")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{who}: layer sizes must be positive integers, got {short_repr(sizes)}")
     return [int(v) for v in sizes]
 
 
 def _activation(activation: str, who: str) -> Callable[[], Layer]:
-    try:
-        return _ACTIVATIONS[activation.lower()]
-    except (KeyError, AttributeError):
-        raise ValueError(f"{who}: activation must be 'relu' or 'sigmoid', got {activation!r}") from None
+    make = _ACTIVATIONS.get(activation.lower()) if isinstance(activation, str) else None
+    if make is None:
+        raise ConfigError(f"{who}: activation must be 'relu' or 'sigmoid', got {short_repr(activation)}")
+    return make
+
+
+def _flag(value: Any, who: str, arg: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{who}: {arg} must be True or False, got {short_repr(value)}")
+    return bool(value)
+
+
+#: The entries of a MultiLayerNet config (``get_config``), and those MultiLayerNetExtend adds.
+_KEYS = ["input_size", "hidden_size_list", "output_size"]
+_OPTIONAL = ["activation", "weight_decay_lambda", "dtype"]
+_EXTEND_OPTIONAL = ["use_dropout", "dropout_ration", "use_batchnorm"]
 
 
 class MultiLayerNet(Sequential):
@@ -52,7 +69,7 @@ class MultiLayerNet(Sequential):
         ``0.5 * lambda * sum(W**2)`` and ``gradient`` adds ``lambda * W`` to each ``dW``.
     rng : numpy.random.Generator, int or None
         Draws the initial weights (an int or None seeds ``np.random.default_rng``).
-    dtype : float32 by default
+    dtype : float32 (the default), float64 or float16
     """
 
     def __init__(
@@ -69,7 +86,8 @@ class MultiLayerNet(Sequential):
         who = type(self).__name__
         sizes = _sizes(input_size, hidden_size_list, output_size, who)
         make_activation = _activation(activation, who)
-        self._build(sizes, make_activation, weight_init_std, weight_decay_lambda, rng, dtype)
+        init = check_init_std(weight_init_std, who)
+        self._build(sizes, make_activation, init, weight_decay_lambda, rng, floating_dtype(dtype, who))
         self.input_size, self.output_size = sizes[0], sizes[-1]
         self.hidden_size_list = sizes[1:-1]
         self.hidden_layer_num = len(self.hidden_size_list)
@@ -80,10 +98,35 @@ class MultiLayerNet(Sequential):
                 "output_size": self.output_size, "activation": self.activation,
                 "weight_decay_lambda": self.weight_decay_lambda}
 
+    #: The optional entries of this class's config, beyond those of MultiLayerNet.
+    _extra_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def _config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The constructor's arguments in ``config`` (a ``get_config()`` output), checked."""
+        args = check_config(config, cls.__name__, _KEYS, [*_OPTIONAL, *cls._extra_keys])
+        args.pop("class", None)
+        args.pop("dtype", None)
+        return args
+
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Sequential:
-        args = {k: v for k, v in config.items() if k not in ("class", "dtype")}
-        return cls(**args, rng=0, dtype=config.get("dtype", "float32"))
+        return cls(**cls._config(config), rng=0, dtype=config.get("dtype", "float32"))
+
+    @classmethod
+    def _config_shapes(cls, config: dict[str, Any]) -> Shapes:
+        args = cls._config(config)
+        sizes = _sizes(args["input_size"], args["hidden_size_list"], args["output_size"], cls.__name__)
+        batchnorm = _flag(args.get("use_batchnorm", False), cls.__name__, "use_batchnorm")
+        shapes: Shapes = {}
+        for idx, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+            shapes[f"W{idx}"], shapes[f"b{idx}"] = (n_in, n_out), (n_out,)
+            if batchnorm and idx < len(sizes) - 1:
+                shapes[f"gamma{idx}"] = shapes[f"beta{idx}"] = (n_out,)
+        if batchnorm:  # buffers come after every parameter, as in state_dict()
+            for idx, n_out in enumerate(sizes[1:-1], start=1):
+                shapes[f"running_mean{idx}"] = shapes[f"running_var{idx}"] = (n_out,)
+        return shapes
 
     def _hidden_block(self, idx: int, width: int, make_activation: Callable[[], Layer],
                       dtype: np.dtype[Any], gen: np.random.Generator) -> list[tuple[str, Layer]]:
@@ -92,9 +135,8 @@ class MultiLayerNet(Sequential):
 
     def _build(self, sizes: list[int], make_activation: Callable[[], Layer],
                weight_init_std: str | float | Callable[..., Any], weight_decay_lambda: float,
-               rng: np.random.Generator | int | None, dtype: Any) -> None:
+               rng: np.random.Generator | int | None, dt: np.dtype[Any]) -> None:
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        dt = np.dtype(dtype)
         init = get_initializer(weight_init_std)
         weights = [init((n_in, n_out), gen, dt) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
         named: list[tuple[str, Layer]] = []
@@ -155,14 +197,17 @@ class MultiLayerNetExtend(MultiLayerNet):
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        self.use_dropout = bool(use_dropout)
-        self.dropout_ration = float(dropout_ration)
-        self.use_batchnorm = bool(use_batchnorm)
+        who = type(self).__name__
+        self.use_dropout = _flag(use_dropout, who, "use_dropout")
+        self.use_batchnorm = _flag(use_batchnorm, who, "use_batchnorm")
+        self.dropout_ration = real_number(dropout_ration, who, "dropout_ration")
         if self.use_dropout:
             Dropout(self.dropout_ration)  # validate before drawing any weights
         super().__init__(input_size, hidden_size_list, output_size, activation=activation,
                          weight_init_std=weight_init_std, weight_decay_lambda=weight_decay_lambda,
                          rng=rng, dtype=dtype)
+
+    _extra_keys = tuple(_EXTEND_OPTIONAL)
 
     def _hidden_block(self, idx: int, width: int, make_activation: Callable[[], Layer],
                       dtype: np.dtype[Any], gen: np.random.Generator) -> list[tuple[str, Layer]]:

@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from layerwise import parallel
+from layerwise.errors import ConfigError, LayerwiseError
 from layerwise.layers.activation import Relu
-from layerwise.layers.base import Array, Layer, LossLayer, layer_from_config
+from layerwise.layers.base import (
+    Array,
+    Layer,
+    LossLayer,
+    check_config,
+    floating_dtype,
+    layer_class,
+    layer_from_config,
+    real_number,
+    short_repr,
+)
 from layerwise.layers.dropout import Dropout
 from layerwise.layers.pooling import Pooling
 from layerwise.networks.views import BufferView, GradView, ParamView
 
-__all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "StateDictError"]
+__all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "config_shapes", "StateDictError"]
 
-#: Every network class by name, so a saved architecture can be rebuilt.
+#: Every network class by name, so a saved architecture can be rebuilt (classes whose name
+#: starts with ``_``, shared bases, are not listed).
 NETWORK_TYPES: dict[str, type[Sequential]] = {}
+
+Shapes = dict[str, tuple[int, ...]]
+_L = TypeVar("_L", bound="Layer | _LayerSpec")
 
 
 #: A data-parallel step gives each thread at least this many activation values (the outputs
@@ -44,20 +61,93 @@ def _dropout(net: Sequential, name: str) -> Dropout:
     return layer
 
 
-class StateDictError(ValueError):
+class StateDictError(LayerwiseError, ValueError):
     """Weights that do not fit a network: names every missing, unexpected or mis-shaped entry."""
 
 
-def network_from_config(config: dict[str, Any]) -> Sequential:
-    """Rebuild a network (with placeholder weights) from :meth:`Sequential.get_config`."""
+def _network_class(config: Any) -> tuple[type[Sequential], np.dtype[Any]]:
+    """The class a :meth:`Sequential.get_config` output names, and its dtype (float32 when
+    the config gives none), checked."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"architecture must be a JSON object, got {short_repr(config)}")
     name = config.get("class")
-    cls = NETWORK_TYPES.get(str(name))
+    cls = NETWORK_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown network class {name!r}; known: {sorted(NETWORK_TYPES)}")
-    net = cls._from_config(config)
-    if "dtype" in config:
-        net.astype(np.dtype(config["dtype"]))
-    return net
+        raise ConfigError(f"unknown network class {short_repr(name)}; known: {sorted(NETWORK_TYPES)}")
+    return cls, floating_dtype(config.get("dtype", "float32"), cls.__name__)
+
+
+def mismatch_problems(missing: Sequence[str], unexpected: Sequence[str],
+                      wrong: Sequence[str]) -> list[str]:
+    """The parts of a message about weights that do not fit, one per kind of problem, to be
+    joined with " | "."""
+    problems = []
+    if missing:
+        problems.append(f"missing: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected: {', '.join(unexpected)}")
+    if wrong:
+        problems.append("wrong shape: " + "; ".join(wrong))
+    return problems
+
+
+def network_from_config(config: Any) -> Sequential:
+    """Rebuild a network (with placeholder weights) from :meth:`Sequential.get_config`.
+
+    Raises :class:`~layerwise.errors.ConfigError` (or :class:`~layerwise.errors.ShapeError`)
+    for a config that describes no network. The network is built as described, however large:
+    to check a config against the weights meant for it first, see :func:`config_shapes`.
+    """
+    cls, dtype = _network_class(config)
+    return cls._from_config(config).astype(dtype)
+
+
+def config_shapes(config: Any) -> Shapes:
+    """The shape of every entry of the :meth:`~Sequential.state_dict` of the network that
+    :func:`network_from_config` would build from ``config``, computed without building it.
+
+    A model file's tensors are compared with these before anything is allocated, so an
+    architecture asking for a 5 TiB weight is refused by a message, not a MemoryError.
+    Raises as :func:`network_from_config`.
+    """
+    cls, _ = _network_class(config)
+    return cls._config_shapes(config)
+
+
+class _LayerSpec:
+    """A layer of a config before it is built: its class (for the names of its parameters and
+    buffers) and their shapes."""
+
+    def __init__(self, cls: type[Layer], shapes: Shapes) -> None:
+        self.param_names, self.buffer_names, self.shapes = cls.param_names, cls.buffer_names, shapes
+
+
+def _sequential_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A :class:`Sequential` config's entries, checked to be of the right kinds."""
+    args = check_config(config, "Sequential", ["layers", "loss"], ["dtype", "names", "weight_decay_lambda"])
+    if not isinstance(args["layers"], list) or not args["layers"]:
+        raise ConfigError(f"Sequential: layers must be a non-empty list of layer configs, "
+                          f"got {short_repr(args['layers'])}")
+    names = args.get("names")
+    if names is not None and (not isinstance(names, list) or len(names) != len(args["layers"])):
+        raise ConfigError(f"Sequential: names must be a list of {len(args['layers'])} strings, "
+                          f"got {short_repr(names)}")
+    return args
+
+
+def _check_one_input(layer: Layer | type[Layer]) -> None:
+    """Refuse a layer whose ``forward`` does not take one input (``MulLayer``, a loss layer):
+    a Sequential hands each layer the previous one's output alone."""
+    forward = inspect.signature(layer.forward)
+    try:
+        if isinstance(layer, type):
+            forward.bind(None, None)  # self and x
+        else:
+            forward.bind(None)
+    except TypeError:  # what bind() raises when the arguments do not fit the signature
+        name = layer.__name__ if isinstance(layer, type) else layer.name
+        raise ConfigError(f"Sequential: {name}.forward({', '.join(forward.parameters)}) does not take "
+                          "one input; a layer of a Sequential takes the previous layer's output") from None
 
 
 def _run_order(layers: Iterable[Layer]) -> list[Layer]:
@@ -77,11 +167,11 @@ def _run_order(layers: Iterable[Layer]) -> list[Layer]:
     return order
 
 
-def _book_keys(layers: Sequence[Layer], kind: str) -> dict[str, tuple[Layer, str]]:
+def _book_keys(layers: Sequence[_L], kind: str) -> dict[str, tuple[_L, str]]:
     """Book-style keys for the layers' ``kind`` ("param" or "buffer") arrays: ``W1, b1`` for
     the first weight layer, ``gamma1, beta1, running_mean1...`` for a normalisation layer after
     it, ``W2, b2`` for the next weight layer, and so on."""
-    index: dict[str, tuple[Layer, str]] = {}
+    index: dict[str, tuple[_L, str]] = {}
     k = 0
     for layer in layers:
         if "W" in layer.param_names:
@@ -89,7 +179,7 @@ def _book_keys(layers: Sequence[Layer], kind: str) -> dict[str, tuple[Layer, str
         for name in getattr(layer, f"{kind}_names"):
             key = f"{name}{max(k, 1)}"
             if key in index:
-                raise ValueError(
+                raise ConfigError(
                     f"two layers would both expose {kind} {key!r}; give this network "
                     f"explicit keys with param_keys=..."
                 )
@@ -128,7 +218,8 @@ class Sequential:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        NETWORK_TYPES[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):
+            NETWORK_TYPES[cls.__name__] = cls
 
     #: Samples per batch in :meth:`accuracy` and :meth:`evaluate`. Conv nets use 100: their
     #: activations for 1,000 images (50 MB per layer in DeepConvNet) would not fit in cache.
@@ -144,7 +235,7 @@ class Sequential:
     ) -> None:
         layer_list = list(layers)
         if not layer_list:
-            raise ValueError("Sequential needs at least one layer")
+            raise ConfigError("Sequential needs at least one layer")
         for layer in [*layer_list, loss_layer]:
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential takes Layer objects, got {type(layer).__name__}")
@@ -152,14 +243,19 @@ class Sequential:
             raise TypeError(
                 f"loss_layer must be a LossLayer such as SoftmaxWithLoss, got {type(loss_layer).__name__}"
             )
+        for layer in layer_list:
+            _check_one_input(layer)
         if names is None:
             counts: dict[str, int] = {}
             names = []
             for layer in layer_list:
                 counts[layer.name] = counts.get(layer.name, 0) + 1
                 names.append(f"{layer.name}{counts[layer.name]}")
-        if len(names) != len(layer_list) or len(set(names)) != len(names):
-            raise ValueError("names must be unique, one per layer")
+        names = list(names)
+        if (len(names) != len(layer_list) or not all(isinstance(n, str) for n in names)
+                or len(set(names)) != len(names)):
+            raise ConfigError(f"Sequential: names must be unique strings, one per layer ({len(layer_list)}), "
+                              f"got {short_repr(names)}")
         self.layers: dict[str, Layer] = dict(zip(names, layer_list, strict=True))
         self.last_layer = loss_layer
         self._index = param_keys if param_keys is not None else _param_keys(layer_list)
@@ -173,9 +269,9 @@ class Sequential:
         # to, measured once for each new input shape (see _shard_count)
         self._sample_shape: tuple[int, ...] | None = None
         self._values_per_sample = 0.0
-        weight_decay_lambda = float(weight_decay_lambda)
-        if not weight_decay_lambda >= 0.0:
-            raise ValueError(f"Invalid weight_decay_lambda: {weight_decay_lambda} (must be >= 0)")
+        weight_decay_lambda = real_number(weight_decay_lambda, type(self).__name__, "weight_decay_lambda")
+        if not 0.0 <= weight_decay_lambda < math.inf:
+            raise ConfigError(f"Invalid weight_decay_lambda: {weight_decay_lambda} (must be >= 0 and finite)")
         self.weight_decay_lambda = weight_decay_lambda
 
     # -- book API -----------------------------------------------------------------------------
@@ -498,12 +594,33 @@ class Sequential:
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Sequential:
-        layers = [layer_from_config(c) for c in config["layers"]]
-        loss = layer_from_config(config["loss"])
+        args = _sequential_config(config)
+        layers = [layer_from_config(c) for c in args["layers"]]
+        loss = layer_from_config(args["loss"])
         if not isinstance(loss, LossLayer):
-            raise ValueError(f"config: {config['loss'].get('class')!r} is not a loss layer")
-        return Sequential(layers, loss, names=config.get("names"),
-                          weight_decay_lambda=config.get("weight_decay_lambda", 0.0))
+            raise ConfigError(f"Sequential: loss {type(loss).__name__} is not a loss layer")
+        return Sequential(layers, loss, names=args.get("names"),
+                          weight_decay_lambda=args.get("weight_decay_lambda", 0.0))
+
+    @classmethod
+    def _config_shapes(cls, config: dict[str, Any]) -> Shapes:
+        """The shapes :func:`config_shapes` describes, for this class's config. Subclasses
+        whose config is their constructor's arguments override it."""
+        args = _sequential_config(config)
+        specs = []
+        for layer_config in args["layers"]:
+            layer_cls, layer_args = layer_class(layer_config)
+            _check_one_input(layer_cls)
+            specs.append(_LayerSpec(layer_cls, layer_cls._config_shapes(**layer_args)))
+        loss_cls, loss_args = layer_class(args["loss"])
+        if not issubclass(loss_cls, LossLayer):
+            raise ConfigError(f"Sequential: loss {loss_cls.__name__} is not a loss layer")
+        loss_cls._config_shapes(**loss_args)  # checks its arguments
+        shapes: Shapes = {}
+        for kind in ("param", "buffer"):
+            for key, (spec, name) in _book_keys(specs, kind).items():
+                shapes[key] = spec.shapes[name]
+        return shapes
 
     def state_dict(self) -> dict[str, Array]:
         """Parameters (keyed ``W1``, ``b1``...) and buffers such as BatchNorm's running
@@ -530,13 +647,7 @@ class Sequential:
                 got = np.shape(state[key])
                 if have != got:
                     wrong.append(f"{key}: expected shape {have}, got {got}")
-        problems = []
-        if missing:
-            problems.append(f"missing: {', '.join(missing)}")
-        if unexpected:
-            problems.append(f"unexpected: {', '.join(unexpected)}")
-        if wrong:
-            problems.append("wrong shape: " + "; ".join(wrong))
+        problems = mismatch_problems(missing, unexpected, wrong)
         if wrong or (strict and problems):
             raise StateDictError(f"{type(self).__name__}: weights do not fit: " + " | ".join(problems))
         for key, (layer, name) in targets.items():
@@ -574,7 +685,9 @@ class Sequential:
             layer.unfreeze_randomness()
 
     def astype(self, dtype: Any) -> Sequential:
-        """Cast every parameter (and gradient, and buffer) to ``dtype``; return self."""
+        """Cast every parameter (and gradient, and buffer) to ``dtype``, one of float16,
+        float32 and float64; return self."""
+        dtype = floating_dtype(dtype, f"{type(self).__name__}.astype")
         for layer in self.layers.values():
             layer.astype(dtype)
         return self
