@@ -99,3 +99,88 @@ def test_default_dout_is_not_the_callers_x() -> None:
     x = np.random.default_rng(0).standard_normal((5, 3))
     report = lw.check_gradients(lw.BatchNormalization(np.ones(3), np.zeros(3)), x)
     assert report.passed, str(report)
+
+
+# -- gradients near zero (issue 17, defect 12) ----------------------------------------------
+
+
+def _saturated_network() -> tuple[lw.TwoLayerNet, np.ndarray, np.ndarray]:
+    # zero weights: dW1, db1 and dW2 are exactly 0; b2 puts every score 30 above the others,
+    # so db2 = mean(y − t) is about 1e-13, and its central difference is round-off only
+    net = lw.TwoLayerNet(4, 5, 3, rng=0, dtype=np.float64)
+    for key in net.params:
+        net.params[key][...] = 0.0
+    net.params["b2"][...] = [30.0, 0.0, 0.0]
+    x = np.random.default_rng(1).standard_normal((4, 4))
+    return net, x, np.zeros(4, dtype=np.intp)
+
+
+def test_a_correct_network_with_gradients_near_zero_passes_with_the_defaults() -> None:
+    net, x, t = _saturated_network()
+    report = lw.check_gradients(net, x, t)
+    assert report.passed, str(report)
+    for name in ("W1", "b1", "W2"):
+        assert report[name].max_abs_error == 0.0
+    b2 = report["b2"]
+    assert 0 < b2.scale < 1e-11 and b2.max_abs_error < 1e-11
+    # the error is all of the tiny gradient (relative error ~1): only the absolute part passes it
+    assert b2.max_rel_error > 1e-6
+    assert b2.tolerance == pytest.approx(lw.gradient_check.DEFAULT_ATOL + 1e-6 * b2.scale)
+
+
+@pytest.mark.parametrize("x", [25.0, 30.0, -25.0])
+def test_a_saturated_sigmoid_passes_with_the_defaults(x: float) -> None:
+    # sigmoid'(25) = 1.4e-11, and the central difference of a value next to 1 is off by ~1e-11
+    report = lw.check_gradients(lw.Sigmoid(), np.full((2, 3), x))
+    assert report.passed, str(report)
+
+
+def test_a_relu_with_all_negative_inputs_passes() -> None:
+    x = -np.abs(np.random.default_rng(4).standard_normal((3, 4))) - 0.1
+    report = lw.check_gradients(lw.Relu(), x)
+    assert report.passed, str(report)
+    assert report["x"].max_abs_error == 0.0
+
+
+def test_atol_zero_is_a_purely_relative_check() -> None:
+    net, x, t = _saturated_network()
+    report = lw.check_gradients(net, x, t, atol=0.0)
+    assert not report.passed
+    assert not report["b2"].passed and report["W1"].passed  # 0 against 0 is still exact
+
+
+def test_a_wrong_gradient_near_zero_scale_still_fails() -> None:
+    # a gradient of ~1e-3 that is 1% wrong is 1e-5 off: far above the absolute tolerance
+    class BrokenSigmoid(lw.Sigmoid):
+        def backward(self, dout):  # type: ignore[no-untyped-def]
+            return super().backward(dout) * 1.01
+
+    report = lw.check_gradients(BrokenSigmoid(), np.full((2, 3), 7.0), dout=np.ones((2, 3)))
+    assert report["x"].scale < 1e-2
+    assert not report.passed, str(report)
+
+
+def test_the_report_shows_both_errors_and_the_allowed_error() -> None:
+    net, x, t = _saturated_network()
+    text = str(lw.check_gradients(net, x, t))
+    header, *rows, verdict = text.splitlines()
+    assert "max abs err" in header and "max rel err" in header and "allowed abs" in header
+    b2 = next(r for r in rows if r.startswith("b2"))
+    assert b2.split()[-1] == "ok" and "1.000e+00" in b2  # the relative error, shown as it is
+    assert verdict.startswith("PASSED: a row passes when max abs err <= atol + rtol * scale")
+    assert "atol=1e-08" in verdict
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"atol": -1.0}, "atol: expected a finite number >= 0, got -1.0"),
+        ({"rtol": float("nan")}, "rtol: expected a finite number >= 0, got nan"),
+        ({"h": 0.0}, "h: expected a finite number > 0, got 0.0"),
+        ({"h": float("inf")}, "h: expected a finite number > 0, got inf"),
+        ({"atol": "small"}, "atol: expected a finite number >= 0, got 'small'"),
+    ],
+)
+def test_bad_tolerances_are_config_errors(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(lw.ConfigError, match=f"^check_gradients: {message}$".replace("(", r"\(")):
+        lw.check_gradients(lw.Relu(), np.ones((2, 2)), **kwargs)

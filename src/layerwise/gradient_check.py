@@ -8,6 +8,7 @@ backpropagation against it, in float64, for a network or for a single layer, and
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from layerwise.errors import ConfigError
 from layerwise.layers.base import Array, Layer, LossLayer
 
-__all__ = ["numerical_gradient", "check_gradients", "GradientCheckReport", "GradientError"]
+__all__ = [
+    "numerical_gradient",
+    "check_gradients",
+    "GradientCheckReport",
+    "GradientError",
+    "DEFAULT_RTOL",
+    "DEFAULT_ATOL",
+]
+
+#: Relative tolerance: a row's worst error may be this fraction of its gradient's scale.
+DEFAULT_RTOL = 1e-6
+
+#: Absolute tolerance, the noise floor of float64 central differences with ``h = 1e-5``.
+#: The estimate ``(f(x+h) − f(x−h)) / 2h`` is off by a truncation error of about
+#: ``h²/6·|f‴|`` ≈ 2e-11·|f‴| and a rounding error of about ``δ/h``, ``δ`` being the rounding
+#: error of one evaluation of the loss: a few units of 2.2e-16 times the loss and its terms, so
+#: 1e-15 to 1e-13 for losses of order 1 to 100, hence δ/h ≈ 1e-10 to 1e-8. Correct layers in
+#: the test table reach 6e-10. A gradient whose entries are all below ~1e-8 cannot be told
+#: from 0 by this method, so ``1e-8`` is the default: an error below it is noise, not a bug.
+DEFAULT_ATOL = 1e-8
 
 
 def numerical_gradient(f: Callable[[Array], Any], x: Array, h: float | None = None) -> NDArray[np.float64]:
@@ -47,29 +68,38 @@ def numerical_gradient(f: Callable[[Array], Any], x: Array, h: float | None = No
 
 @dataclass(frozen=True)
 class GradientError:
-    """Backprop against numerical gradient for one array."""
+    """Backprop against numerical gradient for one array.
+
+    ``max_abs_error`` is ``max|backprop − numerical|``, ``scale`` the gradient's scale (see
+    :class:`GradientCheckReport`), ``max_rel_error = max_abs_error / scale``, ``tolerance`` the
+    largest error allowed, ``atol + rtol·scale``; ``passed`` is ``max_abs_error <= tolerance``.
+    """
 
     name: str
     shape: tuple[int, ...]
     max_abs_error: float
     max_rel_error: float
     passed: bool
+    scale: float = 0.0
+    tolerance: float = 0.0
 
 
 @dataclass
 class GradientCheckReport:
     """The result of :func:`check_gradients`.
 
-    ``max_rel_error`` of a row is ``max|backprop - numerical| / max(max|backprop|,
-    max|numerical|, 1e-3 * G)`` with ``G`` the largest such scale of any row: the worst error
-    relative to the gradient's scale, which does not blow up on entries that are zero up to
-    round-off, nor on a gradient that is exactly zero (a bias feeding BatchNorm). A row passes
-    when it is at most ``rtol``, or its absolute error is at most ``atol`` (0 by default).
+    A row's scale is ``max(max|backprop|, max|numerical|, 1e-3 * G)`` with ``G`` the largest
+    such maximum of any row, and ``max_rel_error = max|backprop - numerical| / scale``: the worst
+    error relative to the gradient's scale, which does not blow up on entries that are zero up
+    to round-off. A row passes when ``max_abs_error <= atol + rtol * scale`` (as in
+    ``numpy.isclose``): relative for gradients of a fair size, absolute for gradients near 0,
+    whose numerical estimate is round-off only (a ReLU with all inputs negative, a bias
+    feeding BatchNorm, a saturated sigmoid). See :data:`DEFAULT_ATOL` for the default ``atol``.
     """
 
     rows: list[GradientError] = field(default_factory=list)
-    rtol: float = 1e-6
-    atol: float = 0.0
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
 
     @property
     def passed(self) -> bool:
@@ -86,14 +116,16 @@ class GradientCheckReport:
 
     def __str__(self) -> str:
         width = max([4, *(len(r.name) for r in self.rows)])
-        lines = [f"{'name':<{width}}  {'shape':<14} {'max abs err':>12} {'max rel err':>12}  result"]
+        lines = [f"{'name':<{width}}  {'shape':<14} {'max abs err':>12} {'max rel err':>12} "
+                 f"{'allowed abs':>12}  result"]
         for r in self.rows:
             lines.append(
                 f"{r.name:<{width}}  {str(r.shape):<14} {r.max_abs_error:12.3e} "
-                f"{r.max_rel_error:12.3e}  {'ok' if r.passed else 'FAIL'}"
+                f"{r.max_rel_error:12.3e} {r.tolerance:12.3e}  {'ok' if r.passed else 'FAIL'}"
             )
         verdict = "PASSED" if self.passed else "FAILED"
-        lines.append(f"{verdict} (rtol={self.rtol:g}, atol={self.atol:g})")
+        lines.append(f"{verdict}: a row passes when max abs err <= atol + rtol * scale "
+                     f"(rtol={self.rtol:g}, atol={self.atol:g})")
         return "\n".join(lines)
 
 
@@ -119,9 +151,26 @@ def _compare_all(pairs: list[tuple[str, ArrayLike, ArrayLike]], rtol: float,
     for (name, a, n), scale in zip(arrays, scales, strict=True):
         abs_err = float(np.max(np.abs(a - n))) if a.size else 0.0
         denom = max(scale, floor)
-        rel_err = abs_err / denom if denom > 0 else 0.0
-        rows.append(GradientError(name, a.shape, abs_err, rel_err, bool(rel_err <= rtol or abs_err <= atol)))
+        if denom > 0:
+            rel_err = abs_err / denom
+        else:  # both gradients exactly 0 (or NaN, whose error is NaN too)
+            rel_err = 0.0 if abs_err == 0 else math.inf
+        tolerance = atol + rtol * denom
+        passed = bool(abs_err <= tolerance)  # False for a NaN error
+        rows.append(GradientError(name, a.shape, abs_err, rel_err, passed, denom, tolerance))
     return rows
+
+
+def _tolerance(name: str, value: float, positive: bool = False) -> float:
+    """``value`` as a float; :class:`ConfigError` unless finite and >= 0 (> 0 if ``positive``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        wanted = "a finite number > 0" if positive else "a finite number >= 0"
+        raise ConfigError(f"check_gradients: {name}: expected {wanted}, got {value!r}")
+    return v
 
 
 def _freeze_randomness(obj: Any) -> None:
@@ -137,8 +186,8 @@ def check_gradients(
     *,
     dout: ArrayLike | None = None,
     rng: np.random.Generator | int | None = 0,
-    rtol: float = 1e-6,
-    atol: float = 0.0,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
     h: float = 1e-5,
 ) -> GradientCheckReport:
     """Check backpropagation against float64 central differences.
@@ -154,12 +203,21 @@ def check_gradients(
     dout : upstream gradient. For a plain layer the checked scalar is ``sum(forward(x) *
         dout)`` (random ``dout`` from ``rng`` when omitted); for a loss layer it is
         ``dout * loss`` (1.0 when omitted).
+    rtol, atol : a row passes when ``max|backprop − numerical| <= atol + rtol * scale``, the
+        scale being the gradient's largest entry (see :class:`GradientCheckReport`). The
+        default ``atol = 1e-8`` is the noise floor of central differences in float64 with the
+        default ``h``: truncation ``h²/6·|f‴|`` ≈ 2e-11·|f‴| and rounding ``δ/h`` ≈ 1e-10 to
+        1e-8 for a loss of order 1 to 100 (:data:`DEFAULT_ATOL`), so a correct network whose
+        gradients are near 0 passes; pass ``atol=0`` for a purely relative check.
+    h : the central-difference step, > 0.
 
     The check runs on a float64 deep copy, so ``target`` is not modified. Rows are named by
     parameter key for a network, and ``x`` / ``W`` / ``b`` ... for a layer. Stochastic layers
     (Dropout) are frozen after the first forward pass (``freeze_randomness``), so every
     evaluation of the loss uses the same mask; the mode (train/eval) is the target's own.
     """
+    rtol, atol = _tolerance("rtol", rtol), _tolerance("atol", atol)
+    h = _tolerance("h", h, positive=True)
     report = GradientCheckReport(rtol=rtol, atol=atol)
     pairs: list[tuple[str, ArrayLike, ArrayLike]] = []
     obj = copy.deepcopy(target)

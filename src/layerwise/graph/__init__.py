@@ -5,7 +5,7 @@
 >>> float(g.node("apple").grad), float(g.node("tax").grad)
 (2.2, 650.0)
 >>> text = g.to_dot()            # Graphviz DOT, no dependency
->>> # g.render("apple-orange.svg")  # SVG/PNG need `pip install layerwise[graph]` and `dot`
+>>> # g.render("apple-orange.svg")  # SVG/PNG need `pip install graphviz` and `dot`
 """
 
 from __future__ import annotations

@@ -3,10 +3,14 @@
 Building the graph runs the forward pass (each node computes its value when it is added);
 :meth:`Graph.backward` then walks the nodes in reverse topological order and stores, on every
 edge, the gradient that flows back along it (book sections 5.1-5.4).
+
+Inputs and constants must be finite real numbers (:class:`~layerwise.errors.ConfigError`
+otherwise): a NaN would silently spread to every edge.
 """
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from layerwise.errors import ConfigError
 from layerwise.graph import ops
 from layerwise.graph.fmt import format_value
 from layerwise.graph.ops import Array, Op
@@ -31,6 +36,22 @@ CONST = "const"
 
 def _as_array(value: ArrayLike) -> Array:
     return np.array(value, dtype=np.float64)
+
+
+def _finite_array(value: ArrayLike, what: str) -> Array:
+    """``value`` as a float64 array; :class:`ConfigError` naming ``what`` unless finite and real."""
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "biuf":
+            raise TypeError
+        arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{what}: expected finite real numbers, got {reprlib.repr(value)}") from None
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        at = f" at index {tuple(int(i) for i in np.argwhere(bad)[0])}" if arr.ndim else ""
+        raise ConfigError(f"{what}: expected finite numbers, got {arr[bad].flat[0]}{at}")
+    return arr
 
 
 @dataclass(eq=False, repr=False)
@@ -67,6 +88,8 @@ class Node:
     in the node, ``value`` its output, ``grad`` the total gradient of the output with respect to
     that value (the sum over its outgoing edges). ``tag`` and ``grad_tag`` are optional texts
     drawn before the value and the gradient on every outgoing edge (e.g. ``"X·W"``).
+    ``fused`` is the op that computes this node from its first input's inputs in one stable
+    step (:meth:`layerwise.graph.ops.Op.fused`), or ``None``.
     """
 
     id: int
@@ -80,6 +103,7 @@ class Node:
     grad_tag: str | None = None
     group: str | None = None
     impl: Op | None = None
+    fused: Op | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -88,7 +112,19 @@ class Node:
     def __repr__(self) -> str:
         grad = None if self.grad is None else self.grad.tolist()
         value = self.value.tolist()
-        return f"Node(#{self.id} {self.op} {self.label!r}, value={value}, grad={grad})"
+        fused = "" if self.fused is None else f", fused={self.fused!r}"
+        return f"Node(#{self.id} {self.op} {self.label!r}, value={value}, grad={grad}{fused})"
+
+    def fused_inputs(self) -> tuple[Node, ...]:
+        """The nodes :attr:`fused` reads: the first input's own inputs, then the other inputs."""
+        return (*(e.src for e in self.inputs[0].src.inputs), *(e.src for e in self.inputs[1:]))
+
+    def compute(self) -> Array:
+        """This node's value from its inputs' values, through :attr:`fused` where it is set."""
+        assert self.impl is not None
+        if self.fused is not None:
+            return _as_array(self.fused.forward(*(n.value for n in self.fused_inputs())))
+        return _as_array(self.impl.forward(*(e.value for e in self.inputs)))
 
 
 class Graph:
@@ -104,6 +140,11 @@ class Graph:
 
     Nodes are kept in creation order, which is a topological order, so forward and backward
     are plain loops: no recursion, any depth.
+
+    Where an op has a fused form with the op feeding its first input (Cross Entropy Error
+    after Softmax, see :meth:`layerwise.graph.ops.Op.fused`), the node's value and the
+    gradients into the producer's inputs come from the fused op, as in the library's
+    ``SoftmaxWithLoss``; every edge still shows what its own op gives (−t/y between the two).
     """
 
     def __init__(self, name: str = "graph") -> None:
@@ -177,12 +218,14 @@ class Graph:
     def input(
         self, label: str, value: ArrayLike, *, tag: str | None = None, grad_tag: str | None = None
     ) -> Node:
-        """A variable whose gradient we want (``apple``, ``x``, ``W``)."""
-        return self._add(INPUT, label, _as_array(value), tag=tag, grad_tag=grad_tag)
+        """A variable whose gradient we want (``apple``, ``x``, ``W``); finite numbers only."""
+        arr = _finite_array(value, f"graph {self.name!r}: input {label!r}")
+        return self._add(INPUT, label, arr, tag=tag, grad_tag=grad_tag)
 
     def const(self, value: ArrayLike, label: str | None = None, *, tag: str | None = None) -> Node:
         """A fixed operand (the −1 and 1 of the sigmoid, a label t): no gradient is drawn."""
-        arr = _as_array(value)
+        what = f"graph {self.name!r}: constant" + ("" if label is None else f" {label!r}")
+        arr = _finite_array(value, what)
         text = label if label is not None else _const_label(arr)
         return self._add(CONST, text, arr, tag=tag)
 
@@ -190,8 +233,16 @@ class Graph:
         """Add a node computing ``op`` of ``inputs`` (runs ``op.forward`` now)."""
         if len(inputs) != op.arity:
             raise ValueError(f"{op!r} takes {op.arity} input(s), got {len(inputs)}")
-        value = _as_array(op.forward(*(x.value for x in inputs)))
-        return self._add(op.name, op.label, value, inputs, impl=op, tag=tag, grad_tag=grad_tag)
+        producer = inputs[0].impl if inputs else None
+        fused = op.fused(producer) if producer is not None else None
+        if fused is None:
+            value = _as_array(op.forward(*(x.value for x in inputs)))
+        else:  # from the producer's inputs: Cross Entropy Error from the scores, not from y
+            args = (*(e.src.value for e in inputs[0].inputs), *(x.value for x in inputs[1:]))
+            value = _as_array(fused.forward(*args))
+        node = self._add(op.name, op.label, value, inputs, impl=op, tag=tag, grad_tag=grad_tag)
+        node.fused = fused
+        return node
 
     def mul(self, a: Node, b: Node, **kw: str | None) -> Node:
         """a × b, elementwise."""
@@ -250,7 +301,7 @@ class Graph:
         """Recompute every node's value in creation order (after editing an input's value)."""
         for node in self.nodes:
             if node.impl is not None:
-                node.value = _as_array(node.impl.forward(*(e.value for e in node.inputs)))
+                node.value = node.compute()
 
     def backward(self, dout: ArrayLike = 1.0) -> None:
         """Backpropagate ``dout`` from every output and store each edge's gradient.
@@ -259,6 +310,11 @@ class Graph:
         gradient of its sum). With several outputs this is the gradient of their sum; disjoint
         subgraphs (the sigmoid figure) are therefore independent. Gradients are reset first,
         so calling ``backward`` twice gives the same values, never doubled ones.
+
+        At a fused node (Cross Entropy Error after Softmax) the edge from the producer gets
+        the node's own gradient (−t/y, ``-inf`` where y underflowed to 0) for display, and the
+        producer's input edges get the fused op's gradient (y − t) instead of the producer's
+        rule applied to it.
         """
         if not self.outputs:
             raise ValueError(f"graph {self.name!r} has no output: call graph.output(node) first")
@@ -269,6 +325,10 @@ class Graph:
                 e.grad = None
 
         needed = self._ancestors(self.outputs)
+        # edges whose gradient the fused op already carried past their destination, and the
+        # gradients it left for the producer's input edges
+        carried: set[Edge] = set()
+        pending: dict[Edge, Array] = {}
         for node in reversed(self.nodes):
             if node.id not in needed:
                 continue
@@ -284,16 +344,42 @@ class Graph:
                 flowing = [e.grad for e in node.outputs if e.grad is not None]
                 if not flowing or node.op == CONST:
                     continue
-                grad = flowing[0].copy()
-                for g in flowing[1:]:
-                    grad = grad + g
+                grad = _total(flowing)
+                if any(e in carried for e in node.outputs):
+                    node.grad = grad  # ∂L/∂y as it is, −t/y; what flows on is computed apart
+                    self._backward_fused_producer(node, carried, pending)
+                    continue
             node.grad = grad
             if node.impl is None:
                 continue
             xs = [e.value for e in node.inputs]
-            for e, g in zip(node.inputs, node.impl.backward(grad, xs, node.value), strict=True):
+            own = list(node.impl.backward(grad, xs, node.value))
+            if node.fused is not None:
+                producer = node.inputs[0].src
+                through = node.fused.backward(grad, [n.value for n in node.fused_inputs()], node.value)
+                k = len(producer.inputs)
+                for e, g in zip(producer.inputs, through[:k], strict=True):
+                    pending[e] = pending[e] + g if e in pending else _as_array(g)
+                own[1:] = through[k:]  # the fused op's gradients of the other inputs are exact
+                carried.add(node.inputs[0])
+            for e, g in zip(node.inputs, own, strict=True):
                 if e.src.op != CONST:
                     e.grad = _as_array(g)
+
+    def _backward_fused_producer(self, node: Node, carried: set[Edge], pending: dict[Edge, Array]) -> None:
+        """Input edges of a producer (Softmax) whose consumer was fused: the fused gradient,
+        plus this node's own rule applied to what reached it along the other edges."""
+        assert node.impl is not None
+        rest = [e.grad for e in node.outputs if e.grad is not None and e not in carried]
+        own: Sequence[Array | None] = [None] * len(node.inputs)
+        if rest:
+            own = node.impl.backward(_total(rest), [e.value for e in node.inputs], node.value)
+        for e, g in zip(node.inputs, own, strict=True):
+            if e.src.op == CONST:
+                continue
+            parts = [p for p in (pending.get(e), g) if p is not None]
+            if parts:
+                e.grad = _as_array(_total(parts))
 
     def _ancestors(self, roots: Sequence[Node]) -> set[int]:
         seen: set[int] = set()
@@ -331,3 +417,10 @@ class Graph:
 
 def _const_label(arr: Array) -> str:
     return format_value(arr)
+
+
+def _total(grads: Sequence[Array]) -> Array:
+    total = grads[0].copy()
+    for g in grads[1:]:
+        total = total + g
+    return total

@@ -1,28 +1,117 @@
 """The book's chapter-5 figures, computed by the graph (never typed in), and a registry.
 
 Each function builds its graph, runs backward and returns it; ``figure(name)`` looks one up.
+
+Arguments are checked before anything is computed: a NaN, an infinity, a label out of range or
+a wrong count of values raises :class:`~layerwise.errors.ConfigError` with a one-line message
+naming the argument, what was expected and what was given. The figures agree with the
+library's layers for any finite input (``softmax-loss`` at x = (1000, 0, 0), t = 1 gives
+L = 1000 and ∂L/∂a = (1, −1, 0), as ``SoftmaxWithLoss``); where a result is more than float64
+can hold (a loss of 2e308), the figure raises ``ConfigError`` rather than draw ``inf``.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+import math
+import numbers
+import reprlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
+from layerwise.errors import ConfigError
 from layerwise.graph.core import Graph
 from layerwise.graph.errors import UnknownFigureError
-from layerwise.graph.fmt import format_value
+from layerwise.graph.fmt import format_number, format_value
+from layerwise.graph.ops import Array
 
 __all__ = ["FIGURES", "figure", "apple", "apple_orange", "sigmoid", "affine", "softmax_loss"]
 
 
+#: The largest batch or layer size the ``affine`` figure draws (it shows shapes, not values).
+MAX_AFFINE_SIZE = 1000
+
+
+def _number(figure: str, name: str, value: object) -> float:
+    """``value`` as a float; :class:`ConfigError` unless it is a finite real number."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"figure {figure!r}: {name}: expected a finite number, got {reprlib.repr(value)}")
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v):
+        shown = v if isinstance(value, float) else reprlib.repr(value)
+        raise ConfigError(f"figure {figure!r}: {name}: expected a finite number, got {shown}")
+    return v
+
+
+def _numbers(figure: str, x: object) -> list[float]:
+    """``x`` as finite floats: one number, or a flat sequence of them (list, tuple, 1-D array)."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return [_number(figure, "x", x)]
+    if isinstance(x, str | bytes) or not isinstance(x, Iterable):
+        raise ConfigError(
+            f"figure {figure!r}: x: expected a number or a sequence of numbers, got {reprlib.repr(x)}"
+        )
+    return [_number(figure, f"x[{i}]", v) for i, v in enumerate(x)]
+
+
+def _integer(figure: str, name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``low..high``; :class:`ConfigError` otherwise."""
+    wanted = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"figure {figure!r}: {name}: expected {wanted}, got {reprlib.repr(value)}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        raise ConfigError(f"figure {figure!r}: {name}: expected {wanted}, got {v}")
+    return v
+
+
+def _require_finite(g: Graph, given: str) -> None:
+    """:class:`ConfigError` if an output or an input's gradient is beyond float64 (inf, nan).
+
+    The figures compute with NumPy's floating-point warnings off, so a value float64 cannot
+    hold ends here as one message, not as warnings and a drawing of ``inf``. Inner edges may
+    still show ``inf`` where that is the true float64 value (``exp(1000)``); each figure says
+    so in a note.
+    """
+    checks: list[tuple[str, Array | None]] = [(f"the output {n.label!r}", n.value) for n in g.outputs]
+    checks += [(f"the gradient at {n.label!r}", n.grad) for n in g.nodes if n.op == "input"]
+    for what, value in checks:
+        if value is not None and not np.all(np.isfinite(value)):
+            raise ConfigError(
+                f"figure {g.name!r}: {what} is {format_value(value)} for {given}: more than float64 can hold"
+            )
+
+
+def _given(values: dict[str, float]) -> str:
+    return ", ".join(f"{k}={format_number(v)}" for k, v in values.items())
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """NumPy's overflow warnings off: inside a figure, _require_finite names the inputs."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
+
+
 def apple(price: float = 100.0, num: float = 2.0, tax: float = 1.1) -> Graph:
     """Buying apples (figure 5-16): price·num·tax = 220; dApple 2.2, dApple_num 110, dTax 200."""
-    g = Graph("apple")
-    a, n, t = g.input("apple", price), g.input("apple_num", num), g.input("tax", tax)
-    g.output(g.mul(g.mul(a, n), t), "price")
-    g.backward()
+    values = {"apple": price, "apple_num": num, "tax": tax}
+    checked = {k: _number("apple", k, v) for k, v in values.items()}
+    with _quiet():
+        g = Graph("apple")
+        a, n, t = (g.input(k, v) for k, v in checked.items())
+        g.output(g.mul(g.mul(a, n), t), "price")
+        g.backward()
+    _require_finite(g, _given(checked))
     return g
 
 
@@ -35,21 +124,36 @@ def apple_orange(
 ) -> Graph:
     """Apples and oranges (figure 5-17): price 715; dApple 2.2, dApple_num 110, dOrange 3.3,
     dOrange_num 165, dTax 650."""
-    g = Graph("apple-orange")
-    apples = g.mul(g.input("apple", apple_price), g.input("apple_num", apple_num))
-    oranges = g.mul(g.input("orange", orange_price), g.input("orange_num", orange_num))
-    g.output(g.mul(g.add(apples, oranges), g.input("tax", tax)), "price")
-    g.backward()
+    values = {
+        "apple": apple_price,
+        "apple_num": apple_num,
+        "orange": orange_price,
+        "orange_num": orange_num,
+        "tax": tax,
+    }
+    v = {k: _number("apple-orange", k, x) for k, x in values.items()}
+    with _quiet():
+        g = Graph("apple-orange")
+        apples = g.mul(g.input("apple", v["apple"]), g.input("apple_num", v["apple_num"]))
+        oranges = g.mul(g.input("orange", v["orange"]), g.input("orange_num", v["orange_num"]))
+        g.output(g.mul(g.add(apples, oranges), g.input("tax", v["tax"])), "price")
+        g.backward()
+    _require_finite(g, _given(v))
     return g
 
 
 def _one_value(x: float | Sequence[float], figure: str) -> float:
-    if isinstance(x, int | float | np.floating | np.integer):
-        return float(x)
-    values = list(x)
-    if len(values) != 1:
-        raise ValueError(f"figure {figure!r} takes one x value, got {len(values)}: {values}")
-    return float(values[0])
+    """``x`` as one finite float: a number, or a sequence of exactly one."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
+    if isinstance(x, Iterable) and not isinstance(x, str | bytes):
+        values = list(x)
+        if len(values) != 1:
+            raise ConfigError(
+                f"figure {figure!r} takes one x value, got {len(values)}: {reprlib.repr(values)}"
+            )
+        x = values[0]
+    return _number(figure, "x", x)
 
 
 def sigmoid(x: float | Sequence[float] = 0.5) -> Graph:
@@ -57,27 +161,46 @@ def sigmoid(x: float | Sequence[float] = 0.5) -> Graph:
 
     Left: the decomposition x → ×(−1) → exp → +1 → / → y with the gradient at each step.
     Right: the one-node Sigmoid whose backward is dout·y(1 − y). Both give the same dL/dx.
+
+    For x below about −709.78, exp(−x) is more than float64 can hold: that edge shows ``inf``,
+    1/inf = 0 and the steps' gradients are 0, never NaN (the one-node y(1 − y) is below 1e-308
+    there). Below x ≈ −354, y² is below float64's normal range and the steps' ∂L/∂x loses its
+    digits. A note under the figure says when either happens: float64 as it is, not a bug.
     """
     xv = _one_value(x, "sigmoid")
-    g = Graph("sigmoid")
-    with g.group("Sigmoid as a computational graph"):
-        x1 = g.input("x", xv, grad_tag="∂L/∂y·y²·exp(−x)")
-        neg = g.mul(x1, g.const(-1.0), tag="−x", grad_tag="−∂L/∂y·y²·exp(−x)")
-        ex = g.exp(neg, tag="exp(−x)", grad_tag="−∂L/∂y·y²")
-        den = g.add(ex, g.const(1.0), tag="1+exp(−x)", grad_tag="−∂L/∂y·y²")
-        y1 = g.reciprocal(den, tag="y", grad_tag="∂L/∂y")
-        g.output(y1, "y")
-    with g.group("Sigmoid layer: backward is dout·y(1 − y)"):
-        x2 = g.input("x", xv, grad_tag="∂L/∂y·y(1−y)")
-        y2 = g.sigmoid(x2, tag="y", grad_tag="∂L/∂y")
-        g.output(y2, "y")
-    g.backward()
+    with _quiet():
+        g = Graph("sigmoid")
+        with g.group("Sigmoid as a computational graph"):
+            x1 = g.input("x", xv, grad_tag="∂L/∂y·y²·exp(−x)")
+            neg = g.mul(x1, g.const(-1.0), tag="−x", grad_tag="−∂L/∂y·y²·exp(−x)")
+            ex = g.exp(neg, tag="exp(−x)", grad_tag="−∂L/∂y·y²")
+            den = g.add(ex, g.const(1.0), tag="1+exp(−x)", grad_tag="−∂L/∂y·y²")
+            y1 = g.reciprocal(den, tag="y", grad_tag="∂L/∂y")
+            g.output(y1, "y")
+        with g.group("Sigmoid layer: backward is dout·y(1 − y)"):
+            x2 = g.input("x", xv, grad_tag="∂L/∂y·y(1−y)")
+            y2 = g.sigmoid(x2, tag="y", grad_tag="∂L/∂y")
+            g.output(y2, "y")
+        g.backward()
+    _require_finite(g, f"x={format_number(xv)}")
     assert x1.grad is not None and x2.grad is not None  # both are inputs of an output
     g.note(f"x = {format_value(xv)}, y = {format_value(y2.value)}")
     g.note(
         f"step by step ∂L/∂x = {format_value(x1.grad)};  one node ∂L/∂y·y(1−y) = "
         f"{format_value(x2.grad)}  (∂L/∂y = 1)"
     )
+    if np.isinf(ex.value):
+        g.note(
+            f"exp(−x) = exp({format_number(-xv)}) is more than float64 can hold, drawn as inf, "
+            "so the steps give y = 1/inf = 0"
+        )
+    if not np.isclose(x1.grad, x2.grad, rtol=1e-6, atol=0.0):
+        # y² is below float64's normal range (x < −354): the steps' product loses its digits
+        log_y2 = -2.0 * float(np.logaddexp(0.0, -xv))
+        g.note(
+            f"−∂L/∂y·y² = −exp({format_number(log_y2)}) is below what float64 holds exactly, "
+            f"so the steps give ∂L/∂x = {format_value(x1.grad)} where y(1−y) = {format_value(x2.grad)}"
+        )
     return g
 
 
@@ -88,6 +211,10 @@ def affine(seed: int = 0, n: int = 2, d_in: int = 2, d_out: int = 3) -> Graph:
     dL/dX = dL/dY·Wᵀ, dL/dW = Xᵀ·dL/dY, dL/dB = dL/dY summed over the batch.
     X, W, B and dL/dY come from ``np.random.default_rng(seed)``.
     """
+    seed = _integer("affine", "seed", seed, 0)
+    n = _integer("affine", "n", n, 1, MAX_AFFINE_SIZE)
+    d_in = _integer("affine", "d_in", d_in, 1, MAX_AFFINE_SIZE)
+    d_out = _integer("affine", "d_out", d_out, 1, MAX_AFFINE_SIZE)
     rng = np.random.default_rng(seed)
     x_val = rng.standard_normal((n, d_in))
     w_val = rng.standard_normal((d_in, d_out))
@@ -111,24 +238,44 @@ def softmax_loss(x: Sequence[float] = (0.3, 2.9, 4.0), t: int = 2) -> Graph:
     """Softmax-with-Loss (figure 5-29): scores a, label t; backward at a is y − t.
 
     Softmax then Cross Entropy Error, each its own node; the gradient −t/y that leaves the
-    loss turns into y − t after the softmax.
+    loss turns into y − t after the softmax. The loss and y − t are computed from the scores,
+    L = log Σ exp(a) − a_t, as :class:`~layerwise.layers.SoftmaxWithLoss` does
+    (:class:`~layerwise.graph.ops.SoftmaxCrossEntropy`), so they stay exact when y_t underflows
+    to 0 (x = (1000, 0, 0), t = 1: L = 1000, y − t = (1, −1, 0)). The edge between the two nodes
+    then shows −t/y as float64 has it, ``-inf``, and a note says why.
     """
-    a_val = np.asarray(x, dtype=np.float64).reshape(-1)
+    a_val = np.array(_numbers("softmax-loss", x), dtype=np.float64)
     classes = a_val.size
     if classes < 2:
-        raise ValueError(f"figure 'softmax-loss' needs at least 2 scores, got {classes}")
+        raise ConfigError(f"figure 'softmax-loss' needs at least 2 scores in x, got {classes}")
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+        raise ConfigError(f"figure 'softmax-loss': label t: expected an integer, got {reprlib.repr(t)}")
     if not 0 <= t < classes:
-        raise ValueError(f"label t={t} is out of range for {classes} classes (0..{classes - 1})")
+        raise ConfigError(
+            f"figure 'softmax-loss': label t={t} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1})"
+        )
+    t = int(t)
     onehot = np.zeros(classes)
     onehot[t] = 1.0
-    g = Graph("softmax-loss")
-    a = g.input("a", a_val, grad_tag="y − t")
-    y = g.softmax(a, tag="y", grad_tag="−t/y")
-    loss = g.cross_entropy(y, g.const(onehot, "t"))
-    g.output(loss, "L")
-    g.backward()
+    with _quiet():
+        g = Graph("softmax-loss")
+        a = g.input("a", a_val, grad_tag="y − t")
+        y = g.softmax(a, tag="y", grad_tag="−t/y")
+        loss = g.cross_entropy(y, g.const(onehot, "t"))
+        g.output(loss, "L")
+        g.backward()
+    _require_finite(g, f"x={reprlib.repr(a_val.tolist())}, t={t}")
     g.note(f"y = softmax(a) = {format_value(y.value)},  t = {format_value(onehot)}")
     g.note(f"∂L/∂a = y − t = {format_value(a.grad if a.grad is not None else np.nan)}")
+    [between] = y.outputs
+    if between.grad is not None and not np.all(np.isfinite(between.grad)):
+        # y[t] = exp(−L) exactly, L being computed from the scores
+        how = "underflows to 0" if y.value[t] == 0 else "is so small that 1/y overflows"
+        g.note(
+            f"y[{t}] = exp({format_number(-float(loss.value))}) {how} in float64, so −t/y shows "
+            "-inf; L = log Σ exp(a) − a[t] and y − t come from a, as in SoftmaxWithLoss"
+        )
     return g
 
 
@@ -145,12 +292,13 @@ def figure(name: str, *, x: float | Sequence[float] | None = None, t: int | None
     """The ready-made figure ``name`` (a key of :data:`FIGURES`), computed with backward run.
 
     ``x`` is the input of ``sigmoid`` (one value) or the scores of ``softmax-loss``; ``t`` the
-    latter's label. Raises :class:`UnknownFigureError` naming the available figures.
+    latter's label. Raises :class:`UnknownFigureError` naming the available figures, and
+    :class:`~layerwise.errors.ConfigError` for an ``x`` or ``t`` the figure does not take or
+    cannot use (NaN, infinite, out of range).
     """
-    try:
-        func = FIGURES[name]
-    except KeyError:
-        raise UnknownFigureError(f"unknown figure {name!r}; available: {', '.join(FIGURES)}") from None
+    func = FIGURES.get(name) if isinstance(name, str) else None
+    if func is None:
+        raise UnknownFigureError(f"unknown figure {name!r}; available: {', '.join(FIGURES)}")
     params = inspect.signature(func).parameters
     kwargs: dict[str, object] = {}
     for key, value in (("x", x), ("t", t)):
@@ -158,6 +306,6 @@ def figure(name: str, *, x: float | Sequence[float] | None = None, t: int | None
             continue
         if key not in params:
             takes = [k for k, f in FIGURES.items() if key in inspect.signature(f).parameters]
-            raise ValueError(f"figure {name!r} takes no {key}; figures that do: {', '.join(takes)}")
+            raise ConfigError(f"figure {name!r} takes no {key}; figures that do: {', '.join(takes)}")
         kwargs[key] = value
     return func(**kwargs)

@@ -3,6 +3,13 @@
 Every op is stateless: the graph keeps the values, and ``backward`` receives the op's inputs
 ``xs``, its output ``y`` and the upstream gradient ``dout``, and returns one gradient per input
 (book section 5.3-5.6: each node only needs its local derivative).
+
+The ops are as stable as the library's layers: no NaN from finite inputs. Where float64 cannot
+hold a value (``exp(1000)``), the node shows what float64 gives (``inf``) and the gradients
+through it are still the exact products, never ``0 · inf = nan``. Softmax followed by Cross
+Entropy Error is computed together from the scores (:meth:`Op.fused`), as
+:class:`~layerwise.layers.SoftmaxWithLoss` does, so the loss and ``y − t`` stay exact when a
+probability underflows to 0.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from layerwise import functions
+from layerwise.errors import ConfigError
 
 __all__ = [
     "Array",
@@ -30,6 +38,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "CrossEntropy",
+    "SoftmaxCrossEntropy",
 ]
 
 # Figures show exact textbook numbers (2.2, 110, 0.2350037...), so values are float64 on purpose.
@@ -65,6 +74,17 @@ class Op:
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         raise NotImplementedError
+
+    def fused(self, producer: Op) -> Op | None:
+        """The op that computes ``self(producer(*p), *rest)`` in one step from ``(*p, *rest)``.
+
+        ``None`` (the default) when there is none. The graph uses it where this op's first
+        input is ``producer``'s output and composing the two local rules would lose precision:
+        Cross Entropy Error after Softmax (:class:`SoftmaxCrossEntropy`). The nodes and edges
+        are drawn as before; the node's value and the gradients into ``producer``'s inputs come
+        from the fused op.
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -114,16 +134,27 @@ class Add(Op):
 
 
 class Exp(Op):
-    """y = exp(x). Backward: dx = dout·exp(x) = dout·y."""
+    """y = exp(x). Backward: dx = dout·exp(x) = dout·y.
+
+    Beyond x ≈ 709.78, exp(x) is more than float64 can hold and y is ``inf``; it is still a
+    finite number, so dx is the true product, computed as ``sign(dout)·exp(log|dout| + x)``:
+    0 for ``dout = 0`` (the sigmoid figure at x = −1000), not ``0 · inf = nan``.
+    """
 
     name = "exp"
     label = "exp"
 
     def forward(self, *xs: Array) -> Array:
-        return np.exp(xs[0])
+        with np.errstate(over="ignore"):  # inf is what float64 can say of exp(1000)
+            return np.exp(xs[0])
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
-        return (dout * y,)
+        overflowed = np.isinf(y)
+        if not np.any(overflowed):
+            return (dout * y,)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            exact = np.sign(dout) * np.exp(np.log(np.abs(dout)) + xs[0])
+            return (np.where(overflowed, exact, dout * y),)
 
 
 class Neg(Op):
@@ -140,16 +171,27 @@ class Neg(Op):
 
 
 class Reciprocal(Op):
-    """y = 1/x (the book's "/" node). Backward: dx = −dout/x² = −dout·y²."""
+    """y = 1/x (the book's "/" node). Backward: dx = −dout/x² = −dout·y².
+
+    Computed as ``−(dout/x)/x``, which is 0 for ``dout = 0`` even where y overflowed. x = 0 is
+    refused with :class:`~layerwise.errors.ConfigError`: 1/0 has no value.
+    """
 
     name = "reciprocal"
     label = "/"
 
     def forward(self, *xs: Array) -> Array:
-        return 1.0 / xs[0]
+        x = xs[0]
+        if np.any(x == 0):
+            where = np.argwhere(x == 0)[0]
+            at = f" at index {tuple(int(i) for i in where)}" if x.ndim else ""
+            raise ConfigError(f"reciprocal: expected a non-zero input, got 0{at}")
+        with np.errstate(over="ignore"):  # 1/5e-324 is more than float64 can hold: inf
+            return 1.0 / x
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
-        return (-dout * y * y,)
+        with np.errstate(over="ignore"):
+            return (-(dout / xs[0]) / xs[0],)
 
 
 class MatMul(Op):
@@ -227,19 +269,45 @@ class Softmax(Op):
     shape = "box"
 
     def forward(self, *xs: Array) -> Array:
-        return np.asarray(functions.softmax(np.asarray(xs[0], dtype=np.float64), axis=-1), dtype=np.float64)
+        return _softmax(xs[0])
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         return (y * (dout - (dout * y).sum(axis=-1, keepdims=True)),)
+
+
+def _softmax(a: Array) -> Array:
+    # the library's softmax (minus the maximum first); a spread beyond float64 (1e308 and
+    # -1e308) gives -inf after the shift, whose exp is the right 0: no warning for it
+    with np.errstate(over="ignore"):
+        return np.asarray(functions.softmax(np.asarray(a, dtype=np.float64), axis=-1), dtype=np.float64)
+
+
+def _log_softmax(a: Array) -> Array:
+    with np.errstate(over="ignore"):
+        return np.asarray(functions.log_softmax(np.asarray(a, dtype=np.float64), axis=-1), dtype=np.float64)
+
+
+def _batch(y: Array) -> int:
+    return 1 if y.ndim <= 1 else int(y.shape[0])
+
+
+def _weighted_sum(t: Array, logs: Array) -> Array:
+    """Σ t·logs over every entry, with the terms where t = 0 counted as 0 (no 0·log 0 = nan)."""
+    shape = np.broadcast(logs, t).shape
+    terms = np.multiply(t, logs, out=np.zeros(shape), where=np.broadcast_to(t != 0, shape))
+    return np.asarray(np.sum(terms), dtype=np.float64)
 
 
 class CrossEntropy(Op):
     """L = −Σ t·log(y + eps) / N for y, t of shape (C,) or (N, C), t one-hot (or probabilities).
 
     Backward: dy = −dout·t/(y + eps)/N, dt = −dout·log(y + eps)/N. Terms with t = 0 count as 0
-    (no 0·log 0). The default ``eps = 0`` is exact, like the fused ``SoftmaxWithLoss``, so
-    Softmax → Cross Entropy Error backpropagates exactly y − t; ``eps = 1e-7`` reproduces the
-    book's ``cross_entropy_error`` (``layerwise.functions``) instead.
+    (no 0·log 0). The default ``eps = 0`` is exact, like the fused ``SoftmaxWithLoss``: a
+    probability 0 where t > 0 gives L = inf and dy = −inf, which is what they are. After a
+    Softmax node the graph computes L and the gradient at the scores with
+    :class:`SoftmaxCrossEntropy` instead (see :meth:`fused`), so Softmax → Cross Entropy Error
+    backpropagates exactly y − t; the edge between them still shows −t/y. ``eps = 1e-7``
+    reproduces the book's ``cross_entropy_error`` (``layerwise.functions``), never fused.
     """
 
     name = "cross_entropy"
@@ -250,22 +318,62 @@ class CrossEntropy(Op):
     def __init__(self, eps: float = 0.0) -> None:
         self.eps = eps
 
-    @staticmethod
-    def _batch(y: Array) -> int:
-        return 1 if y.ndim == 1 else int(y.shape[0])
-
     def forward(self, *xs: Array) -> Array:
         y, t = xs
-        logs = np.log(y + self.eps, out=np.zeros(np.broadcast(y, t).shape), where=t != 0)
-        return np.asarray(-np.sum(t * logs) / self._batch(y), dtype=np.float64)
+        shape = np.broadcast(y, t).shape
+        with np.errstate(divide="ignore"):  # log 0 = −inf: a probability 0 for the label
+            logs = np.log(
+                np.broadcast_to(y + self.eps, shape),
+                out=np.zeros(shape),
+                where=np.broadcast_to(t != 0, shape),
+            )
+        return np.asarray(-_weighted_sum(t, logs) / _batch(y), dtype=np.float64)
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         yy, t = xs
-        n = self._batch(yy)
-        ratio = np.divide(t, yy + self.eps, out=np.zeros(np.broadcast(yy, t).shape), where=t != 0)
-        with np.errstate(divide="ignore"):
+        n = _batch(yy)
+        shape = np.broadcast(yy, t).shape
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # t/0 = inf: y = 0
+            ratio = np.divide(t, yy + self.eps, out=np.zeros(shape), where=np.broadcast_to(t != 0, shape))
+            dy = -dout * ratio / n
             dt = -dout * np.log(yy + self.eps) / n
-        return -dout * ratio / n, dt
+        return dy, dt
+
+    def fused(self, producer: Op) -> Op | None:
+        """Cross Entropy Error of a Softmax (with ``eps = 0``) is :class:`SoftmaxCrossEntropy`."""
+        if isinstance(producer, Softmax) and self.eps == 0:
+            return SoftmaxCrossEntropy()
+        return None
 
     def __repr__(self) -> str:
         return f"CrossEntropy(eps={self.eps})"
+
+
+class SoftmaxCrossEntropy(Op):
+    """L = −Σ t·log softmax(a) / N from the scores a, the Softmax-with-Loss layer's formula.
+
+    ``log softmax(a) = a − max − log Σ exp(a − max)``, so for one-hot t, L = logsumexp(a) − a_t:
+    finite for any finite scores, 1000 for a = (1000, 0, 0), t = (0, 1, 0), where y = softmax(a)
+    has y₁ = e^−1000, which float64 rounds to 0. Backward (book section 5.6.3):
+    da = dout·(y·Σt − t)/N, which is dout·(y − t)/N for t summing to 1; dt = −dout·log y/N.
+    The graph uses it for a Cross Entropy Error node fed by a Softmax node (:meth:`Op.fused`).
+    """
+
+    name = "softmax_cross_entropy"
+    label = "Softmax-with-Loss"
+    shape = "box"
+    arity = 2
+
+    def forward(self, *xs: Array) -> Array:
+        a, t = xs
+        return np.asarray(-_weighted_sum(t, _log_softmax(a)) / _batch(a), dtype=np.float64)
+
+    def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
+        a, t = xs
+        n = _batch(a)
+        probs = _softmax(a)
+        total = np.sum(np.broadcast_to(t, probs.shape), axis=-1, keepdims=True)
+        da = dout * (probs * total - t) / n
+        with np.errstate(invalid="ignore"):  # log y = −inf only for a spread beyond float64
+            dt = -dout * _log_softmax(a) / n
+        return np.asarray(da, dtype=np.float64), np.asarray(dt, dtype=np.float64)
