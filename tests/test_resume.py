@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _datasets_server import checkpoint_epoch
 
 from layerwise.io import load_model
 
@@ -22,15 +22,6 @@ EPOCHS = 30
 
 def layerwise(*args: str) -> list[str]:
     return [sys.executable, "-m", "layerwise", *args]
-
-
-def checkpoint_epoch(path: Path) -> int:
-    try:
-        with open(path, "rb") as f:
-            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-        return int(header["__metadata__"]["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:

@@ -2,97 +2,130 @@
 
 The names follow *Deep Learning from Scratch* (Saito Koki), chapter 5: ``MulLayer``,
 ``AddLayer``, ``Relu``, ``Sigmoid``, ``Affine``, ``SoftmaxWithLoss``, ``TwoLayerNet``.
+
+``import layerwise as lw`` gives every name below. They are imported on first use (PEP 562),
+so that the ``layerwise`` command starts at once and a Ctrl-C while NumPy loads is answered
+by the command, not by a traceback; ``from layerwise import TwoLayerNet`` works as usual.
 """
 
 from __future__ import annotations
 
-from layerwise.conv_utils import col2im, conv_output_size, im2col
-from layerwise.errors import DataError, NonFiniteError, ShapeError, TrainingDiverged
-from layerwise.functions import (
-    cross_entropy_error,
-    log_softmax,
-    relu,
-    sigmoid,
-    softmax,
-    softmax_cross_entropy,
-    sum_squared_error,
-)
-from layerwise.gradient_check import GradientCheckReport, check_gradients, numerical_gradient
-from layerwise.initializers import get_initializer
-from layerwise.layers import (
-    AddLayer,
-    Affine,
-    BatchNormalization,
-    Convolution,
-    Dropout,
-    IdentityWithLoss,
-    Layer,
-    LossLayer,
-    MulLayer,
-    Pooling,
-    Relu,
-    Sigmoid,
-    SoftmaxWithLoss,
-)
-from layerwise.networks import (
-    DeepConvNet,
-    MultiLayerNet,
-    MultiLayerNetExtend,
-    Sequential,
-    SimpleConvNet,
-    TwoLayerNet,
-)
-from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
-from layerwise.parallel import get_num_threads, set_num_threads
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "get_num_threads",
-    "set_num_threads",
-    "ShapeError",
-    "DataError",
-    "NonFiniteError",
-    "TrainingDiverged",
-    "sigmoid",
-    "relu",
-    "softmax",
-    "log_softmax",
-    "cross_entropy_error",
-    "softmax_cross_entropy",
-    "sum_squared_error",
-    "numerical_gradient",
-    "check_gradients",
-    "GradientCheckReport",
-    "Layer",
-    "LossLayer",
-    "MulLayer",
-    "AddLayer",
-    "Relu",
-    "Sigmoid",
-    "Affine",
-    "SoftmaxWithLoss",
-    "IdentityWithLoss",
-    "Sequential",
-    "TwoLayerNet",
-    "BatchNormalization",
-    "Dropout",
-    "get_initializer",
-    "Optimizer",
-    "SGD",
-    "Momentum",
-    "Nesterov",
-    "AdaGrad",
-    "RMSprop",
-    "Adam",
-    "MultiLayerNet",
-    "MultiLayerNetExtend",
-    "im2col",
-    "col2im",
-    "conv_output_size",
-    "Convolution",
-    "Pooling",
-    "SimpleConvNet",
-    "DeepConvNet",
-]
+# Where each public name lives, in the order of the book's chapters.
+_EXPORTS: dict[str, str] = {
+    "get_num_threads": "layerwise.parallel",
+    "set_num_threads": "layerwise.parallel",
+    "LayerwiseError": "layerwise.errors",
+    "ConfigError": "layerwise.errors",
+    "ShapeError": "layerwise.errors",
+    "DataError": "layerwise.errors",
+    "NonFiniteError": "layerwise.errors",
+    "TrainingDiverged": "layerwise.errors",
+    "sigmoid": "layerwise.functions",
+    "relu": "layerwise.functions",
+    "softmax": "layerwise.functions",
+    "log_softmax": "layerwise.functions",
+    "cross_entropy_error": "layerwise.functions",
+    "softmax_cross_entropy": "layerwise.functions",
+    "sum_squared_error": "layerwise.functions",
+    "numerical_gradient": "layerwise.gradient_check",
+    "check_gradients": "layerwise.gradient_check",
+    "GradientCheckReport": "layerwise.gradient_check",
+    "Layer": "layerwise.layers",
+    "LossLayer": "layerwise.layers",
+    "MulLayer": "layerwise.layers",
+    "AddLayer": "layerwise.layers",
+    "Relu": "layerwise.layers",
+    "Sigmoid": "layerwise.layers",
+    "Affine": "layerwise.layers",
+    "SoftmaxWithLoss": "layerwise.layers",
+    "IdentityWithLoss": "layerwise.layers",
+    "Sequential": "layerwise.networks",
+    "TwoLayerNet": "layerwise.networks",
+    "BatchNormalization": "layerwise.layers",
+    "Dropout": "layerwise.layers",
+    "get_initializer": "layerwise.initializers",
+    "Optimizer": "layerwise.optimizers",
+    "SGD": "layerwise.optimizers",
+    "Momentum": "layerwise.optimizers",
+    "Nesterov": "layerwise.optimizers",
+    "AdaGrad": "layerwise.optimizers",
+    "RMSprop": "layerwise.optimizers",
+    "Adam": "layerwise.optimizers",
+    "MultiLayerNet": "layerwise.networks",
+    "MultiLayerNetExtend": "layerwise.networks",
+    "im2col": "layerwise.conv_utils",
+    "col2im": "layerwise.conv_utils",
+    "conv_output_size": "layerwise.conv_utils",
+    "Convolution": "layerwise.layers",
+    "Pooling": "layerwise.layers",
+    "SimpleConvNet": "layerwise.networks",
+    "DeepConvNet": "layerwise.networks",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from layerwise.conv_utils import col2im, conv_output_size, im2col
+    from layerwise.errors import (
+        ConfigError,
+        DataError,
+        LayerwiseError,
+        NonFiniteError,
+        ShapeError,
+        TrainingDiverged,
+    )
+    from layerwise.functions import (
+        cross_entropy_error,
+        log_softmax,
+        relu,
+        sigmoid,
+        softmax,
+        softmax_cross_entropy,
+        sum_squared_error,
+    )
+    from layerwise.gradient_check import GradientCheckReport, check_gradients, numerical_gradient
+    from layerwise.initializers import get_initializer
+    from layerwise.layers import (
+        AddLayer,
+        Affine,
+        BatchNormalization,
+        Convolution,
+        Dropout,
+        IdentityWithLoss,
+        Layer,
+        LossLayer,
+        MulLayer,
+        Pooling,
+        Relu,
+        Sigmoid,
+        SoftmaxWithLoss,
+    )
+    from layerwise.networks import (
+        DeepConvNet,
+        MultiLayerNet,
+        MultiLayerNetExtend,
+        Sequential,
+        SimpleConvNet,
+        TwoLayerNet,
+    )
+    from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
+    from layerwise.parallel import get_num_threads, set_num_threads

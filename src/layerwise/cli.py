@@ -1,24 +1,55 @@
-"""The ``layerwise`` command line: ``layerwise train``, ``layerwise evaluate``, ``layerwise graph``."""
+"""The ``layerwise`` command line: ``layerwise train``, ``layerwise evaluate``, ``layerwise graph``.
+
+Exit codes, the same for every sub-command:
+
+- 0: done;
+- 1: the work could not be done: a data or model file is missing or corrupt, an output cannot
+  be written, training diverged;
+- 2: a usage error: an unknown flag, a value out of range, flags that conflict (nothing was
+  done);
+- 130: interrupted by Ctrl-C (SIGINT), 143: terminated by SIGTERM; files already saved stay
+  intact, and ``train`` says what its checkpoint holds and how to resume.
+
+Every expected failure is one line on stderr, ``layerwise: error: ...``, naming the file or flag,
+the expected and the actual value; a traceback means a bug in layerwise.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any, TextIO
 
 from layerwise import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED",
+           "EXIT_TERMINATED", "Terminated"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 # Each module provides add_parser(subparsers); the order is the order in `layerwise --help`.
 _COMMAND_MODULES: tuple[str, ...] = ("train", "evaluate", "graph")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and atomic write cleans up."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="layerwise",
         description="Build, check and train neural networks made of explicit forward/backward layers.",
+        epilog="Exit codes: 0 done, 1 the work failed (data, files, divergence), 2 usage error, "
+               "130 interrupted (Ctrl-C), 143 terminated.",
     )
     parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -27,18 +58,96 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PipeSafe:
+    """A text stream that stops writing, silently, once its reader has gone away.
+
+    ``layerwise train | head -1`` closes the pipe after one line; the run itself (its model
+    file, checkpoints, history) must not be lost for that, so later output goes nowhere.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def _drop(self) -> None:
+        self.closed_by_reader = True
+        try:  # the interpreter flushes stdout at exit: point the descriptor at /dev/null
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.closed_by_reader:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; returns its exit code (see the module docstring)."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _PipeSafe(stdout), _PipeSafe(stderr)
+    previous = None
+    try:
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread: leave signals alone
+            previous = None
+        return _run(argv)
+    except Terminated:
+        print("layerwise: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("layerwise: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    from layerwise.errors import ConfigError, LayerwiseError
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or argparse's usage error (code 2)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return int(func(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except ConfigError as exc:
+        print(f"layerwise: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LayerwiseError as exc:
+        print(f"layerwise: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from layerwise.errors import ConfigError
+
 __all__ = ["MODELS", "CNN_MODELS", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_OPTIMIZER", "DEFAULT_EPOCHS",
            "build_network", "build_optimizer", "parse_hidden", "check_model_args"]
 
@@ -27,9 +29,9 @@ def parse_hidden(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--hidden takes comma-separated positive integers, got {text!r}") from None
+        raise ConfigError(f"--hidden takes comma-separated positive integers, got {text!r}") from None
     if not sizes or any(n < 1 for n in sizes):
-        raise ValueError(f"--hidden takes comma-separated positive integers, got {text!r}")
+        raise ConfigError(f"--hidden takes comma-separated positive integers, got {text!r}")
     return sizes
 
 

@@ -1,4 +1,10 @@
-"""``layerwise train``: train a network on an MNIST-format data set from the command line."""
+"""``layerwise train``: train a network on an MNIST-format data set from the command line.
+
+A run is checked whole before it starts (:func:`prepare`): every flag's value, the flags
+against each other and against a ``--resume`` checkpoint, every output path (its folder
+exists, it is not a folder, no two outputs share a path), the thread count, and the data.
+Only then does training begin, so a typo costs seconds, not a run.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ import csv
 import io
 import json
 import math
+import os
+import shlex
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +25,7 @@ import numpy as np
 
 from layerwise import parallel
 from layerwise.augment import parse_augment
-from layerwise.commands.common import add_data_arguments, fail, load_data
+from layerwise.commands.common import LoadedData, add_data_arguments, load_data
 from layerwise.commands.models import (
     CNN_MODELS,
     DEFAULT_EPOCHS,
@@ -30,26 +38,41 @@ from layerwise.commands.models import (
     check_model_args,
 )
 from layerwise.datasets.mnist import IMAGE_SHAPE
-from layerwise.errors import DataError, TrainingDiverged
-from layerwise.fileio import atomic_write_text
+from layerwise.errors import ConfigError, DataError, TrainingDiverged
+from layerwise.fileio import atomic_write_text, check_writable, remove_stale_parts
 from layerwise.io import save_model
 from layerwise.schedules import parse_schedule
 from layerwise.trainer import EpochRecord, Trainer
 
-__all__ = ["add_parser", "run", "BOOK_ITERATIONS"]
+__all__ = ["add_parser", "run", "prepare", "RunPlan", "BOOK_ITERATIONS", "RUN_SETTINGS", "OUTPUTS"]
 
 #: The book's train_neuralnet.py runs 10,000 iterations of batch 100 (about 17 epochs of MNIST).
 BOOK_ITERATIONS = 10_000
+
+#: Flags that define a run, with their defaults. A checkpoint stores them; ``--resume``
+#: restores them, and refuses a flag given again with another value.
+RUN_SETTINGS: dict[str, Any] = {
+    "data": "auto", "data_dir": None, "model": "two-layer", "hidden": None, "optimizer": None,
+    "lr": None, "init": None, "batchnorm": False, "dropout": None, "weight_decay": None,
+    "epochs": None, "batch_size": 100, "seed": 0, "lr_schedule": None,
+    "eval_train_samples": None, "augment": None,
+}
+#: Files a run writes. A checkpoint stores them, so ``--resume`` alone writes them all; given
+#: again with ``--resume`` they replace the stored ones (they do not change the result).
+OUTPUTS = ("save", "plot", "history", "checkpoint")
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train", help="train a network (the book's TwoLayerNet by default)",
         description="Train a network on an MNIST-format data set. Defaults are the book's "
-                    "TwoLayerNet: hidden 50, SGD lr 0.1, batch 100, weight_init_std 0.01.")
+                    "TwoLayerNet: hidden 50, SGD lr 0.1, batch 100, weight_init_std 0.01. "
+                    "Every flag and output path is checked before training starts.",
+        epilog="Exit codes: 0 done, 1 the work failed (data, files, divergence), 2 usage error, "
+               "130 interrupted (Ctrl-C; the message says how to resume), 143 terminated.")
     add_data_arguments(p)
-    p.add_argument("--model", choices=MODELS, default="two-layer",
-                   help="two-layer: the book's TwoLayerNet; mlp: MultiLayerNetExtend "
+    p.add_argument("--model", choices=MODELS, default=None,
+                   help="two-layer: the book's TwoLayerNet (default); mlp: MultiLayerNetExtend "
                         "(ReLU, He init, optional BatchNorm/Dropout/weight decay); simple-cnn: "
                         "SimpleConvNet (ch. 7); deep-cnn: DeepConvNet (ch. 8)")
     p.add_argument("--hidden", default=None, metavar="N[,N...]",
@@ -61,16 +84,20 @@ def add_parser(subparsers: Any) -> None:
                    help="learning rate (default: 0.1 for sgd, 0.01 momentum/nesterov/adagrad, "
                         "0.001 rmsprop/adam)")
     p.add_argument("--init", default=None, metavar="std|xavier|he|FLOAT",
-                   help="weight initialisation (default 0.01 for two-layer, he for mlp)")
+                   help="weight initialisation: a number is the standard deviation of the "
+                        "weights (the book's weight_init_std; default 0.01 for two-layer); "
+                        "xavier: std sqrt(1/n_in) (for sigmoid); he: std sqrt(2/n_in) (for ReLU, "
+                        "the default for mlp); std: the book's fixed 0.01")
     p.add_argument("--weight-init-std", dest="init", help=argparse.SUPPRESS)
-    p.add_argument("--batchnorm", action="store_true", help="BatchNormalization in each hidden block")
+    p.add_argument("--batchnorm", action="store_const", const=True, default=None,
+                   help="BatchNormalization in each hidden block (mlp)")
     p.add_argument("--dropout", type=float, default=None, metavar="RATIO",
-                   help="inverted Dropout with this ratio after each hidden activation")
+                   help="inverted Dropout with this ratio after each hidden activation (mlp)")
     p.add_argument("--weight-decay", type=float, default=None, metavar="LAMBDA",
-                   help="L2 weight decay (the book's weight_decay_lambda)")
+                   help="L2 weight decay (the book's weight_decay_lambda; mlp)")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs (default: as many as the book's 10,000 iterations take, "
-                        "17 on full MNIST; 20 for the conv nets)")
+                        "17 on full MNIST; 20 for the conv nets); with --resume, the new total")
     p.add_argument("--lr-schedule", default=None, metavar="constant|cosine|step:EVERY:GAMMA",
                    help="learning rate per epoch: constant (default), cosine annealing to 0 over "
                         "the run, or multiplied by GAMMA every EVERY epochs")
@@ -81,15 +108,24 @@ def add_parser(subparsers: Any) -> None:
                    help="random transforms of every training batch: shift:N moves each image by "
                         "up to N pixels each way, flip mirrors half of them left to right (right "
                         "for clothes, wrong for digits); comma-separated, e.g. shift:2,flip")
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="images per training step (default 100, the book's); at most the "
+                        "number of training images")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of every random draw: weights, shuffling, dropout, augmentation "
+                        "(default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
-    p.add_argument("--plot", metavar="PATH", help="write loss and accuracy curves as a PNG")
+    p.add_argument("--plot", metavar="PATH.png",
+                   help="write loss and accuracy curves as a PNG (needs matplotlib: "
+                        "pip install matplotlib)")
     p.add_argument("--history", metavar="PATH", help="write per-epoch metrics (.json or .csv)")
     p.add_argument("--checkpoint", metavar="PATH",
-                   help="write a resumable checkpoint after every epoch (atomically)")
+                   help="write a resumable checkpoint after every epoch (atomically); an existing "
+                        "checkpoint is continued only with --resume, never overwritten by a new run")
     p.add_argument("--resume", metavar="CHECKPOINT",
-                   help="carry on from a checkpoint, with the settings stored in it")
+                   help="carry on from a checkpoint: its settings and outputs (--save, --plot, "
+                        "--history) are restored; flags given again must agree with it, except "
+                        "--epochs (a larger total extends the run) and the outputs")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads for data-parallel steps of large networks (default: "
                         "$LAYERWISE_NUM_THREADS, else every CPU this process may use; 1: none)")
@@ -97,69 +133,187 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-# Flags that define a run; a checkpoint stores them and --resume restores them.
-RUN_SETTINGS = ("data", "data_dir", "model", "hidden", "optimizer", "lr", "init", "batchnorm",
-                "dropout", "weight_decay", "epochs", "batch_size", "seed", "lr_schedule",
-                "eval_train_samples", "augment")
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
-def _check_args(args: argparse.Namespace) -> str | None:
+def _check_args(args: argparse.Namespace) -> None:
+    """Each flag's value on its own and the model flags together; raises ConfigError."""
     if args.epochs is not None and args.epochs < 1:
-        return f"--epochs must be at least 1, got {args.epochs}"
+        raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
-        return f"--batch-size must be at least 1, got {args.batch_size}"
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.seed < 0:
-        return f"--seed must be a non-negative integer, got {args.seed}"
+        raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.threads is not None and args.threads < 1:
-        return f"--threads must be at least 1, got {args.threads}"
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
-        return f"--lr must be a positive number, got {args.lr}"
-    if args.lr_schedule is not None:
-        try:
-            parse_schedule(args.lr_schedule)
-        except ValueError as exc:
-            return f"--lr-schedule: {exc}"
+        raise ConfigError(f"--lr must be a positive number, got {args.lr}")
     if args.eval_train_samples is not None and args.eval_train_samples < 1:
-        return f"--eval-train-samples must be at least 1, got {args.eval_train_samples}"
-    if args.augment is not None:
-        try:
-            parse_augment(args.augment)
-        except ValueError as exc:
-            return f"--augment: {exc}"
+        raise ConfigError(f"--eval-train-samples must be at least 1, got {args.eval_train_samples}")
+    for flag, value, parse in (("--lr-schedule", args.lr_schedule, parse_schedule),
+                               ("--augment", args.augment, parse_augment)):
+        if value is not None:
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{flag}: {exc}") from None
     try:
         problem = check_model_args(args)
     except ValueError as exc:
-        return str(exc)
+        raise ConfigError(str(exc)) from None
     if problem is not None:
-        return problem
+        raise ConfigError(problem)
     for flag, value, suffixes in (("--history", args.history, (".json", ".csv")),
                                   ("--plot", args.plot, (".png",))):
         if value is not None and Path(value).suffix.lower() not in suffixes:
-            return f"{flag} must end in {' or '.join(suffixes)}, got {value}"
+            raise ConfigError(f"{flag} must end in {' or '.join(suffixes)}, got {value}")
     if args.plot is not None:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            return "--plot needs matplotlib: pip install 'layerwise[plot]'"
-    return None
+            raise ConfigError("--plot needs matplotlib: pip install matplotlib") from None
 
 
-def _restore_settings(args: argparse.Namespace) -> str | None:
-    """Fill ``args`` from the checkpoint named by ``--resume``; an error message or None."""
-    from layerwise.trainer import read_checkpoint
+def _same_path(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return False
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output can be written, and no two share a file; raises before anything is done."""
+    named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
+    for key, path in named:
+        check_writable(path, _flag(key))
+    if args.resume is not None:
+        for key, path in named:
+            if key != "checkpoint" and _same_path(path, args.resume):
+                raise ConfigError(f"{_flag(key)} {path} is the checkpoint given to --resume: "
+                                  "writing it would destroy the checkpoint; give another path")
+    if args.resume is None and args.checkpoint is not None and Path(args.checkpoint).is_file():
+        epoch = _checkpoint_epoch(args.checkpoint)
+        if epoch is not None:
+            raise ConfigError(
+                f"--checkpoint {args.checkpoint} already holds a checkpoint ({epoch}); continue "
+                f"it with --resume {shlex.quote(args.checkpoint)}, or remove it to start a new run")
+    for i, (key, path) in enumerate(named):
+        for other, other_path in named[i + 1:]:
+            if _same_path(path, other_path):
+                raise ConfigError(f"{_flag(key)} and {_flag(other)} name the same file {path}: "
+                                  "one would overwrite the other; give each its own path")
+
+
+def _checkpoint_epoch(path: str) -> str | None:
+    """'epoch k of n' if ``path`` is a layerwise checkpoint ('damaged' if it is one that cannot
+    be read), else None."""
+    from layerwise.trainer import CHECKPOINT_FORMAT, read_checkpoint
 
     try:
-        _, meta = read_checkpoint(args.resume)
-    except DataError as exc:
-        return str(exc)
-    saved = json.loads(meta.get("trainer", "{}")).get("settings")
+        _, meta = read_checkpoint(path)
+    except DataError:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1 << 16)
+        except OSError:
+            return None
+        return "damaged" if CHECKPOINT_FORMAT.encode() in head else None
+    return f"epoch {meta.get('epoch', '?')} of {meta.get('epochs', '?')}"
+
+
+@dataclass
+class RunPlan:
+    """A run checked whole: the settings, the checkpoint's state (if resuming) and its data."""
+
+    args: argparse.Namespace
+    resume_meta: dict[str, Any] = field(default_factory=dict)
+    resume_epoch: int = 0
+    data: LoadedData | None = None
+
+
+def _restore(args: argparse.Namespace) -> RunPlan:
+    """Fill ``args`` from the checkpoint named by ``--resume``, refusing conflicting flags."""
+    from layerwise.trainer import read_checkpoint
+
+    _, meta = read_checkpoint(args.resume)
+    try:
+        trainer_meta = json.loads(meta.get("trainer", "{}"))
+        saved = trainer_meta.get("settings") if isinstance(trainer_meta, dict) else None
+        done = int(meta.get("epoch", ""))
+    except ValueError:
+        saved, done = None, 0
     if not isinstance(saved, dict):
-        return f"{args.resume}: this checkpoint was not written by `layerwise train`"
+        raise DataError(f"{args.resume}: this checkpoint was not written by `layerwise train`")
     for key in RUN_SETTINGS:
-        if key == "epochs" and args.epochs is not None:
-            continue  # --resume with --epochs N extends (or shortens) the run
-        setattr(args, key, saved.get(key))
-    return None
+        given, stored = getattr(args, key), saved.get(key)
+        if key == "epochs":
+            continue
+        if given is None:
+            setattr(args, key, stored)
+        elif key == "data" and given == "auto":
+            setattr(args, key, stored)  # auto picked the stored data set when the run began
+        elif key == "data_dir":
+            # The folder may have moved; the data itself is compared by fingerprint below.
+            continue
+        elif given != stored:
+            shown = "(default)" if stored is None else stored
+            raise ConfigError(
+                f"{_flag(key)} {given} conflicts with {args.resume}, which was trained with "
+                f"{_flag(key)} {shown}; resume without {_flag(key)}, or start a new run")
+    for key in OUTPUTS:
+        if getattr(args, key) is None and key != "checkpoint":
+            setattr(args, key, saved.get("outputs", {}).get(key))
+    if args.checkpoint is None:
+        args.checkpoint = args.resume  # carry on writing the checkpoint we resumed from
+    stored_epochs = saved.get("epochs")
+    if args.epochs is None:
+        args.epochs = stored_epochs
+    elif args.epochs < done:
+        raise ConfigError(f"--epochs {args.epochs} is fewer than the {done} epochs {args.resume} "
+                          f"already holds; give --epochs {done} or more, or leave it out")
+    return RunPlan(args, resume_meta={"data": saved.get("data_source"),
+                                      "threads": saved.get("threads")}, resume_epoch=done)
+
+
+def prepare(args: argparse.Namespace) -> RunPlan:
+    """Check a run whole before any training: raises ConfigError, DataError or OutputError.
+
+    Resolves defaults, restores ``--resume`` settings, validates every flag and output path,
+    the thread count and the data (which it loads).
+    """
+    plan = _restore(args) if args.resume is not None else RunPlan(args)
+    for key, default in RUN_SETTINGS.items():
+        if getattr(args, key) is None and default is not None:
+            setattr(args, key, default)
+    _check_args(args)
+    if args.threads is None:
+        parallel.default_num_threads()  # a bad LAYERWISE_NUM_THREADS is a usage error, now
+    else:
+        parallel.set_num_threads(args.threads)
+    _check_outputs(args)
+    for key in OUTPUTS:  # leftovers of writes killed in an earlier run
+        if getattr(args, key) is not None:
+            remove_stale_parts(getattr(args, key))
+    if args.optimizer is None:
+        args.optimizer = DEFAULT_OPTIMIZER[args.model]
+    plan.data = load_data(args.data, args.data_dir, flatten=args.model not in CNN_MODELS,
+                          quiet=args.quiet)
+    if plan.resume_meta.get("data") is not None:
+        plan.data.check_same_as(plan.resume_meta["data"], f"{args.resume}")
+    assert plan.data.train is not None  # the train split was asked for
+    n_train = len(plan.data.train[0])
+    if args.batch_size > n_train:
+        raise ConfigError(f"--batch-size {args.batch_size} is larger than the training set "
+                          f"({n_train} images); give --batch-size {n_train} or less")
+    if args.eval_train_samples is not None and args.eval_train_samples > n_train:
+        raise ConfigError(f"--eval-train-samples {args.eval_train_samples} is more than the "
+                          f"{n_train} training images")
+    return plan
 
 
 def write_history(path: str | Path, history: list[EpochRecord]) -> None:
@@ -202,26 +356,32 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
     plt.close(fig)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.resume is not None:
-        problem = _restore_settings(args)
-        if problem is not None:
-            return fail(problem)
-    problem = _check_args(args)
-    if problem is not None:
-        return fail(problem, 2)
+def _resume_hint(args: argparse.Namespace, trainer: Trainer) -> str:
+    """What the checkpoint holds after an interruption, and the command that carries on."""
+    if args.checkpoint is None:
+        return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; nothing was "
+                "saved (train with --checkpoint PATH to be able to resume)")
+    if trainer.epoch == 0 and not Path(args.checkpoint).is_file():
+        return (f"interrupted during epoch 1 of {trainer.epochs}, before the first checkpoint; "
+                "nothing to resume from: start the run again")
+    return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; {args.checkpoint} "
+            f"holds epoch {trainer.epoch}. Resume with: "
+            f"layerwise train --resume {shlex.quote(str(args.checkpoint))}")
 
-    if args.optimizer is None:
-        args.optimizer = DEFAULT_OPTIMIZER[args.model]
-    if args.threads is not None:
-        parallel.set_num_threads(args.threads)
-    try:
-        name, reason, ((x_train, t_train), (x_test, t_test)) = load_data(
-            args.data, args.data_dir, flatten=args.model not in CNN_MODELS, quiet=args.quiet)
-    except DataError as exc:
-        return fail(str(exc))
-    print(f"dataset: {name} ({reason}); {len(x_train)} train / {len(x_test)} test images")
-    args.data = name  # a checkpoint of an `auto` run resumes on the same data
+
+def _absolute(path: str | None) -> str | None:
+    return None if path is None else os.path.abspath(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerwise.cli import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
+    plan = prepare(args)
+    data = plan.data
+    assert data is not None and data.train is not None
+    (x_train, t_train), (x_test, t_test) = data.train, data.test
+    print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
+    args.data = data.setting  # a checkpoint of an `auto` run resumes on the same data
 
     rng = np.random.default_rng(args.seed)
     net = build_network(args, tuple(x_train.shape[1:]), 10, rng)
@@ -229,14 +389,19 @@ def run(args: argparse.Namespace) -> int:
     optimizer = build_optimizer(args.optimizer, lr)
     iters = math.ceil(len(x_train) / args.batch_size)
     epochs = args.epochs or DEFAULT_EPOCHS.get(args.model) or math.ceil(BOOK_ITERATIONS / iters)
-    settings = {key: getattr(args, key) for key in RUN_SETTINGS}
+    settings: dict[str, Any] = {key: getattr(args, key) for key in RUN_SETTINGS}
+    settings["data_dir"] = _absolute(args.data_dir)
     settings["epochs"] = epochs
+    # Outputs as absolute paths: `--resume` from another folder writes the same files.
+    settings["outputs"] = {key: _absolute(getattr(args, key)) for key in OUTPUTS}
+    settings["data_source"] = data.record
+    settings["threads"] = parallel.get_num_threads()
     trainer = Trainer(
         net, optimizer, x_train, t_train, x_test, t_test,
         epochs=epochs, batch_size=args.batch_size, rng=rng,
         progress=not args.quiet and sys.stderr.isatty(),
         log=None if args.quiet else print,
-        checkpoint=args.checkpoint or args.resume,
+        checkpoint=args.checkpoint,
         metadata={"settings": settings},
         log_every=math.ceil(epochs / 25),  # at most about 25 lines
         lr_schedule=None if args.lr_schedule is None else parse_schedule(args.lr_schedule),
@@ -244,12 +409,14 @@ def run(args: argparse.Namespace) -> int:
         augment=None if args.augment is None else parse_augment(args.augment, (1, *IMAGE_SHAPE)),
     )
     if args.resume is not None:
-        try:
-            trainer.load_checkpoint(args.resume)
-        except DataError as exc:
-            return fail(str(exc))
+        trainer.load_checkpoint(args.resume)
         trainer.epochs = epochs
-        print(f"resumed from {args.resume} after epoch {trainer.epoch}")
+        print(f"resumed from {args.resume} after epoch {trainer.epoch} of {epochs}")
+        ran_with = plan.resume_meta.get("threads")
+        if ran_with is not None and ran_with != parallel.get_num_threads():
+            print(f"note: the run began with {ran_with} thread(s), this part runs with "
+                  f"{parallel.get_num_threads()}: the weights may differ in the last bits from an "
+                  f"uninterrupted run (--threads {ran_with} gives the same)")
     schedule = "" if args.lr_schedule in (None, "constant") else f" ({args.lr_schedule} schedule)"
     print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
           f"{epochs} epochs ({iters} iterations each), seed {args.seed}, "
@@ -265,14 +432,17 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         print(f"layerwise: error: {exc}", file=sys.stderr)
         code = 1
+    except KeyboardInterrupt as exc:
+        print(f"layerwise: {_resume_hint(args, trainer)}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     elapsed = time.perf_counter() - start
     if args.save:
-        save_model(net, args.save, {"data": name})
+        save_model(net, args.save, {"data": data.name or "unknown", "data_source": data.record})
         print(f"saved model to {args.save}")
     if args.history:
         write_history(args.history, trainer.history)
     if args.plot and trainer.history:
-        plot_history(args.plot, trainer.history, f"{net!r} on {name}")
+        plot_history(args.plot, trainer.history, f"{net!r} on {data.name or 'MNIST-format data'}")
     if code == 0:
         net.eval()
         acc = net.accuracy(x_test, t_test)
