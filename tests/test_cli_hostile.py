@@ -154,7 +154,7 @@ def test_resume_with_fewer_epochs_than_done_is_an_error(tmp_path: Path,
     capsys.readouterr()
     assert main(["train", "--resume", str(ck), "--epochs", "2"]) == 2
     line = one_error_line(capsys.readouterr().err)
-    assert "--epochs 2" in line and "3 epochs" in line
+    assert "--epochs 2" in line and "3 epoch(s)" in line
 
 
 # -- 4. expected failures are one line, never a traceback -----------------------------------
@@ -175,7 +175,7 @@ def test_unwritable_outputs_are_refused_before_training(
         target = tmp_path / "typo" / f"out{suffix}"
     code = main([*QUICK, flag, str(target)])
     captured = capsys.readouterr()
-    assert code != 0
+    assert code == 2
     assert "dataset:" not in captured.out  # refused before the data was even loaded
     line = one_error_line(captured.err)
     assert flag in line and str(target) in line
@@ -232,7 +232,8 @@ def test_ctrl_c_during_start_up_is_answered_without_a_traceback(after: float, tm
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err, err
-    assert proc.returncode in (0, 130), (proc.returncode, err)
+    # -SIGINT: the signal came while the interpreter was exiting after a finished run.
+    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
     if proc.returncode == 130:
         assert "interrupted" in err
 

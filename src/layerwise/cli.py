@@ -3,10 +3,10 @@
 Exit codes, the same for every sub-command:
 
 - 0: done;
-- 1: the work could not be done: a data or model file is missing or corrupt, an output cannot
-  be written, training diverged;
-- 2: a usage error: an unknown flag, a value out of range, flags that conflict (nothing was
-  done);
+- 1: the work could not be done: a data or model file is missing or corrupt, a write failed
+  while working (disk full), training diverged;
+- 2: a usage error: an unknown flag, a value out of range, flags that conflict, an output path
+  that cannot be written (nothing was done);
 - 130: interrupted by Ctrl-C (SIGINT), 143: terminated by SIGTERM; files already saved stay
   intact, and ``train`` says what its checkpoint holds and how to resume.
 
@@ -128,10 +128,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = stdout, stderr
 
 
+def _build_parser_deferring_ctrl_c() -> argparse.ArgumentParser:
+    """``build_parser()``, which imports NumPy; a Ctrl-C meanwhile is held until it is done.
+
+    A SIGINT that lands inside a C extension's initialisation does not always surface as
+    KeyboardInterrupt: NumPy turns it into an ImportError ("could not import module
+    datetime"). So the signal is only noted during the imports, and answered right after.
+    """
+    noted: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return build_parser()
+    try:
+        parser = build_parser()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if noted:
+        raise KeyboardInterrupt()
+    return parser
+
+
 def _run(argv: Sequence[str] | None) -> int:
     from layerwise.errors import ConfigError, LayerwiseError
 
-    parser = build_parser()
+    parser = _build_parser_deferring_ctrl_c()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or argparse's usage error (code 2)

@@ -38,7 +38,7 @@ from layerwise.commands.models import (
     check_model_args,
 )
 from layerwise.datasets.mnist import IMAGE_SHAPE
-from layerwise.errors import ConfigError, DataError, TrainingDiverged
+from layerwise.errors import ConfigError, DataError, OutputError, TrainingDiverged
 from layerwise.fileio import atomic_write_text, check_writable, remove_stale_parts
 from layerwise.io import save_model
 from layerwise.schedules import parse_schedule
@@ -190,7 +190,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Every output can be written, and no two share a file; raises before anything is done."""
     named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
     for key, path in named:
-        check_writable(path, _flag(key))
+        try:
+            check_writable(path, _flag(key))
+        except OutputError as exc:  # a path given on the command line: a usage error
+            raise ConfigError(str(exc)) from None
     if args.resume is not None:
         for key, path in named:
             if key != "checkpoint" and _same_path(path, args.resume):
@@ -261,10 +264,10 @@ def _restore(args: argparse.Namespace) -> RunPlan:
             # The folder may have moved; the data itself is compared by fingerprint below.
             continue
         elif given != stored:
-            shown = "(default)" if stored is None else stored
+            was = f"without {_flag(key)} (its default)" if stored is None else f"with {_flag(key)} {stored}"
             raise ConfigError(
-                f"{_flag(key)} {given} conflicts with {args.resume}, which was trained with "
-                f"{_flag(key)} {shown}; resume without {_flag(key)}, or start a new run")
+                f"{_flag(key)} {given} conflicts with {args.resume}, which was trained {was}; "
+                f"resume without {_flag(key)}, or start a new run")
     for key in OUTPUTS:
         if getattr(args, key) is None and key != "checkpoint":
             setattr(args, key, saved.get("outputs", {}).get(key))
@@ -273,8 +276,8 @@ def _restore(args: argparse.Namespace) -> RunPlan:
     stored_epochs = saved.get("epochs")
     if args.epochs is None:
         args.epochs = stored_epochs
-    elif args.epochs < done:
-        raise ConfigError(f"--epochs {args.epochs} is fewer than the {done} epochs {args.resume} "
+    elif args.epochs >= 1 and args.epochs < done:
+        raise ConfigError(f"--epochs {args.epochs} is fewer than the {done} epoch(s) {args.resume} "
                           f"already holds; give --epochs {done} or more, or leave it out")
     return RunPlan(args, resume_meta={"data": saved.get("data_source"),
                                       "threads": saved.get("threads")}, resume_epoch=done)
