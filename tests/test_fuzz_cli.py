@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from _datasets_server import go_offline
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from layerwise.cli import main
@@ -27,12 +27,11 @@ NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["0", "-0", "1e309", "nan", "inf", "-inf", "", " ", "0x10", "1,2", "٣", "1_000"]),
 )
-WORDS = st.one_of(
-    st.text(min_size=0, max_size=12),
-    st.sampled_from(["auto", "mnist", "mnist-sample", "fashion-mnist", "two-layer", "mlp", "simple-cnn",
-                     "deep-cnn", "adam", "sgd", "he", "xavier", "std", "cosine", "step:2:0.5", "step:0",
-                     "shift:1", "shift:-1,flip", "flip:2", "none", "10,x", "50", "3,3"]),
-)
+VALID_WORDS = st.sampled_from([
+    "auto", "mnist", "mnist-sample", "fashion-mnist", "two-layer", "mlp", "simple-cnn", "deep-cnn",
+    "adam", "sgd", "he", "xavier", "std", "cosine", "step:2:0.5", "step:0", "shift:1", "shift:-1,flip",
+    "flip:2", "none", "10,x", "50", "3,3"])
+WORDS = st.one_of(VALID_WORDS, VALID_WORDS, st.text(min_size=0, max_size=12))  # mostly names that parse
 PATHS = st.sampled_from(["out.safetensors", "out.png", "h.json", "h.csv", "h.txt", "sub/x.ckpt", ".", "",
                          "missing/deeper/m.safetensors", "file/inside", "dir", "same.json", "\x00bad"])
 VALUE_FLAGS = {
@@ -72,7 +71,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@settings(max_examples=120, deadline=None, database=None,
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")), deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(argv=train_arguments())
 def test_any_train_arguments_end_in_an_exit_code(argv: list[str], sandbox: Path,
@@ -85,6 +84,7 @@ def test_any_train_arguments_end_in_an_exit_code(argv: list[str], sandbox: Path,
     except SystemExit as exc:  # pragma: no cover - main returns argparse's code instead
         pytest.fail(f"SystemExit({exc.code}) escaped for {argv}")
     captured = capsys.readouterr()
+    event(f"exit code {code}" if code is not None else "reached training")
     assert "Traceback" not in captured.err
     if code is not None:
         assert code in (0, 1, 2), (argv, code, captured.err)
@@ -99,3 +99,45 @@ def test_any_train_arguments_end_in_an_exit_code(argv: list[str], sandbox: Path,
     for p in left:  # nothing stays behind for the next example
         if p.is_file():
             os.unlink(p)
+
+
+@st.composite
+def other_arguments(draw: st.DrawFn) -> list[str]:
+    if draw(st.booleans()):
+        argv = ["evaluate", draw(st.one_of(PATHS, st.just("model.safetensors")))]
+        for flag in draw(st.lists(st.sampled_from(["--data", "--data-dir"]), max_size=2)):
+            argv += [flag, draw(VALUE_FLAGS[flag])]
+        return argv
+    argv = ["graph", draw(st.one_of(st.sampled_from(["apple", "apple-orange", "sigmoid", "affine",
+                                                     "softmax-loss"]), st.text(max_size=8)))]
+    for flag in draw(st.lists(st.sampled_from(["--x", "--t", "-o"]), max_size=3)):
+        argv.append(flag)
+        if flag == "--x":
+            argv += draw(st.lists(NUMBERS, min_size=1, max_size=4))
+        elif flag == "--t":
+            argv.append(draw(NUMBERS))
+        else:
+            argv.append(draw(st.one_of(PATHS, st.sampled_from(["g.dot", "g.svg", "g.png", "g.txt"]))))
+    return argv
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(argv=other_arguments())
+def test_any_evaluate_or_graph_arguments_end_in_an_exit_code(argv: list[str], sandbox: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    model = sandbox / "model.safetensors"
+    if not model.exists():  # a real model file, so that evaluate gets past loading it
+        from layerwise.io import save_model
+        from layerwise.networks import TwoLayerNet
+
+        save_model(TwoLayerNet(784, 5, 10, rng=0), model, {"data": "mnist-sample"})
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert code in (0, 1, 2), (argv, code, captured.err)
+    if code != 0:
+        assert "error:" in captured.err, (argv, captured.err)
+    assert not list(sandbox.rglob("*.part"))
+    for p in sandbox.glob("g.*"):
+        p.unlink()

@@ -60,6 +60,8 @@ def check_writable(dest: str | os.PathLike[str], what: str | None = None) -> Pat
     """
     target = Path(dest)
     label = f"{what} {target}" if what else str(target)
+    if "\x00" in str(target):
+        raise OutputError(f"{label!r}: not a usable file name (it holds a NUL byte)")
     if target.name in ("", ".", ".."):
         raise OutputError(f"{label}: expected a file name, got a folder")
     if target.is_dir():

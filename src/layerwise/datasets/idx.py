@@ -220,6 +220,8 @@ def _regular_file_size(path: Path) -> int:
         raise DataError(f"{path}: no such file, expected an IDX file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    except ValueError:  # a NUL byte: no such path can exist
+        raise DataError(f"{str(path)!r}: not a usable file name (it holds a NUL byte)") from None
     if stat.S_ISDIR(st.st_mode):
         raise DataError(f"{path}: is a folder, expected an IDX file")
     if not stat.S_ISREG(st.st_mode):

@@ -67,6 +67,8 @@ def check_folder(folder: Path) -> None:
         raise DataError(f"{folder}: no such folder (a parent of it is a file)") from None
     except OSError as exc:
         raise DataError(f"{folder}: cannot open this folder: {exc.strerror or exc}") from exc
+    except ValueError:  # a NUL byte: no such path can exist
+        raise DataError(f"{folder!r}: not a usable folder name (it holds a NUL byte)") from None
     if stat.S_ISREG(st.st_mode):
         raise DataError(f"{folder}: is a file, expected a folder holding the IDX files")
     if not stat.S_ISDIR(st.st_mode):
