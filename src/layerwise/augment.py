@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from layerwise.errors import ConfigError
+
 __all__ = ["Augmentation", "RandomShift", "RandomFlip", "Compose", "parse_augment"]
 
 Augmentation = Callable[[NDArray[Any], np.random.Generator], NDArray[Any]]
@@ -30,7 +32,7 @@ class _ImageTransform:
         if image_shape is not None:
             image_shape = tuple(int(d) for d in image_shape)
             if len(image_shape) not in (2, 3) or min(image_shape) < 1:
-                raise ValueError(f"{type(self).__name__}: image_shape must be (H, W) or (C, H, W) "
+                raise ConfigError(f"{type(self).__name__}: image_shape must be (H, W) or (C, H, W) "
                                  f"with positive sizes, got {image_shape}")
         self.image_shape = image_shape
 
@@ -38,14 +40,14 @@ class _ImageTransform:
         name = type(self).__name__
         if x.ndim == 2:
             if self.image_shape is None:
-                raise ValueError(f"{name}: got flat rows of shape {x.shape}; pass image_shape=(H, W) "
+                raise ConfigError(f"{name}: got flat rows of shape {x.shape}; pass image_shape=(H, W) "
                                  "or (C, H, W) so the pixels can be found")
             if int(np.prod(self.image_shape)) != x.shape[1]:
-                raise ValueError(f"{name}: image_shape {self.image_shape} holds "
+                raise ConfigError(f"{name}: image_shape {self.image_shape} holds "
                                  f"{int(np.prod(self.image_shape))} values, but the rows have {x.shape[1]}")
             return x.reshape((x.shape[0], *self.image_shape))
         if x.ndim not in (3, 4):
-            raise ValueError(f"{name}: expected images (N, C, H, W) or (N, H, W), or flat rows (N, D), "
+            raise ConfigError(f"{name}: expected images (N, C, H, W) or (N, H, W), or flat rows (N, D), "
                              f"got shape {x.shape}")
         return x
 
@@ -61,7 +63,7 @@ class RandomShift(_ImageTransform):
                  image_shape: Sequence[int] | None = None) -> None:
         super().__init__(image_shape)
         if max_shift < 0:
-            raise ValueError(f"RandomShift: max_shift must be at least 0, got {max_shift}")
+            raise ConfigError(f"RandomShift: max_shift must be at least 0, got {max_shift}")
         self.max_shift = int(max_shift)
         self.fill = fill
 
@@ -98,7 +100,7 @@ class RandomFlip(_ImageTransform):
     def __init__(self, p: float = 0.5, *, image_shape: Sequence[int] | None = None) -> None:
         super().__init__(image_shape)
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomFlip: p must be in [0, 1], got {p}")
+            raise ConfigError(f"RandomFlip: p must be in [0, 1], got {p}")
         self.p = p
 
     def __call__(self, x: NDArray[Any], rng: np.random.Generator) -> NDArray[Any]:
@@ -140,12 +142,12 @@ def parse_augment(spec: str, image_shape: Sequence[int] | None = None) -> Compos
         try:
             if name == "shift":
                 if not arg:
-                    raise ValueError("shift needs a number of pixels, e.g. shift:2")
+                    raise ConfigError("shift needs a number of pixels, e.g. shift:2")
                 transforms.append(RandomShift(int(arg), image_shape=image_shape))
             elif name == "flip":
                 transforms.append(RandomFlip(float(arg) if arg else 0.5, image_shape=image_shape))
             else:
-                raise ValueError(f"unknown transform {name!r}: use shift:PIXELS and flip[:P]")
+                raise ConfigError(f"unknown transform {name!r}: use shift:PIXELS and flip[:P]")
         except ValueError as exc:
-            raise ValueError(f"augmentation {spec!r}: {exc}") from None
+            raise ConfigError(f"augmentation {spec!r}: {exc}") from None
     return Compose(transforms)

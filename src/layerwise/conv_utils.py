@@ -28,7 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
-from layerwise.errors import ShapeError
+from layerwise.errors import ConfigError, ShapeError
 
 __all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "windows_bl", "col2im_bl",
            "conv_output_size"]
@@ -41,9 +41,9 @@ def _int(value: Any, label: str, who: str, minimum: int) -> int:
     try:
         v = operator.index(value)
     except TypeError:
-        raise ValueError(f"{who}: {label} must be an integer, got {value!r}") from None
+        raise ConfigError(f"{who}: {label} must be an integer, got {value!r}") from None
     if v < minimum:
-        raise ValueError(f"{who}: {label} must be >= {minimum}, got {v}")
+        raise ConfigError(f"{who}: {label} must be >= {minimum}, got {v}")
     return v
 
 
@@ -51,7 +51,7 @@ def _pair(value: Any, label: str, who: str, minimum: int) -> tuple[int, int]:
     """``value`` as ``(height, width)``: an int applies to both."""
     if isinstance(value, tuple):
         if len(value) != 2:
-            raise ValueError(f"{who}: {label} must be an int or a pair (h, w), got {value!r}")
+            raise ConfigError(f"{who}: {label} must be an int or a pair (h, w), got {value!r}")
         return _int(value[0], label, who, minimum), _int(value[1], label, who, minimum)
     v = _int(value, label, who, minimum)
     return v, v

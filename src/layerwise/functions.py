@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from layerwise.errors import NonFiniteError, ShapeError
+from layerwise.errors import ConfigError, NonFiniteError, ShapeError
 
 __all__ = [
     "sigmoid",
@@ -114,12 +114,12 @@ def check_targets(who: str, shape: tuple[int, ...], t: ArrayLike, kind: str = "a
             raise ShapeError(f"{who}: expected labels of shape ({n},), got {t.shape}")
         if t.dtype.kind not in "iub":
             if t.dtype.kind != "f" or not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
-                raise ValueError(f"{who}: labels must be integers, got dtype {t.dtype}")
+                raise ConfigError(f"{who}: labels must be integers, got dtype {t.dtype}")
         labels = t.astype(np.intp)
         # one comparison finds both kinds of bad label: negatives wrap to huge unsigned values
         if labels.view(np.uintp).max() >= c:
             bad = labels[(labels < 0) | (labels >= c)]
-            raise ValueError(
+            raise ConfigError(
                 f"{who}: labels must lie in [0, {c - 1}] for {c} classes, got {bad[:5].tolist()}"
             )
         return labels, True
@@ -128,7 +128,7 @@ def check_targets(who: str, shape: tuple[int, ...], t: ArrayLike, kind: str = "a
     tf = t.astype(dtype, copy=False)
     check_finite(f"{who} targets", tf)
     if np.any(tf < 0) or not np.allclose(tf.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError(f"{who}: one-hot targets must be non-negative rows that sum to 1")
+        raise ConfigError(f"{who}: one-hot targets must be non-negative rows that sum to 1")
     return tf, False
 
 

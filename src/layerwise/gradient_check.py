@@ -142,7 +142,7 @@ def _compare_all(pairs: list[tuple[str, ArrayLike, ArrayLike]], rtol: float,
         a = np.asarray(analytic, dtype=np.float64)
         n = np.asarray(numeric, dtype=np.float64)
         if a.shape != n.shape:
-            raise ValueError(f"{name}: backprop gradient has shape {a.shape}, numerical {n.shape}")
+            raise ConfigError(f"{name}: backprop gradient has shape {a.shape}, numerical {n.shape}")
         arrays.append((name, a, n))
     scales = [max(float(np.max(np.abs(a))), float(np.max(np.abs(n)))) if a.size else 0.0
               for _, a, n in arrays]
@@ -244,7 +244,7 @@ def check_gradients(
 
     if isinstance(obj, LossLayer):
         if t is None:
-            raise ValueError(f"check_gradients: {obj.name} is a loss layer and needs targets t")
+            raise ConfigError(f"check_gradients: {obj.name} is a loss layer and needs targets t")
         scale = 1.0 if dout is None else float(np.asarray(dout))
 
         def scalar() -> float:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from layerwise import parallel
-from layerwise.errors import ShapeError
+from layerwise.errors import ConfigError, ShapeError
 from layerwise.layers.base import Array
 
 __all__ = [
@@ -68,9 +68,9 @@ def _check(name: str, value: float, ok: Callable[[float], bool], rule: str) -> f
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: {value!r} (must be a number {rule})") from None
+        raise ConfigError(f"Invalid {name}: {value!r} (must be a number {rule})") from None
     if isinstance(value, bool) or not math.isfinite(v) or not ok(v):
-        raise ValueError(f"Invalid {name}: {value} (must be {rule})")
+        raise ConfigError(f"Invalid {name}: {value} (must be {rule})")
     return v
 
 
@@ -409,7 +409,7 @@ class Optimizer:
         otherwise at the next update.
         """
         if "t" not in state:
-            raise ValueError(f"{self.name}.load_state_dict: missing key 't' (the iteration counter)")
+            raise ConfigError(f"{self.name}.load_state_dict: missing key 't' (the iteration counter)")
         t = self._counter(state["t"])
         tables: dict[str, dict[str, Array]] = {slot: {} for slot in self.slot_names}
         unexpected: list[str] = []
@@ -444,7 +444,7 @@ class Optimizer:
                         problems.append(f"{slot}.{key} has shape {arr.shape}, parameter {key!r} has "
                                         f"shape {np.shape(params[key])}")
         if problems:
-            raise ValueError(f"{self.name}.load_state_dict: " + "; ".join(problems))
+            raise ConfigError(f"{self.name}.load_state_dict: " + "; ".join(problems))
         self.t = t
         self.state = tables
 
@@ -452,7 +452,7 @@ class Optimizer:
         arr = np.asarray(value)
         v = arr.item() if arr.shape == () and arr.dtype.kind in "iuf" else None
         if v is None or not math.isfinite(v) or v != int(v) or v < 0:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.load_state_dict: 't' must be a non-negative integer, got {value!r}"
             )
         return int(v)

@@ -107,7 +107,7 @@ def run_sharded(fn: Callable[[int], R], n: int) -> list[R]:
     handling (``np.errstate``) is per thread: the caller's settings are applied in each worker.
     """
     if n < 1:
-        raise ValueError(f"run_sharded: n must be at least 1, got {n}")
+        raise ConfigError(f"run_sharded: n must be at least 1, got {n}")
     if n == 1:
         return [fn(0)]
     err = np.geterr()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from layerwise.errors import ConfigError
+
 __all__ = ["Schedule", "constant", "Cosine", "StepDecay", "parse_schedule"]
 
 Schedule = Callable[[int, int], float]
@@ -28,7 +30,7 @@ class Cosine:
 
     def __init__(self, min_factor: float = 0.0) -> None:
         if not 0.0 <= min_factor <= 1.0:
-            raise ValueError(f"Cosine: min_factor must be in [0, 1], got {min_factor}")
+            raise ConfigError(f"Cosine: min_factor must be in [0, 1], got {min_factor}")
         self.min_factor = min_factor
 
     def __call__(self, epoch: int, epochs: int) -> float:
@@ -44,9 +46,9 @@ class StepDecay:
 
     def __init__(self, every: int, gamma: float = 0.1) -> None:
         if every < 1:
-            raise ValueError(f"StepDecay: every must be at least 1, got {every}")
+            raise ConfigError(f"StepDecay: every must be at least 1, got {every}")
         if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"StepDecay: gamma must be in (0, 1], got {gamma}")
+            raise ConfigError(f"StepDecay: gamma must be in (0, 1], got {gamma}")
         self.every, self.gamma = every, gamma
 
     def __call__(self, epoch: int, epochs: int) -> float:
@@ -68,10 +70,10 @@ def parse_schedule(spec: str) -> Schedule:
         parts = rest.split(":")
         try:
             if len(parts) != 2:
-                raise ValueError
+                raise ConfigError
             return StepDecay(int(parts[0]), float(parts[1]))
         except ValueError as exc:
             detail = f" ({exc})" if str(exc) else ""
-            raise ValueError(f"learning-rate schedule {spec!r}: expected step:EVERY:GAMMA with an integer "
+            raise ConfigError(f"learning-rate schedule {spec!r}: expected step:EVERY:GAMMA with an integer "
                              f"EVERY >= 1 and 0 < GAMMA <= 1, e.g. step:10:0.5{detail}") from None
-    raise ValueError(f"unknown learning-rate schedule {spec!r}: use constant, cosine or step:EVERY:GAMMA")
+    raise ConfigError(f"unknown learning-rate schedule {spec!r}: use constant, cosine or step:EVERY:GAMMA")

@@ -197,7 +197,7 @@ class Graph:
     ) -> Node:
         for x in inputs:
             if not (x.id < len(self.nodes) and self.nodes[x.id] is x):
-                raise ValueError(f"node {x!r} belongs to another graph than {self.name!r}")
+                raise ConfigError(f"node {x!r} belongs to another graph than {self.name!r}")
         node = Node(
             id=len(self.nodes),
             op=op,
@@ -232,7 +232,7 @@ class Graph:
     def apply(self, op: Op, *inputs: Node, tag: str | None = None, grad_tag: str | None = None) -> Node:
         """Add a node computing ``op`` of ``inputs`` (runs ``op.forward`` now)."""
         if len(inputs) != op.arity:
-            raise ValueError(f"{op!r} takes {op.arity} input(s), got {len(inputs)}")
+            raise ConfigError(f"{op!r} takes {op.arity} input(s), got {len(inputs)}")
         producer = inputs[0].impl if inputs else None
         fused = op.fused(producer) if producer is not None else None
         if fused is None:
@@ -317,7 +317,7 @@ class Graph:
         rule applied to it.
         """
         if not self.outputs:
-            raise ValueError(f"graph {self.name!r} has no output: call graph.output(node) first")
+            raise ConfigError(f"graph {self.name!r} has no output: call graph.output(node) first")
         seed = _as_array(dout)
         for node in self.nodes:
             node.grad = None
@@ -336,7 +336,7 @@ class Graph:
                 try:
                     grad = np.broadcast_to(seed, node.value.shape).copy()
                 except ValueError:
-                    raise ValueError(
+                    raise ConfigError(
                         f"dout of shape {seed.shape} does not fit output {node.label!r} "
                         f"of shape {node.value.shape}"
                     ) from None

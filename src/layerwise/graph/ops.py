@@ -233,7 +233,7 @@ class Repeat(Op):
 
     def __init__(self, n: int) -> None:
         if n < 1:
-            raise ValueError(f"Repeat needs n >= 1, got {n}")
+            raise ConfigError(f"Repeat needs n >= 1, got {n}")
         self.n = n
 
     def forward(self, *xs: Array) -> Array:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
+from layerwise.errors import ConfigError
 from layerwise.fileio import atomic_write_bytes
 from layerwise.graph.core import Graph
 from layerwise.graph.errors import INSTALL_HINT, GraphvizUnavailableError
@@ -22,7 +23,7 @@ def format_for(path: str | Path) -> Format:
         if suffix == fmt:
             return fmt
     wanted = ", ".join(f".{f}" for f in FORMATS)
-    raise ValueError(f"cannot tell the output format of {str(path)!r}: use a suffix among {wanted}")
+    raise ConfigError(f"cannot tell the output format of {str(path)!r}: use a suffix among {wanted}")
 
 
 def render_bytes(graph: Graph, format: Format) -> bytes:
@@ -31,7 +32,7 @@ def render_bytes(graph: Graph, format: Format) -> bytes:
     if format == "dot":
         return text.encode("utf-8")
     if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
+        raise ConfigError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     try:
         import graphviz
     except ImportError:

@@ -343,12 +343,12 @@ class Sequential:
         t_given = np.asarray(t)
         ts = t_given if t_given.ndim == 1 else np.argmax(t_given, axis=1)
         if xs.shape[0] != ts.shape[0]:
-            raise ValueError(f"accuracy: {xs.shape[0]} inputs but {ts.shape[0]} targets")
+            raise ConfigError(f"accuracy: {xs.shape[0]} inputs but {ts.shape[0]} targets")
         if xs.shape[0] == 0:
-            raise ValueError("accuracy: empty batch")
+            raise ConfigError("accuracy: empty batch")
         step = self.eval_batch_size if batch_size is None else batch_size
         if step < 1:
-            raise ValueError(f"accuracy: batch_size must be at least 1, got {step}")
+            raise ConfigError(f"accuracy: batch_size must be at least 1, got {step}")
         starts = range(0, xs.shape[0], step)
 
         def batches(net: Sequential, mine: range) -> tuple[int, float]:

@@ -1,0 +1,46 @@
+"""Issue 17: bad arguments to the Python API raise the library's own ConfigError (a
+ValueError), with a message that names the argument and the value given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layerwise as lw
+from layerwise.augment import RandomFlip, RandomShift, parse_augment
+from layerwise.conv_utils import conv_output_size, im2col
+from layerwise.schedules import Cosine, StepDecay, parse_schedule
+
+CASES: list[tuple[str, Callable[[], Any], str]] = [
+    ("sgd-lr", lambda: lw.SGD(lr=-1.0), "-1"),
+    ("adam-beta1", lambda: lw.Adam(beta1=2.0), "2"),
+    ("momentum-nan", lambda: lw.Momentum(lr=float("nan")), "nan"),
+    ("cosine", lambda: Cosine(min_factor=2.0), "2"),
+    ("step-every", lambda: StepDecay(every=0, gamma=0.5), "every"),
+    ("schedule-text", lambda: parse_schedule("linear"), "linear"),
+    ("shift", lambda: RandomShift(-1), "-1"),
+    ("flip", lambda: RandomFlip(2.0), "2"),
+    ("augment-text", lambda: parse_augment("rotate"), "rotate"),
+    ("conv-stride", lambda: conv_output_size(28, 5, stride=0), "stride"),
+    ("im2col-pad", lambda: im2col(np.zeros((1, 1, 4, 4), np.float32), 2, 2, pad=-1), "pad"),
+    ("threads", lambda: lw.set_num_threads(0), "0"),
+    ("two-layer-dtype", lambda: lw.TwoLayerNet(4, 3, 2, dtype=np.int8, rng=0), "int8"),
+    ("two-layer-std", lambda: lw.TwoLayerNet(4, 3, 2, weight_init_std=float("nan"), rng=0), "nan"),
+    ("two-layer-negative-std", lambda: lw.TwoLayerNet(4, 3, 2, weight_init_std=-1.0, rng=0), "-1"),
+    ("gradcheck-rtol", lambda: lw.check_gradients(lw.TwoLayerNet(4, 3, 2, rng=0), np.zeros((1, 4)),
+                                                  np.zeros(1, np.int64), rtol=-1.0), "rtol"),
+]
+
+
+@pytest.mark.parametrize(("make", "named"), [(make, named) for _, make, named in CASES],
+                         ids=[case for case, _, _ in CASES])
+def test_bad_arguments_raise_config_error_naming_the_value(make: Callable[[], Any], named: str) -> None:
+    with pytest.raises(lw.ConfigError) as info:
+        make()
+    message = str(info.value)
+    assert named in message
+    assert "\n" not in message
+    assert isinstance(info.value, ValueError) and isinstance(info.value, lw.LayerwiseError)
