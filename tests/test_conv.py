@@ -3,6 +3,7 @@ gradient checks over a sweep of strides, paddings and kernel sizes, clear errors
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,20 @@ import pytest
 from layer_cases import _window
 
 import layerwise as lw
-from layerwise.conv_utils import _Geometry, col2im_bl, col2im_t, im2col_t, windows_bl
+import layerwise.fast.conv as fast_conv
+from layerwise import fast
+from layerwise.conv_utils import _Geometry, col2im_t, im2col_t
+from layerwise.fast.conv import col2im_bl, windows_bl
+
+
+@pytest.fixture(params=["fast", "reference"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with :mod:`layerwise.fast` enabled, then disabled (the book's code)."""
+    if request.param == "reference":
+        with fast.disabled():
+            yield request.param
+    else:
+        yield request.param
 
 
 def _geometry(rng: np.random.Generator) -> dict[str, Any]:
@@ -73,7 +87,7 @@ def test_im2col_matches_naive_and_col2im_is_its_adjoint(seed: int) -> None:
     np.testing.assert_allclose(np.sum(col * y), np.sum(x * back), rtol=1e-12, atol=1e-12)
     back_t = col2im_t(y.T, x.shape, fh, fw, s, p)
     np.testing.assert_allclose(back_t, back, rtol=1e-12, atol=1e-12)
-    # and in the batch-last layout the Convolution uses: columns in (oh, ow, n) order
+    # and in the batch-last layout of the fast kernel: columns in (oh, ow, n) order
     geo = _Geometry("test", x.shape, fh, fw, s, p)
     n, oh, ow = x.shape[0], geo.out_h, geo.out_w
     to_bl = np.arange(n * oh * ow).reshape(n, oh, ow).transpose(1, 2, 0).ravel()
@@ -227,8 +241,8 @@ def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
     ref = _OneProductRun(rng, x, W, b, stride, pad)
     chunked = lw.Convolution(W, b, stride=stride, pad=pad)
     per_row = (3 * 3 * 3 + 1) * ref.out.shape[3] * x.shape[0] * 8
-    monkeypatch.setattr(chunked, "chunk_bytes", 2 * per_row)  # chunks of 2 output rows
-    assert chunked._chunk(_geom(chunked, x), 8) == 2
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 2 * per_row)  # chunks of 2 output rows
+    assert fast_conv.chunk_rows(_geom(chunked, x), 8) == 2
     assert ref.out.shape[2] > 2  # several chunks
     ref.check(chunked, chunked.forward(x))
     report = lw.check_gradients(chunked, x, rng=0)
@@ -242,8 +256,6 @@ def test_convolution_in_blocks_for_small_products_equals_one_product(
         stride: Any, pad: Any, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     # Products of a small filter bank are split into blocks of columns (forward, and dx for
     # stride 1) and of the shared axis (dW); blocks of 13 here, the last one partial.
-    import layerwise.layers.convolution as conv_mod
-
     rng = np.random.default_rng(22)
     x = rng.standard_normal((7, 2, 9, 9))
     W, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
@@ -252,9 +264,9 @@ def test_convolution_in_blocks_for_small_products_equals_one_product(
     blocked = lw.Convolution(W, b, stride=stride, pad=pad)
     if chunk_rows:
         per_row = (2 * 3 * 3 + 1) * out.shape[3] * x.shape[0] * 8
-        monkeypatch.setattr(blocked, "chunk_bytes", chunk_rows * per_row)
-    monkeypatch.setattr(conv_mod, "MIN_BLOCK", 1)
-    monkeypatch.setattr(conv_mod, "SMALL_PRODUCT", 3 * 19 * 13)  # 13 columns per block
+        monkeypatch.setattr(fast_conv, "CHUNK_BYTES", chunk_rows * per_row)
+    monkeypatch.setattr(fast_conv, "MIN_BLOCK", 1)
+    monkeypatch.setattr(fast_conv, "SMALL_PRODUCT", 3 * 19 * 13)  # 13 columns per block
     calls: list[int] = []
     real = np.matmul
 
@@ -262,10 +274,10 @@ def test_convolution_in_blocks_for_small_products_equals_one_product(
         calls.append(1)
         return real(*args, **kw)
 
-    monkeypatch.setattr(conv_mod.np, "matmul", counting)
+    monkeypatch.setattr(fast_conv.np, "matmul", counting)
     got = blocked.forward(x)
     assert len(calls) > out.shape[0] * out.shape[2] * out.shape[3] // 13 // 2  # really in blocks
-    monkeypatch.setattr(conv_mod.np, "matmul", real)
+    monkeypatch.setattr(fast_conv.np, "matmul", real)
     ref.check(blocked, got)
 
 
@@ -326,7 +338,7 @@ CONV_COMBOS = [  # (N, C, H, W), (FN, FH, FW), stride, pad
 @pytest.mark.parametrize("xs, ws, stride, pad", CONV_COMBOS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_convolution_matches_torch_forward_and_backward(xs: Any, ws: Any, stride: Any, pad: Any,
-                                                        dtype: Any) -> None:
+                                                        dtype: Any, path: str) -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(11)
     fn, fh, fw = ws
@@ -352,7 +364,7 @@ def test_convolutions_in_parallel_threads_do_not_share_buffers(monkeypatch: pyte
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(8)
-    monkeypatch.setattr(lw.Convolution, "chunk_bytes", 1)  # one image per chunk: the shared buffer
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)  # one image per chunk: the shared buffer
     cases = []
     for _ in range(4):
         layer = lw.Convolution(rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), pad=1)

@@ -1,10 +1,11 @@
-"""Pooling: fast path against the im2col path, ties, padding, PyTorch parity, clear errors.
+"""Pooling: fast kernel against the reference, ties, padding, PyTorch parity, clear errors.
 
 (The float64 gradient checks of max and avg pooling, fast and general, run in the shared
 harness through tests/layer_cases.py; here a longer sweep.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,18 @@ import pytest
 from layer_cases import _distinct, _window
 
 import layerwise as lw
+from layerwise import fast
+from layerwise.fast.pool import non_overlapping
+
+
+@pytest.fixture(params=["fast", "reference"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with :mod:`layerwise.fast` enabled, then disabled (the book's code)."""
+    if request.param == "reference":
+        with fast.disabled():
+            yield request.param
+    else:
+        yield request.param
 
 
 def _channel_major(x: np.ndarray) -> np.ndarray:
@@ -42,7 +55,8 @@ def test_pooling_gradients_over_a_sweep(seed: int, mode: str) -> None:
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("data", ["random", "ties", "relu"])
 @pytest.mark.parametrize("layout", ["C", "channel-major", "batch-last"])
-def test_fast_path_equals_im2col_path(pool: tuple[int, int], mode: str, data: str, layout: str) -> None:
+def test_fast_kernel_equals_the_reference_in_every_memory_layout(pool: tuple[int, int], mode: str,
+                                                                data: str, layout: str) -> None:
     rng = np.random.default_rng(hash((pool, mode, data, layout)) % 2**32)
     ph, pw = pool
     shape = (3, 4, 3 * ph, 5 * pw)
@@ -55,14 +69,17 @@ def test_fast_path_equals_im2col_path(pool: tuple[int, int], mode: str, data: st
         x = _channel_major(x)
     elif layout == "batch-last":
         x = _batch_last(x)
-    fast = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
-    general = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
-    general.fast = False
-    assert fast.fast
-    out_fast, out_general = fast.forward(x), general.forward(x)
-    np.testing.assert_array_equal(out_fast, out_general)
+    layer = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
+    assert non_overlapping(layer)
+    out_fast = layer.forward(x)
     dout = rng.standard_normal(out_fast.shape).astype(np.float32)
-    dx_fast, dx_general = fast.backward(dout), general.backward(dout)
+    dx_fast = layer.backward(dout)
+    with fast.disabled():
+        out_general = layer.forward(x)
+        dx_general = layer.backward(dout)
+    if mode == "max":  # the same values picked
+        np.testing.assert_array_equal(out_fast, out_general)
+    np.testing.assert_allclose(out_fast, out_general, rtol=1e-6, atol=1e-7)  # sums in any order
     assert dx_fast.dtype == np.float32 and dx_fast.shape == x.shape
     assert np.argsort(dx_fast.strides).tolist() == np.argsort(x.strides).tolist() or min(x.shape) == 1
     np.testing.assert_allclose(dx_fast, dx_general, rtol=1e-6, atol=1e-7)
@@ -70,13 +87,11 @@ def test_fast_path_equals_im2col_path(pool: tuple[int, int], mode: str, data: st
         assert np.count_nonzero(dx_fast) == np.count_nonzero(dout)
 
 
-def test_max_pool_ties_send_the_gradient_to_the_first_maximum() -> None:
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(path: str) -> None:
     # row-major order within the window, as PyTorch: (0, 1) before (1, 0) before (1, 1)
     windows = np.array([[[[1.0, 3.0], [3.0, 3.0]]], [[[2.0, 1.0], [2.0, 0.0]]],
                         [[[0.0, 0.0], [0.0, 0.0]]], [[[1.0, 2.0], [5.0, 5.0]]]])
-    for fast in (True, False):
-        pool = lw.Pooling(2, 2)
-        pool.fast = fast
+    for pool in (lw.Pooling(2, 2), lw.Pooling(2, 2, stride=(1, 2))):  # tiles, and windows apart
         np.testing.assert_array_equal(pool.forward(windows).ravel(), [3, 2, 0, 5])
         dx = pool.backward(np.ones((4, 1, 1, 1)))
         np.testing.assert_array_equal(dx[0, 0], [[0, 1], [0, 0]])
@@ -85,7 +100,7 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum() -> None:
         np.testing.assert_array_equal(dx[3, 0], [[0, 0], [1, 0]])
 
 
-def test_padding_never_wins_a_max_and_counts_in_an_average() -> None:
+def test_padding_never_wins_a_max_and_counts_in_an_average(path: str) -> None:
     x = -np.arange(1.0, 17.0).reshape(1, 1, 4, 4)  # all negative: a zero pad would win
     out = lw.Pooling(2, 2, stride=2, pad=1).forward(x)
     np.testing.assert_array_equal(out[0, 0], [[-1, -2, -4], [-5, -6, -8], [-13, -14, -16]])
@@ -99,14 +114,14 @@ def test_padding_never_wins_a_max_and_counts_in_an_average() -> None:
 
 def test_default_stride_is_the_pool_size_and_repr() -> None:
     pool = lw.Pooling(2, 3)
-    assert pool.stride == (2, 3) and pool.fast
+    assert pool.stride == (2, 3) and non_overlapping(pool)
     assert pool.forward(np.zeros((1, 1, 4, 6))).shape == (1, 1, 2, 2)
     assert repr(pool) == "Pooling(2x3, stride=(2, 3), pad=0, mode='max')"
     assert repr(lw.Pooling(2, 2, stride=1, mode="avg")) == "Pooling(2x2, stride=1, pad=0, mode='avg')"
-    assert not lw.Pooling(2, 2, stride=1).fast and not lw.Pooling(2, 2, pad=1).fast
+    assert not non_overlapping(lw.Pooling(2, 2, stride=1)) and not non_overlapping(lw.Pooling(2, 2, pad=1))
 
 
-def test_pooling_keeps_float32_and_does_not_touch_its_input() -> None:
+def test_pooling_keeps_float32_and_does_not_touch_its_input(path: str) -> None:
     x = _batch_last(np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32))
     kept = x.copy()
     for pool in (lw.Pooling(2, 2), lw.Pooling(3, 3, stride=1, pad=1), lw.Pooling(2, 2, mode="avg")):
@@ -155,7 +170,7 @@ POOL_COMBOS = [  # pool (h, w), stride, pad
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("data", ["random", "ties"])
 def test_pooling_matches_torch_forward_and_backward(pool: Any, stride: Any, pad: Any, mode: str,
-                                                    data: str) -> None:
+                                                    data: str, path: str) -> None:
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(7)

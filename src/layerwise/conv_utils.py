@@ -7,11 +7,9 @@ book's layout ``(N*out_h*out_w, C*filter_h*filter_w)``; :func:`col2im` is its ex
 :func:`im2col_t` / :func:`col2im_t` are the same pair in the transposed layout
 ``(C*filter_h*filter_w, N*out_h*out_w)``, built directly rather than by transposing.
 
-:class:`~layerwise.layers.Convolution` unrolls in that transposed layout too, but with the
-columns in ``(out_h, out_w, N)`` order (:func:`windows_bl`, :func:`col2im_bl`): ``W_mat @ col``
-then yields the output batch-last, ``(F, out_h, out_w, N)`` in memory, which pooling and
-the next convolution read in long contiguous runs, and which a following Affine layer
-flattens without a copy.
+:class:`~layerwise.layers.Convolution` and :class:`~layerwise.layers.Pooling` use
+:func:`im2col` and :func:`col2im` as the book does; the fast kernels in :mod:`layerwise.fast`
+use other arrangements of the same windows.
 
 Both are vectorised with strided window views; only ``col2im`` loops, over the
 ``filter_h * filter_w`` kernel offsets (each iteration adds a whole strided slab). The output
@@ -30,8 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from layerwise.errors import ConfigError, ShapeError
 
-__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "windows_bl", "col2im_bl",
-           "conv_output_size"]
+__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "conv_output_size"]
 
 Array = NDArray[Any]
 IntPair = int | tuple[int, int]
@@ -145,7 +142,8 @@ def _as_float(x: ArrayLike) -> Array:
     return arr if arr.dtype.kind == "f" else arr.astype(np.float32)
 
 
-def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0) -> Array:
+def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0,
+           fill: float = 0.0) -> Array:
     """Unroll the windows of ``x`` into rows, in the book's layout (book §7.4.3).
 
     Parameters
@@ -153,7 +151,9 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad:
     x : ndarray of shape (N, C, H, W)
     filter_h, filter_w : int
     stride, pad : int or (int, int)
-        Zero padding of ``pad`` pixels on each side.
+        Padding of ``pad`` pixels on each side.
+    fill : float
+        The value of the padding: 0 for a convolution, ``-inf`` for max pooling.
 
     Returns
     -------
@@ -162,7 +162,7 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad:
         in ``(c, i, j)`` order. A new array (read-only view in the trivial 1x1 case).
     """
     # the transposed layout (what the layers use) is the one implementation
-    return np.ascontiguousarray(im2col_t(x, filter_h, filter_w, stride, pad).T)
+    return np.ascontiguousarray(im2col_t(x, filter_h, filter_w, stride, pad, fill).T)
 
 
 def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
@@ -188,33 +188,9 @@ def windows_t(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
     """A read-only view ``(C, fh, fw, N, out_h, out_w)`` of the windows of ``x`` (N, C, H, W)
     padded with ``fill``: :func:`im2col_t` is this view copied to a matrix. Chunks of the
     batch (``[:, :, :, lo:hi]``) can be copied out without padding or viewing again."""
-    # Channel-major (C, N, H, W) is free when x itself came out of a Convolution.
+    # channel-major (C, N, H, W): row (c, i, j) of the result is then one plane per image
     xp = _pad(x.transpose(1, 0, 2, 3), g.ph, g.pw, fill)
     return _windows(xp, g).transpose(0, 4, 5, 1, 2, 3)
-
-
-def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
-    """A read-only view ``(C, fh, fw, out_h, out_w, N)`` of the windows of ``x`` (N, C, H, W)
-    padded with ``fill``, over a batch-last copy ``(C, H, W, N)`` of ``x``: free when ``x``
-    is a view of such memory (a Convolution's output is) and nothing is padded.
-
-    Copied out as a matrix ``(C*fh*fw, out_h*out_w*N)``, a window row is read as whole
-    runs of ``out_w * N`` values (for stride 1), and a range of output rows
-    (``[:, :, :, lo:hi]``) is a contiguous range of its columns."""
-    xp = np.ascontiguousarray(_pad(x.transpose(1, 2, 3, 0), g.ph, g.pw, fill, axes=(1, 2)))
-    v = sliding_window_view(xp, (g.fh, g.fw), axis=(1, 2))[:, :: g.sh, :: g.sw]
-    return v.transpose(0, 4, 5, 1, 2, 3)
-
-
-def col2im_bl(col: Array, g: _Geometry) -> Array:
-    """The adjoint of copying :func:`windows_bl` out as a matrix: ``col`` of shape
-    ``(C*fh*fw, out_h*out_w*N)`` back to images ``(N, C, H, W)``, returned as a view of
-    batch-last memory ``(C, H, W, N)``."""
-    col6 = col.reshape(g.c, g.fh, g.fw, g.out_h, g.out_w, g.n)
-    img = np.zeros((g.c, g.h + 2 * g.ph, g.w + 2 * g.pw, g.n), dtype=col.dtype)
-    for i, j, rows, cols in g.offsets():
-        img[:, rows, cols] += col6[:, i, j]
-    return img[:, g.ph:g.ph + g.h, g.pw:g.pw + g.w].transpose(3, 0, 1, 2)
 
 
 def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pad: IntPair = 0,

@@ -19,8 +19,6 @@ class Relu(Layer):
     into ``dout``.
     """
 
-    samples_independent = True
-
     def __init__(self) -> None:
         super().__init__()
         self.keep: Array | None = None  # x > 0
@@ -47,8 +45,6 @@ class Relu(Layer):
 class Sigmoid(Layer):
     """``y = 1 / (1 + exp(-x))``; backward ``dx = dout * (1 - y) * y`` from the cached ``y``
     (book §5.5.2). The forward pass is overflow-free for any ``x``."""
-
-    samples_independent = True
 
     def __init__(self) -> None:
         super().__init__()

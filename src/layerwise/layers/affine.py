@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from layerwise import fast
 from layerwise.errors import ShapeError
 from layerwise.layers.base import Array, Layer, check_config, check_int, parameter_array
 
@@ -30,11 +31,16 @@ class Affine(Layer):
 
     ``forward`` takes ``x`` of shape ``(N, n_in)`` or ``(N, d1, d2, ...)`` with
     ``d1 * d2 * ... == n_in`` (e.g. images ``(N, C, H, W)``), flattened for the product.
-    ``backward(dout)`` with ``dout`` of shape ``(N, n_out)`` sets ``dW = x.T @ dout`` and
-    ``db = dout.sum(axis=0)`` and returns ``dx = dout @ W.T`` in the original shape of ``x``.
-    """
+    ``backward(dout)`` with ``dout`` of shape ``(N, n_out)`` is the chain rule through the
+    product (book §5.6.2)::
 
-    samples_independent = True
+        dx = dout @ W.T        (in the original shape of x)
+        dW = x.T @ dout
+        db = sum(dout, axis=0)
+
+    With :mod:`layerwise.fast` enabled (the default) the backward pass runs
+    :func:`layerwise.fast.affine_backward`, which gives the same numbers.
+    """
 
     param_names = ("W", "b")
 
@@ -76,29 +82,29 @@ class Affine(Layer):
                 f"per sample, got {x.shape}"
             )
         self.original_x_shape = x.shape
-        x2 = x.reshape(x.shape[0], n_in)
-        self.x = x2
-        out = x2 @ self.W
-        out += self.b
+        self.x = x.reshape(x.shape[0], n_in)
+        out = np.dot(self.x, self.W) + self.b
         return out
 
     def backward(self, dout: ArrayLike) -> Array:
-        d = self._param_backward(dout)
-        assert self.original_x_shape is not None and self.x is not None
-        if self.x.flags.f_contiguous and not self.x.flags.c_contiguous:
-            # x was a flattened batch-last view (a Convolution's or Pooling's output): dx in
-            # the same layout, so that the layers below read it without a copy
-            return (self.W @ d.T).T.reshape(self.original_x_shape)
-        return (d @ self.W.T).reshape(self.original_x_shape)
+        dx = self._backward(dout, need_dx=True)
+        assert dx is not None
+        return dx
 
     def backward_params(self, dout: ArrayLike) -> None:
         """Like :meth:`backward` but skips ``dx`` (a network's first layer needs no ``dx``)."""
-        self._param_backward(dout)
+        self._backward(dout, need_dx=False)
 
-    def _param_backward(self, dout: ArrayLike) -> Array:
+    def _backward(self, dout: ArrayLike, need_dx: bool) -> Array | None:
+        """Set ``dW`` and ``db``; return ``dx`` when ``need_dx``."""
         self._require(self.x)
-        assert self.x is not None
+        if fast.enabled():
+            return fast.affine_backward(self, dout, need_dx)
+        assert self.x is not None and self.original_x_shape is not None
         d = self._dout(dout, (self.x.shape[0], self.W.shape[1]), self.W.dtype)
-        self.dW = self.x.T @ d
-        self.db = d.sum(axis=0)
-        return d
+        self.dW = np.dot(self.x.T, d)
+        self.db = np.sum(d, axis=0)
+        if not need_dx:
+            return None
+        dx = np.dot(d, self.W.T)
+        return dx.reshape(self.original_x_shape)

@@ -150,12 +150,6 @@ class Layer:
 
     param_names: tuple[str, ...] = ()
     buffer_names: tuple[str, ...] = ()
-    #: Whether each sample's output (and its share of the gradients) depends on that sample
-    #: alone, with nothing random drawn: then a batch may be split into shards that run
-    #: through separate copies of the layer (see :mod:`layerwise.parallel`). False unless a
-    #: layer says otherwise, so a layer written outside layerwise is never split by surprise.
-    #: For a loss layer it also means that the loss is the mean of per-sample losses.
-    samples_independent: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -289,15 +283,6 @@ class Layer:
 
     def unfreeze_randomness(self) -> None:
         """Undo :meth:`freeze_randomness`: draw fresh random choices again. No-op by default."""
-
-    # -- data parallelism -------------------------------------------------------------------
-    def can_shard(self) -> bool:
-        """Whether the next training step may split its batch across copies of this layer.
-
-        :attr:`samples_independent` by default; Dropout and BatchNormalization decide by
-        their state (mode, frozen mask).
-        """
-        return self.samples_independent
 
     # -- helpers for subclasses -------------------------------------------------------------
     @property

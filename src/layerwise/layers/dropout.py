@@ -34,7 +34,8 @@ class Dropout(Layer):
         Source of the masks; an int or None seeds ``np.random.default_rng``.
 
     For gradient checks, :meth:`freeze_randomness` makes later forward passes reuse the last
-    mask and :meth:`fix_mask` imposes a given one; :meth:`unfreeze_randomness` undoes both.
+    mask and :meth:`fix_mask` imposes a given one (for example one from :meth:`draw_mask`);
+    :meth:`unfreeze_randomness` undoes both.
     """
 
     def __init__(self, ratio: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
@@ -48,7 +49,6 @@ class Dropout(Layer):
         self.frozen = False
         self._shape: tuple[int, ...] | None = None  # shape of the last forward's input
         self._masked = False  # whether the last forward applied the mask (training mode)
-        self._preset: Array | None = None  # mask handed over for the next forward (a shard's)
 
     @property
     def dropout_ratio(self) -> float:
@@ -75,11 +75,8 @@ class Dropout(Layer):
                 raise ShapeError(
                     f"Dropout: the frozen mask has shape {self.mask.shape}, got input of shape {x.shape}"
                 )
-        elif self._preset is not None and self._preset.shape == x.shape:
-            self.mask = self._preset
         else:
-            self.mask = self.rng.random(x.shape) >= self.ratio
-        self._preset = None
+            self.mask = self.draw_mask(x.shape)
         return x * self._scaled_mask(x.dtype)
 
     def backward(self, dout: ArrayLike) -> Array:
@@ -98,29 +95,11 @@ class Dropout(Layer):
         scaled *= dtype.type(1.0 / (1.0 - self.ratio))
         return scaled
 
-    # -- data parallelism --------------------------------------------------------------------
-    def can_shard(self) -> bool:
-        """In training mode a batch may be split only when the mask for the whole batch can be
-        drawn up front: the layer has seen an input (so the shape per sample is known) and its
-        mask is not frozen. Inference mode is deterministic and always splits."""
-        return not self.training or (not self.frozen and self._shape is not None)
-
-    def draw_batch_mask(self, n: int) -> Array | None:
-        """Draw the keep-mask of the next training-mode forward for a batch of ``n`` samples,
-        exactly as :meth:`forward` would (same draws from :attr:`rng`, in the same order), so
-        that shards given its slices by :meth:`preset_mask` see the masks of an unsplit batch.
-        ``None`` in inference mode, where nothing is drawn."""
-        if not self.training:
-            return None
-        if self._shape is None:
-            raise RuntimeError("Dropout.draw_batch_mask() needs a forward() first, to know the shape")
-        mask: Array = self.rng.random((n, *self._shape[1:])) >= self.ratio
+    def draw_mask(self, shape: tuple[int, ...]) -> Array:
+        """A fresh keep-mask for an input of ``shape``: ``u >= ratio`` for ``u ~ U[0, 1)``
+        drawn from :attr:`rng`, as each training-mode :meth:`forward` draws it."""
+        mask: Array = self.rng.random(shape) >= self.ratio
         return mask
-
-    def preset_mask(self, mask: Array) -> None:
-        """Use ``mask`` in the next training-mode forward pass only, if its shape fits the input
-        (otherwise that pass draws its own). Data-parallel steps hand each shard its slice."""
-        self._preset = mask
 
     # -- fixed masks for gradient checks ---------------------------------------------------
     def freeze_randomness(self) -> None:

@@ -8,13 +8,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from layerwise import fast
 from layerwise.errors import ConfigError, NonFiniteError, ShapeError
-from layerwise.functions import (
-    as_float_array,
-    check_finite,
-    check_targets,
-    fused_softmax_cross_entropy,
-)
+from layerwise.functions import as_float_array, check_finite, check_targets, log_softmax
 from layerwise.layers.base import Array, LossLayer, short_repr
 
 __all__ = ["SoftmaxWithLoss", "IdentityWithLoss", "TargetKind"]
@@ -22,13 +18,30 @@ __all__ = ["SoftmaxWithLoss", "IdentityWithLoss", "TargetKind"]
 TargetKind = Literal["auto", "labels", "one-hot"]
 
 
+def _softmax_cross_entropy(x: Array, t: Array, t_is_labels: bool) -> tuple[float, Array]:
+    """``(mean cross-entropy, softmax)``, both from ``log y``: exact for any finite scores,
+    where the book's ``-sum(t * log(y + 1e-7))`` is off by up to ``1e-7`` per sample."""
+    log_y = log_softmax(x, axis=1)
+    y = np.exp(log_y)
+    batch_size = x.shape[0]
+    if t_is_labels:
+        loss = -float(np.sum(log_y[np.arange(batch_size), t])) / batch_size
+    else:
+        loss = -float(np.sum(t * log_y, dtype=np.float64)) / batch_size
+    return loss, y
+
+
 class SoftmaxWithLoss(LossLayer):
-    """Softmax followed by cross-entropy, fused and numerically stable.
+    """Softmax followed by cross-entropy, numerically stable.
 
     ``forward(x, t)`` takes scores ``x`` of shape ``(N, C)`` and targets ``t``, either integer
     labels of shape ``(N,)`` or one-hot (or probability) rows of shape ``(N, C)``, and returns
-    the mean cross-entropy. ``backward(dout=1.0)`` returns ``dout * (y - t) / N`` where ``y``
-    is the softmax (book §5.6.3; the book ignores ``dout``, this layer does not).
+    the mean cross-entropy ``-sum(t * log y) / N`` of the softmax ``y``. ``backward(dout=1.0)``
+    returns ``dout * (y - t) / N`` (book §5.6.3; the book ignores ``dout``, this layer does
+    not).
+
+    With :mod:`layerwise.fast` enabled (the default) the forward pass runs
+    :func:`layerwise.fast.softmax_cross_entropy`, which gives the same numbers faster.
 
     Parameters
     ----------
@@ -37,8 +50,6 @@ class SoftmaxWithLoss(LossLayer):
         a 1-D integer array is labels, a 2-D array of shape ``(N, C)`` is one-hot; anything
         else is an error.
     """
-
-    samples_independent = True
 
     def __init__(self, target: TargetKind = "auto") -> None:
         super().__init__()
@@ -60,7 +71,10 @@ class SoftmaxWithLoss(LossLayer):
             raise ShapeError(f"SoftmaxWithLoss: expected scores of shape (N, C), got {x.shape}")
         targets, is_labels = check_targets("SoftmaxWithLoss", x.shape, t, self.target, x.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # bad scores raise below, not warn
-            loss, y = fused_softmax_cross_entropy(x, targets, is_labels, self._rows(x.shape[0]))
+            if fast.enabled():
+                loss, y = fast.softmax_cross_entropy(x, targets, is_labels)
+            else:
+                loss, y = _softmax_cross_entropy(x, targets, is_labels)
         if not math.isfinite(loss):
             # NaN or +inf scores always make the loss non-finite (so do -inf target scores),
             # so the input is checked only then, which names what is wrong.
@@ -70,26 +84,19 @@ class SoftmaxWithLoss(LossLayer):
         self.loss, self.y, self.t, self.t_is_labels = loss, y, targets, is_labels
         return loss
 
-    def _rows(self, n: int) -> Array:
-        """``np.arange(n)``, kept between calls (the batch size rarely changes)."""
-        rows: Array | None = getattr(self, "_row_index", None)
-        if rows is None or rows.shape[0] != n:
-            rows = self._row_index = np.arange(n)
-        return rows
-
     def backward(self, dout: ArrayLike = 1.0) -> Array:
         self._require(self.y)
         assert self.y is not None and self.t is not None
         d = np.asarray(dout)
         if d.ndim != 0:
             raise ShapeError(f"SoftmaxWithLoss.backward: dout must be a scalar, got shape {d.shape}")
-        n = self.y.shape[0]
+        batch_size = self.y.shape[0]
         if self.t_is_labels:
-            dx = self.y.copy(order="K")  # keeps the softmax's class-major memory order
-            dx[self._rows(n), self.t] -= 1
+            dx = self.y.copy()
+            dx[np.arange(batch_size), self.t] -= 1  # y - t, with t one-hot
         else:
             dx = self.y - self.t
-        dx *= self.y.dtype.type(float(d) / n)
+        dx *= self.y.dtype.type(float(d) / batch_size)
         return dx
 
 
@@ -100,8 +107,6 @@ class IdentityWithLoss(LossLayer):
     averaged over the batch); ``backward(dout=1.0)`` returns ``dout * (y - t) / N``.
     ``x`` and ``t`` have the same shape ``(N, ...)``.
     """
-
-    samples_independent = True
 
     def __init__(self) -> None:
         super().__init__()

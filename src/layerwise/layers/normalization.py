@@ -38,13 +38,25 @@ class BatchNormalization(Layer):
     activation as in the book) and updates the running statistics with that biased variance
     (``torch`` uses the unbiased one there). In inference mode it uses the running statistics.
 
-    ``backward(dout)`` in training mode, with ``M`` samples per feature, ``xn`` the normalised
-    input, ``std = sqrt(var + eps)`` and ``dxn = gamma * dout``::
+    ``backward(dout)`` in training mode follows the computational graph of the book's figure
+    6-17 backwards, node by node, with ``M`` samples per feature (sums over the batch axes)::
 
-        dgamma = sum(dout * xn)   dbeta = sum(dout)
+        forward                         backward
+        mu  = sum(x) / M
+        xc  = x - mu                    dbeta  = sum(dout)
+        var = sum(xc**2) / M            dgamma = sum(dout * xn)
+        std = sqrt(var + eps)           dxn    = gamma * dout
+        xn  = xc / std                  dxc    = dxn / std
+        out = gamma * xn + beta         dstd   = -sum(dxn * xc / std**2)
+                                        dvar   = 0.5 * dstd / std
+                                        dxc   += (2 / M) * xc * dvar
+                                        dmu    = sum(dxc)
+                                        dx     = dxc - dmu / M
+
+    Substituting each line into the next collapses it into the one line computed here::
+
         dx = (dxn - mean(dxn) - xn * mean(dxn * xn)) / std
 
-    (sums and means over the batch axes), the book's chain of nodes collapsed into one line.
     In inference mode the layer is affine: ``dx = dout * gamma / std``.
 
     ``running_mean`` and ``running_var`` are buffers: saved with the model, never trained.
@@ -136,11 +148,6 @@ class BatchNormalization(Layer):
         config = check_config(args, cls.__name__, ["num_features"], ["momentum", "eps"])
         n = check_int(config["num_features"], cls.__name__, "num_features")
         return {name: (n,) for name in (*cls.param_names, *cls.buffer_names)}
-
-    def can_shard(self) -> bool:
-        """Batch statistics tie the samples of a batch together in training mode; in
-        inference mode (running statistics) each sample is normalised on its own."""
-        return not self.training
 
     def forward(self, x: ArrayLike) -> Array:
         x = self._input(x)
