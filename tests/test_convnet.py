@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 import layerwise as lw
+from layerwise import parallel
+from layerwise.layers.fused import ReluPool, fuse_relu_pool
+from layerwise.networks.config import network_from_config
 
 TINY = {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}
 
@@ -134,7 +137,7 @@ def test_deep_conv_net_gradients(training: bool) -> None:
         assert row.max_rel_error < 1e-6, str(report)
 
 
-# -- a ReLU before a max pooling runs after it ------------------------------------------------------
+# -- the listed layers are what runs; fusing ReLU and max pooling is an explicit step ------------
 def _book_order_step(net: lw.Sequential, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Scores and gradients with every layer run strictly in the order of ``net.layers``."""
     out = x
@@ -148,12 +151,66 @@ def _book_order_step(net: lw.Sequential, x: np.ndarray, t: np.ndarray) -> tuple[
     return scores, {k: np.array(v) for k, v in net.grads.items()}
 
 
+class _Recording(lw.layers.Relu):
+    """A ReLU that notes its name in a shared log on every forward and backward."""
+
+    def __init__(self, log: list[str], label: str) -> None:
+        super().__init__()
+        self.log, self.label = log, label
+
+    def forward(self, x: Any) -> Any:
+        self.log.append(f"forward {self.label}")
+        return super().forward(x)
+
+    def backward(self, dout: Any) -> Any:
+        self.log.append(f"backward {self.label}")
+        return super().backward(dout)
+
+
+def test_the_layers_listed_are_the_layers_run_in_that_order() -> None:
+    log: list[str] = []
+    rng = np.random.default_rng(0)
+    conv = lw.layers.Convolution(rng.standard_normal((3, 1, 3, 3)), np.zeros(3), pad=1)
+    pooled = 3 * 3 * 3
+    layers = [conv, _Recording(log, "a"), lw.layers.Pooling(2, 2), _Recording(log, "b"),
+              lw.layers.Affine(rng.standard_normal((pooled, 4)), np.zeros(4)), _Recording(log, "c")]
+    net = lw.Sequential(layers, lw.layers.SoftmaxWithLoss())
+    assert net.execution_order() == list(net.layers.items())
+    net.gradient(rng.standard_normal((2, 1, 6, 6)), np.array([0, 3]))
+    assert log == ["forward a", "forward b", "forward c", "backward c", "backward b", "backward a"]
+
+
+def test_relu_mask_has_the_shape_of_the_convolution_output() -> None:
+    rng = np.random.default_rng(1)
+    conv = lw.layers.Convolution(rng.standard_normal((3, 2, 3, 3)).astype(np.float32), np.zeros(3, np.float32),
+                                 pad=1)
+    relu, pool = lw.layers.Relu(), lw.layers.Pooling(2, 2)
+    affine = lw.layers.Affine(rng.standard_normal((3 * 4 * 4, 5)).astype(np.float32), np.zeros(5, np.float32))
+    net = lw.Sequential([conv, relu, pool, affine], lw.layers.SoftmaxWithLoss())
+    x = rng.standard_normal((4, 2, 8, 8)).astype(np.float32)
+    net.gradient(x, rng.integers(0, 5, 4))
+    assert relu.mask is not None and relu.mask.shape == conv.forward(x).shape == (4, 3, 8, 8)
+    np.testing.assert_array_equal(relu.mask, conv.forward(x) <= 0)
+
+    simple = lw.SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 4, "filter_size": 3, "pad": 0,
+                                                                 "stride": 1}, hidden_size=6, output_size=3, rng=0)
+    assert list(simple.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(1)  # (a split step leaves the first part's caches; see DataParallel)
+    try:
+        simple.gradient(rng.standard_normal((5, 1, 10, 10)).astype(np.float32), np.array([0, 1, 2, 0, 1]))
+    finally:
+        parallel.set_num_threads(before)
+    mask = simple.layers["Relu1"].mask
+    assert mask is not None and mask.shape == (5, 4, 8, 8)
+
+
 @pytest.mark.parametrize(("pool", "size"), [
-    ({"pool_h": 2, "pool_w": 2}, 8),                         # the fast path
-    ({"pool_h": 3, "pool_w": 3, "stride": 2, "pad": 1}, 9),  # overlapping, padded: through im2col
+    ({"pool_h": 2, "pool_w": 2}, 8),
+    ({"pool_h": 3, "pool_w": 3, "stride": 2, "pad": 1}, 9),  # overlapping, padded
     ({"pool_h": 2, "pool_w": 3, "stride": 1}, 8),            # overlapping, no padding
 ])
-def test_relu_then_max_pool_runs_reordered_with_the_same_result(pool: dict[str, Any], size: int) -> None:
+def test_fuse_replaces_relu_and_max_pool_visibly_with_the_same_result(pool: dict[str, Any], size: int) -> None:
     rng = np.random.default_rng(5)
     conv = lw.layers.Convolution(rng.standard_normal((3, 2, 3, 3)).astype(np.float32),
                                  rng.standard_normal(3).astype(np.float32), pad=1)
@@ -165,30 +222,62 @@ def test_relu_then_max_pool_runs_reordered_with_the_same_result(pool: dict[str, 
     probe = lw.Sequential([conv, lw.layers.Relu(), pooling], lw.layers.SoftmaxWithLoss())
     feats = int(np.prod(probe.predict(x[:1]).shape[1:]))
     affine = lw.layers.Affine(rng.standard_normal((feats, 5)).astype(np.float32), np.zeros(5, np.float32))
-    relu = lw.layers.Relu()
-    net = lw.Sequential([conv, relu, pooling, affine], lw.layers.SoftmaxWithLoss())
+    net = lw.Sequential([conv, lw.layers.Relu(), pooling, affine], lw.layers.SoftmaxWithLoss())
     t = rng.integers(0, 5, 4)
-    assert [name for name, _ in net.execution_order()] == ["Convolution1", "Pooling1", "Relu1", "Affine1"]
-    assert list(net.layers) == ["Convolution1", "Relu1", "Pooling1", "Affine1"]  # as given
     book = net.copy()
     scores, grads = _book_order_step(book, x, t)
+    assert net.fuse() is net
+    assert list(net.layers) == ["Convolution1", "Relu1+Pooling1", "Affine1"]
+    assert "ReluPool" in repr(net)
     np.testing.assert_array_equal(net.predict(x), scores)
     for key, g in net.gradient(x, t).items():
         np.testing.assert_array_equal(g, grads[key], err_msg=key)
-    assert relu.mask is not None
-    assert relu.mask.shape == pooling.forward(conv.forward(x)).shape  # documented: the pooled shape
+    fused = net.layers["Relu1+Pooling1"]
+    assert isinstance(fused, ReluPool) and fused.relu.mask is not None
+    assert fused.relu.mask.shape == scores.shape[:1] + pooling.forward(conv.forward(x)).shape[1:]
+    again = network_from_config(net.get_config())  # a fused network's file loads fused
+    assert list(again.layers) == list(net.layers)
 
 
-def test_run_order_moves_relu_past_max_pooling_only() -> None:
-    from layerwise.networks.sequential import _run_order
-
+def test_fuse_takes_exactly_relu_then_max_pooling() -> None:
     class MyRelu(lw.layers.Relu):
         pass
 
     relu, avg = lw.layers.Relu(), lw.layers.Pooling(2, 2, mode="avg")
     p1, p2 = lw.layers.Pooling(2, 2), lw.layers.Pooling(2, 2)
-    assert _run_order([relu, p1, p2, avg]) == [p1, p2, relu, avg]
-    assert _run_order([relu, avg, p1]) == [relu, avg, p1]  # average pooling does not commute
-    mine = MyRelu()
-    assert _run_order([mine, p1]) == [mine, p1]  # a subclass may do anything in forward
-    assert _run_order([p1, relu]) == [p1, relu]
+
+    def kinds(layers: list[Any]) -> list[str]:
+        return [type(layer).__name__ for layer in fuse_relu_pool({str(i): la for i, la in enumerate(layers)}).values()]
+
+    assert kinds([relu, p1, p2, avg]) == ["ReluPool", "Pooling", "Pooling"]
+    assert kinds([relu, avg, p1]) == ["Relu", "Pooling", "Pooling"]  # average pooling does not commute
+    assert kinds([MyRelu(), p1]) == ["MyRelu", "Pooling"]  # a subclass may do anything in forward
+    assert kinds([p1, relu]) == ["Pooling", "Relu"]
+    with pytest.raises(lw.ConfigError, match="max Pooling"):
+        ReluPool(avg)
+
+
+def test_a_simple_conv_net_file_saved_before_loads_to_the_same_network(tmp_path: Any) -> None:
+    net = lw.SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 4, "filter_size": 3, "pad": 0,
+                                                              "stride": 1}, hidden_size=6, output_size=3, rng=0)
+    x = np.random.default_rng(2).standard_normal((3, 1, 10, 10)).astype(np.float32)
+    fused = net.copy().fuse()
+    np.testing.assert_array_equal(fused.predict(x), net.predict(x))
+    again = network_from_config(fused.get_config())  # the config names the class and sizes only
+    again.load_state_dict(fused.state_dict())
+    assert list(again.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    np.testing.assert_array_equal(again.predict(x), net.predict(x))
+
+
+def test_a_relu_pool_config_takes_a_pooling_config_only() -> None:
+    from layerwise.layers.base import layer_from_config
+
+    pool = {"class": "Pooling", "pool_h": 2, "pool_w": 2, "stride": [2, 2], "pad": [0, 0], "mode": "max"}
+    assert isinstance(layer_from_config({"class": "ReluPool", "pool": pool}), ReluPool)
+    nested: dict[str, Any] = {"class": "ReluPool", "pool": pool}
+    for _ in range(50):
+        nested = {"class": "ReluPool", "pool": nested}
+    for bad in (nested, {"class": "ReluPool", "pool": {"class": "Relu"}}, {"class": "ReluPool"},
+                {"class": "ReluPool", "pool": {**pool, "mode": "avg"}}):
+        with pytest.raises(lw.ConfigError):
+            layer_from_config(bad)

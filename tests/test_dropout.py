@@ -117,3 +117,16 @@ def test_invalid_ratio() -> None:
 def test_zero_ratio_keeps_everything() -> None:
     x = np.random.default_rng(0).standard_normal((3, 3))
     np.testing.assert_array_equal(lw.Dropout(0.0, rng=0).forward(x), x)
+
+
+def test_draw_mask_is_the_mask_forward_draws_and_fix_mask_takes_it() -> None:
+    x = np.random.default_rng(1).standard_normal((4, 6))
+    a, b = lw.Dropout(0.3, rng=5), lw.Dropout(0.3, rng=5)
+    a.forward(x)
+    mask = b.draw_mask(x.shape)
+    assert a.mask is not None
+    np.testing.assert_array_equal(mask, a.mask)
+    b.fix_mask(mask[:2])  # a given mask for a part of the batch, until unfrozen
+    np.testing.assert_allclose(b.forward(x[:2]), x[:2] * mask[:2] / 0.7)
+    b.unfreeze_randomness()
+    assert not b.frozen

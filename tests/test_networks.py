@@ -272,3 +272,21 @@ def test_two_layer_net_takes_an_initializer_name_and_records_it() -> None:
 def test_other_numeric_and_kind_arguments_raise_config_error_naming_them(make: object, match: str) -> None:
     with pytest.raises(lw.ConfigError, match=match):
         make()  # type: ignore[operator]
+
+
+def test_config_names_stay_importable_from_sequential() -> None:
+    from layerwise.networks import config
+    from layerwise.networks.sequential import (
+        NETWORK_TYPES,
+        Sequential,
+        Shapes,
+        StateDictError,
+        config_shapes,
+        mismatch_problems,
+        network_from_config,
+    )
+
+    assert NETWORK_TYPES is config.NETWORK_TYPES and NETWORK_TYPES["Sequential"] is Sequential
+    assert (Shapes, StateDictError, config_shapes, mismatch_problems, network_from_config) == (
+        config.Shapes, config.StateDictError, config.config_shapes, config.mismatch_problems,
+        config.network_from_config)

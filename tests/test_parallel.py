@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import layerwise as lw
-import layerwise.networks.sequential as seq
 import layerwise.optimizers as opt_mod
 from layerwise import parallel
 from layerwise.layers.base import Layer
@@ -117,12 +116,12 @@ def test_parallel_gradient_equals_one_thread(threads: int, n: int, spy: list[int
     parallel.set_num_threads(threads)
     many.gradient(x[:2], t[:2])  # too few samples to split
     assert spy == []
-    seq_min = seq.MIN_SHARD_VALUES
+    seq_min = parallel.MIN_SHARD_VALUES
     try:
-        seq.MIN_SHARD_VALUES = 64  # this small net is split too
+        parallel.MIN_SHARD_VALUES = 64  # this small net is split too
         got = many.gradient(x, t)
     finally:
-        seq.MIN_SHARD_VALUES = seq_min
+        parallel.MIN_SHARD_VALUES = seq_min
     assert spy == [threads]
     assert many.last_loss == pytest.approx(one.last_loss, rel=1e-13)
     for k in ref:
@@ -148,7 +147,7 @@ def test_large_conv_batch_splits_by_default_and_small_nets_do_not(spy: list[int]
 
 
 def test_weight_decay_is_added_once(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 64)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 64)
     x, t = _data(30, shape=(12,), classes=4)
     one, many = (lw.MultiLayerNet(12, [16], 4, weight_decay_lambda=0.1, rng=2, dtype=np.float64)
                  for _ in range(2))
@@ -163,7 +162,7 @@ def test_weight_decay_is_added_once(spy: list[int], monkeypatch: pytest.MonkeyPa
 
 
 def test_dropout_masks_are_those_of_an_unsplit_step(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 16)
 
     def make() -> lw.MultiLayerNetExtend:
         return lw.MultiLayerNetExtend(12, [16, 16], 4, use_dropout=True, dropout_ration=0.3, rng=7,
@@ -190,7 +189,7 @@ def test_dropout_masks_are_those_of_an_unsplit_step(spy: list[int], monkeypatch:
 
 
 def test_batchnorm_in_training_mode_is_never_split(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 16)
     parallel.set_num_threads(2)
     net = lw.MultiLayerNetExtend(12, [16], 4, use_batchnorm=True, rng=0)
     x, t = _data(40, shape=(12,), classes=4)
@@ -215,7 +214,7 @@ class _Centre(Layer):
 
 
 def test_layers_from_outside_are_not_split(spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 16)
     parallel.set_num_threads(2)
     net = lw.Sequential([_Centre(), lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss())
     x, t = _data(40, shape=(12,), classes=4)
@@ -225,7 +224,7 @@ def test_layers_from_outside_are_not_split(spy: list[int], monkeypatch: pytest.M
 
 
 def test_non_finite_loss_in_a_shard_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 16)
     parallel.set_num_threads(2)
     net = _conv_net()
     x, t = _data(30)
@@ -236,7 +235,7 @@ def test_non_finite_loss_in_a_shard_is_reported(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_trainer_with_threads_matches_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 64)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 64)
     x, t = _data(120)
     results = []
     for threads in (1, 2):
@@ -285,7 +284,7 @@ def test_resumed_training_with_threads_and_dropout_is_exact(tmp_path: Any, monke
                                                             spy: list[int]) -> None:
     # Split steps draw Dropout masks from the network's own generators, which checkpoints save:
     # a run resumed after epoch 1 ends with the weights of an uninterrupted one, bit for bit.
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 16)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 16)
     parallel.set_num_threads(2)
     x, t = _data(90, shape=(12,), classes=4)
 
@@ -309,7 +308,7 @@ def test_resumed_training_with_threads_and_dropout_is_exact(tmp_path: Any, monke
 @pytest.mark.parametrize("batch_size", [7, 10, 30])
 def test_evaluation_spread_over_threads_equals_one_thread(batch_size: int, spy: list[int],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seq, "MIN_SHARD_VALUES", 64)
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 64)
     x, t = _data(61)
     net = _conv_net()
     parallel.set_num_threads(1)
@@ -350,3 +349,89 @@ def test_a_forked_child_gets_a_pool_of_its_own() -> None:
         if not ready:
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+# -- DataParallel as an object ---------------------------------------------------------------------
+def test_data_parallel_runs_the_networks_methods_on_its_own_thread_count(
+        spy: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 64)
+    x, t = _data(40)
+    one, many = _conv_net(), _conv_net()
+    parallel.set_num_threads(1)  # the global count; DataParallel's own one overrides it
+    ref_loss, ref = one.loss_and_gradient(x, t)
+    dp = parallel.DataParallel(many, threads=3)
+    assert "threads=3" in repr(dp)
+    assert dp.shard_count(x, t) == 3 and dp.pays(x, t)
+    loss, got = dp.loss_and_gradient(x, t)
+    assert spy == [3]
+    assert loss == many.last_loss == pytest.approx(ref_loss, rel=1e-13)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
+    np.testing.assert_allclose(dp.gradient(x, t)["W1"], ref["W1"], rtol=1e-10, atol=1e-14)
+    ref_eval = one.evaluate(x, t, batch_size=10)
+    assert dp.evaluate(x, t, batch_size=10) == pytest.approx(ref_eval, rel=1e-12)
+    assert dp.accuracy(x, t, batch_size=10) == ref_eval[1]
+    assert spy == [3, 3, 3, 3]
+    assert many.gradient(x, t) is not None and spy == [3, 3, 3, 3]  # the net alone: one thread
+    with pytest.raises(ValueError, match="threads"):
+        parallel.DataParallel(many, threads=0)
+
+
+def test_split_gives_contiguous_even_shards() -> None:
+    dp = parallel.DataParallel(_conv_net(), threads=3)
+    assert dp.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert dp.split(40, 2) == [(0, 20), (20, 40)]
+
+
+def test_another_backend_plugs_in_by_overriding_run_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The seam a process or MPI backend would use: split, run, sum. Here the shards run one
+    # after another on the calling thread, and the gradients are still the unsplit ones.
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 64)
+    ran: list[int] = []
+
+    class Serial(parallel.DataParallel):
+        def run_shards(self, fn: Any, shards: int) -> list[Any]:
+            ran.append(shards)
+            return [fn(i) for i in range(shards)]
+
+    x, t = _data(37)
+    one, many = _conv_net(), _conv_net()
+    parallel.set_num_threads(1)
+    ref = one.gradient(x, t)
+    got = Serial(many, threads=4).gradient(x, t)
+    assert ran == [4]
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
+def test_layers_carry_no_data_parallel_api() -> None:
+    for cls in (Layer, lw.Dropout, lw.Relu, lw.Sigmoid):
+        for name in ("samples_independent", "can_shard", "draw_batch_mask", "preset_mask"):
+            assert not hasattr(cls, name), f"{cls.__name__}.{name}"
+
+
+def test_a_layer_from_outside_joins_by_an_entry_or_an_attribute(spy: list[int],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_SHARD_VALUES", 16)
+    parallel.set_num_threads(2)
+
+    class Scale(Layer):
+        def forward(self, x: Any) -> Any:
+            return np.asarray(x) * 2.0
+
+        def backward(self, dout: Any) -> Any:
+            return np.asarray(dout) * 2.0
+
+    class Flagged(Scale):
+        samples_independent = True
+
+    x, t = _data(40, shape=(12,), classes=4)
+    for layer, splits in ((Scale(), False), (Flagged(), True)):
+        net = lw.Sequential([layer, lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss())
+        spy.clear()
+        net.gradient(x, t)
+        assert spy == ([2] if splits else [])
+    monkeypatch.setitem(parallel.PER_SAMPLE, Scale, lambda layer: True)
+    spy.clear()
+    lw.Sequential([Scale(), lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss()).gradient(x, t)
+    assert spy == [2]

@@ -1,15 +1,19 @@
-"""Threads for data-parallel training steps.
+"""Data parallelism: a batch split across threads, each running its own copy of the layers.
 
 NumPy runs each element-wise operation on one core; only BLAS products use more. A training
 step of a network with large activations (a CNN: ReLU, pooling and im2col over 100 x 30 x 24 x 24
-values) therefore leaves the other cores idle for most of its time. For such networks
-:meth:`layerwise.Sequential.gradient` cuts the batch into one contiguous shard per thread and
-runs forward and backward of each shard on its own copy of the layers (the parameter arrays are
-shared, the caches are not), with BLAS kept to one thread meanwhile so that the shards do not
-compete for cores, then sums the shards' gradients. NumPy releases the GIL inside its loops,
-so the threads really run at once. ``accuracy`` and ``evaluate`` spread such a network's
-batches over the threads the same way, and element-wise optimizers update large parameters
-in one part per thread (:mod:`layerwise.optimizers`).
+values) therefore leaves the other cores idle for most of its time. :class:`DataParallel`
+cuts such a batch into one contiguous shard per thread and runs forward and backward of each
+shard on its own copy of the layers (the parameter arrays are shared, the caches are not),
+with BLAS kept to one thread meanwhile so that the shards do not compete for cores, then sums
+the shards' gradients, each weighted by its share of the batch. NumPy releases the GIL inside
+its loops, so the threads really run at once. ``accuracy`` and ``evaluate`` spread such a
+network's batches over the threads the same way, and element-wise optimizers update large
+parameters in one part per thread (:mod:`layerwise.optimizers`).
+
+:meth:`layerwise.Sequential.gradient`, ``evaluate`` and ``accuracy`` hand a batch to
+:class:`DataParallel` when :meth:`DataParallel.pays` says so (:data:`MIN_SHARD_VALUES`,
+:data:`MIN_SHARD_SAMPLES`); the layers themselves know nothing of it.
 
 Small networks (the book's TwoLayerNet) stay on one thread: their steps are a few hundred
 microseconds of many small operations, and handing them to threads costs more than it saves.
@@ -21,18 +25,34 @@ may run on.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from layerwise.errors import ConfigError
+from layerwise.layers.activation import Relu, Sigmoid
+from layerwise.layers.affine import Affine
+from layerwise.layers.base import Layer
+from layerwise.layers.convolution import Convolution
+from layerwise.layers.dropout import Dropout
+from layerwise.layers.fused import ReluPool
+from layerwise.layers.loss import IdentityWithLoss, SoftmaxWithLoss
+from layerwise.layers.normalization import BatchNormalization
+from layerwise.layers.pooling import Pooling
 
-__all__ = ["get_num_threads", "set_num_threads", "run_sharded", "blas_single_threaded", "in_worker"]
+if TYPE_CHECKING:
+    from layerwise.networks.sequential import Sequential
+
+__all__ = ["get_num_threads", "set_num_threads", "run_sharded", "blas_single_threaded", "in_worker",
+           "DataParallel", "PER_SAMPLE", "MIN_SHARD_VALUES", "MIN_SHARD_SAMPLES"]
 
 R = TypeVar("R")
 
@@ -190,3 +210,286 @@ def blas_single_threaded() -> Iterator[None]:
         yield
     finally:
         _blas_limit.exit()
+
+
+# -- data parallelism --------------------------------------------------------------------------
+#: A data-parallel step gives each thread at least this many activation values (the outputs
+#: of all layers for its shard, about 1 MiB in float32): below that, handing work to threads
+#: costs more than it saves (measured: TwoLayerNet's 12,000 values per step run twice as slow
+#: on two threads; SimpleConvNet's 3.9 million run 1.6 times as fast). Read at each step: a
+#: test may lower it to split a small network.
+MIN_SHARD_VALUES = 1 << 18
+#: ... and at least this many samples.
+MIN_SHARD_SAMPLES = 8
+
+
+def _always(layer: Any) -> bool:
+    return True
+
+
+#: The layers a batch may be split across copies of: those whose output for each sample (and
+#: its share of the gradients) depends on that sample alone, with nothing random drawn that
+#: :class:`DataParallel` cannot draw for the whole batch up front. For a loss layer it also
+#: means that the loss is the mean of per-sample losses. Each class maps to a rule saying
+#: whether a layer in its present state qualifies (BatchNorm only on running statistics,
+#: Dropout unless its mask is frozen). A subclass follows its nearest base listed here; a
+#: layer class written elsewhere joins by an entry, or by a class attribute
+#: ``samples_independent = True``. Any other layer keeps its network on one thread.
+PER_SAMPLE: dict[type[Layer], Callable[[Any], bool]] = {
+    Relu: _always, Sigmoid: _always, Affine: _always, Convolution: _always, Pooling: _always,
+    SoftmaxWithLoss: _always, IdentityWithLoss: _always, ReluPool: _always,
+    Dropout: lambda layer: not layer.training or not layer.frozen,
+    BatchNormalization: lambda layer: not layer.training,
+}
+
+
+def _per_sample(layer: Layer) -> bool:
+    for cls in type(layer).__mro__:
+        rule = PER_SAMPLE.get(cls)
+        if rule is not None:
+            return rule(layer)
+        if "samples_independent" in vars(cls):
+            return bool(vars(cls)["samples_independent"])
+    return False
+
+
+class _Copies:
+    """What :class:`DataParallel` keeps of a network between steps (outside the network, so
+    that copying, saving or comparing it never sees them): the measuring pass's result and the
+    network's copies for the other shards."""
+
+    def __init__(self) -> None:
+        self.measured_for: Any = None  # (sample shape, the layers' ids) of the measurement
+        self.values_per_sample = 0.0
+        self.input_shapes: dict[str, tuple[int, ...]] = {}  # each layer's input, per sample
+        self.made_from: Any = None  # the layers' names and configs when the copies were made
+        self.replicas: list[Sequential] = []
+
+
+_COPIES: weakref.WeakKeyDictionary[Sequential, _Copies] = weakref.WeakKeyDictionary()
+
+
+class DataParallel:
+    """A network's training steps and evaluation with each batch split across threads.
+
+    ``DataParallel(net, threads)`` splits a batch of ``N`` samples into contiguous shards
+    (:meth:`split`), runs forward and backward of each on its own copy of the layers, which
+    share ``net``'s parameters (:meth:`run_shards`), and sums the gradients into ``net``'s
+    layers, each shard's weighted by its share of the batch (:meth:`sum_gradients`): the
+    gradient of the mean loss, the same as one thread's up to float rounding. Dropout masks
+    are drawn for the whole batch first, from each layer's own generator, so they are those of
+    an unsplit step. After a split step the layers' caches (``x``, ``mask``...) hold the first
+    shard's values, Dropout's ``mask`` the whole batch's.
+
+    The three methods are the seam for other backends (processes, MPI): a subclass may
+    override them and keep the rest.
+
+    Parameters
+    ----------
+    net : Sequential
+    threads : int, optional
+        The most threads to use; by default :func:`get_num_threads`. A step uses fewer (down
+        to one, no split at all) when the batch or the network is too small for threads to
+        pay (:data:`MIN_SHARD_VALUES`, :data:`MIN_SHARD_SAMPLES`), when a layer is not listed
+        in :data:`PER_SAMPLE`, or when called from one of layerwise's pool threads. The
+        decision depends only on the batch's shape, the thread count and the layers, never on
+        earlier steps, so a resumed run splits its steps as the uninterrupted run did.
+    """
+
+    def __init__(self, net: Sequential, threads: int | None = None) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                    or threads < 1):
+            raise ConfigError(f"DataParallel: threads must be a positive integer, got {threads!r}")
+        self.net = net
+        self.threads = threads
+
+    def __repr__(self) -> str:
+        return f"DataParallel({type(self.net).__name__}, threads={self.threads or get_num_threads()})"
+
+    # -- the seam: split, run, sum ----------------------------------------------------------
+    def split(self, n: int, shards: int) -> list[tuple[int, int]]:
+        """``(lo, hi)`` bounds of ``shards`` contiguous shards of ``n`` samples, as even as can be."""
+        bounds = [n * i // shards for i in range(shards + 1)]
+        return list(zip(bounds, bounds[1:], strict=False))
+
+    def run_shards(self, fn: Callable[[int], R], shards: int) -> list[R]:
+        """``[fn(0), ..., fn(shards - 1)]``, on as many threads, with BLAS on one thread each."""
+        with blas_single_threaded():
+            return run_sharded(fn, shards)
+
+    def sum_gradients(self, nets: list[Sequential]) -> None:
+        """Add the parameter gradients of ``nets[1:]`` into those of ``nets[0]`` (in place:
+        the first shard's gradients are fresh arrays of this step)."""
+        for name, layer in nets[0].layers.items():
+            for p in layer.param_names:
+                total = getattr(layer, "d" + p)
+                for rep in nets[1:]:
+                    np.add(total, getattr(rep.layers[name], "d" + p), out=total)
+
+    # -- when it pays ------------------------------------------------------------------------
+    def pays(self, x: ArrayLike, t: ArrayLike) -> bool:
+        """Whether :meth:`loss_and_gradient` would split this batch."""
+        return self.shard_count(x, t) > 1
+
+    def shard_count(self, x: ArrayLike, t: ArrayLike) -> int:
+        """Into how many shards a training step splits this batch (1: not at all)."""
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            shape = np.shape(x)
+        if not shape or shape[0] < 2 * MIN_SHARD_SAMPLES:
+            return 1
+        threads = self._threads_for(x, shape)
+        n = shape[0]
+        copies = _COPIES.get(self.net)
+        per_sample = copies.values_per_sample if copies is not None else 0.0
+        shards = min(threads, n // MIN_SHARD_SAMPLES, int(n * per_sample) // MIN_SHARD_VALUES)
+        if shards < 2:
+            return 1
+        t_shape = np.shape(t)
+        if not t_shape or t_shape[0] != n:
+            return 1  # the unsplit path reports the mismatch
+        return shards if self._layers_per_sample() else 1
+
+    def pays_for_evaluation(self, x: NDArray[Any], batch_size: int, n_batches: int) -> bool:
+        """Whether evaluating ``x`` in ``n_batches`` batches of ``batch_size`` would spread them
+        over threads (by the same rule as a training step's shards, applied to one batch)."""
+        return self._evaluation_threads(x, batch_size, n_batches) > 1
+
+    def _evaluation_threads(self, x: NDArray[Any], batch_size: int, n_batches: int) -> int:
+        if n_batches < 2 or x.ndim < 1:
+            return 1
+        threads = self._threads_for(x, x.shape)
+        copies = _COPIES.get(self.net)
+        per_sample = copies.values_per_sample if copies is not None else 0.0
+        if threads < 2 or min(batch_size, x.shape[0]) * per_sample < MIN_SHARD_VALUES:
+            return 1
+        return min(threads, n_batches) if self._layers_per_sample() else 1
+
+    def _threads_for(self, x: ArrayLike, shape: tuple[int, ...]) -> int:
+        """The threads a split of work on inputs ``x`` (of ``shape``) may use: 1 when only one
+        is set or the caller is itself a pool thread. Measures the network first when the
+        input shape (or the list of layers) is new, so that the caller can size the split."""
+        threads = self.threads if self.threads is not None else get_num_threads()
+        if threads < 2 or in_worker():
+            return 1
+        copies = _COPIES.setdefault(self.net, _Copies())
+        key = (tuple(shape[1:]), tuple(id(layer) for layer in self.net.layers.values()))
+        if copies.measured_for != key:
+            self._measure(copies, np.asarray(x), key)
+        return threads
+
+    def _layers_per_sample(self) -> bool:
+        return all(_per_sample(layer) for layer in [*self.net.layers.values(), self.net.last_layer])
+
+    def _measure(self, copies: _Copies, x: NDArray[Any], key: Any) -> None:
+        """Record how many activation values one sample shaped like ``x[0]`` gives rise to,
+        and each layer's input shape, by an inference-mode forward pass of that sample: it
+        draws nothing random and changes no statistics (the layers' modes are restored)."""
+        layers = self.net.layers
+        modes = [layer.training for layer in layers.values()]
+        values = 0
+        shapes: dict[str, tuple[int, ...]] = {}
+        out: Any = x[:1]
+        try:
+            for name, layer in layers.items():
+                shapes[name] = tuple(np.shape(out)[1:])
+                layer.train(False)
+                out = layer.forward(out)
+                values += getattr(out, "size", 0)
+        finally:
+            for layer, mode in zip(layers.values(), modes, strict=True):
+                layer.train(mode)
+        copies.measured_for, copies.values_per_sample, copies.input_shapes = key, float(values), shapes
+
+    def _replicas(self, count: int) -> list[Sequential]:
+        """``count`` copies of the network whose layers share its parameters and buffers."""
+        net = self.net
+        copies = _COPIES.setdefault(net, _Copies())
+        configs: list[Any] = [(name, layer.get_config()) for name, layer in net.layers.items()]
+        configs.append(net.last_layer.get_config())
+        if copies.made_from != configs or len(copies.replicas) < count:
+            template = copy.copy(net)  # shallow: the layers are deep-copied below
+            reps = []
+            for _ in range(count):
+                rep = copy.copy(template)
+                rep.layers = {name: copy.deepcopy(layer) for name, layer in net.layers.items()}
+                rep.last_layer = copy.deepcopy(net.last_layer)
+                reps.append(rep)
+            copies.made_from, copies.replicas = configs, reps
+        for rep in copies.replicas[:count]:
+            pairs = zip([*net.layers.values(), net.last_layer],
+                        [*rep.layers.values(), rep.last_layer], strict=True)
+            for mine, theirs in pairs:
+                theirs.training = mine.training
+                for name in (*mine.param_names, *mine.buffer_names):
+                    setattr(theirs, name, getattr(mine, name))
+        return copies.replicas[:count]
+
+    # -- the network's methods, split -----------------------------------------------------------
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray[Any]]:
+        """:meth:`Sequential.gradient`, split; sets the network's ``last_loss``."""
+        return self.loss_and_gradient(x, t)[1]
+
+    def loss_and_gradient(self, x: ArrayLike, t: ArrayLike) -> tuple[float, dict[str, NDArray[Any]]]:
+        """:meth:`Sequential.loss_and_gradient`, split across threads when that pays."""
+        net = self.net
+        shards = self.shard_count(x, t)
+        if shards < 2:
+            data_loss = net.data_loss(x, t)
+            net.backward()
+            return net.apply_weight_decay(data_loss)
+        xs, ts = np.asarray(x), np.asarray(t)
+        n = xs.shape[0]
+        nets = [net, *self._replicas(shards - 1)]
+        bounds = self.split(n, shards)
+        masks = self._fix_dropout_masks(nets, bounds, n)
+
+        def shard(i: int) -> float:
+            lo, hi = bounds[i]
+            loss = nets[i].data_loss(xs[lo:hi], ts[lo:hi])
+            nets[i].backward((hi - lo) / n)  # each shard's mean loss weighted by its share
+            return loss * (hi - lo) / n
+
+        try:
+            losses = self.run_shards(shard, shards)
+        finally:
+            for name in masks:
+                for each in nets:
+                    each.layers[name].unfreeze_randomness()
+        for name, mask in masks.items():  # the whole batch's mask, as after an unsplit step
+            net.layers[name].mask = mask  # type: ignore[attr-defined]
+        self.sum_gradients(nets)
+        return net.apply_weight_decay(float(sum(losses)))
+
+    def _fix_dropout_masks(self, nets: list[Sequential], bounds: list[tuple[int, int]],
+                           n: int) -> dict[str, NDArray[Any]]:
+        """Draw each training-mode Dropout's mask for the whole batch, as an unsplit forward
+        pass would (same generator, same order), and fix each shard's slice of it in that
+        shard's copy of the layer for this step. Returns the masks by layer name."""
+        copies = _COPIES[self.net]
+        masks: dict[str, NDArray[Any]] = {}
+        for name, layer in self.net.layers.items():
+            if isinstance(layer, Dropout) and layer.training:
+                masks[name] = mask = layer.draw_mask((n, *copies.input_shapes[name]))
+                for each, (lo, hi) in zip(nets, bounds, strict=True):
+                    each.layers[name].fix_mask(mask[lo:hi])  # type: ignore[attr-defined]
+        return masks
+
+    def evaluate(self, x: ArrayLike, t: ArrayLike, batch_size: int | None = None) -> tuple[float, float]:
+        """:meth:`Sequential.evaluate`, its batches spread over threads when that pays."""
+        return self.net._evaluate(x, t, batch_size, True, self)
+
+    def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int | None = None) -> float:
+        """:meth:`Sequential.accuracy`, its batches spread over threads when that pays."""
+        return self.net._evaluate(x, t, batch_size, False, self)[1]
+
+    def score_batches(self, x: NDArray[Any], t: NDArray[Any], starts: range, step: int,
+                      with_loss: bool) -> tuple[int, float]:
+        """:meth:`Sequential.score_batches`, every ``k``-th batch on the ``k``-th of the threads
+        (each on its own copy of the layers), when that pays."""
+        k = self._evaluation_threads(x, step, len(starts))
+        if k < 2:
+            return self.net.score_batches(x, t, starts, step, with_loss)
+        nets = [self.net, *self._replicas(k - 1)]
+        parts = self.run_shards(lambda i: nets[i].score_batches(x, t, starts[i::k], step, with_loss), k)
+        return sum(c for c, _ in parts), sum(loss for _, loss in parts)

@@ -12,7 +12,8 @@ from layerwise.errors import ConfigError
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, Convolution, Dropout, Layer, Pooling, Relu, SoftmaxWithLoss
 from layerwise.layers.base import check_config, check_int, floating_dtype, short_repr
-from layerwise.networks.sequential import Sequential, Shapes
+from layerwise.networks.config import Shapes
+from layerwise.networks.sequential import Sequential
 
 __all__ = ["SimpleConvNet", "DeepConvNet"]
 

@@ -11,7 +11,8 @@ from layerwise.errors import ConfigError
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss
 from layerwise.layers.base import check_config, floating_dtype, real_number, short_repr
-from layerwise.networks.sequential import Sequential, Shapes
+from layerwise.networks.config import Shapes
+from layerwise.networks.sequential import Sequential
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend"]
 

@@ -9,7 +9,8 @@ import numpy as np
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, Relu, SoftmaxWithLoss
 from layerwise.layers.base import check_config, check_int, floating_dtype
-from layerwise.networks.sequential import Sequential, Shapes
+from layerwise.networks.config import Shapes
+from layerwise.networks.sequential import Sequential
 
 __all__ = ["TwoLayerNet"]
 
