@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-import layerwise.io
+import layerwise.model_files
 import layerwise.trainer
 from layerwise.cli import main
 
@@ -26,7 +26,7 @@ def _die() -> None:
 
 
 if kind == "write":
-    real_save_file = layerwise.io.save_file
+    real_save_file = layerwise.model_files.save_file
 
     def save_file_then_die(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
         global seen
@@ -38,7 +38,7 @@ if kind == "write":
                     f.truncate(os.path.getsize(filename) // 2)
                 _die()
 
-    layerwise.io.save_file = save_file_then_die
+    layerwise.model_files.save_file = save_file_then_die
 elif kind == "step":
     real_init = layerwise.trainer.Trainer.__init__
 

@@ -381,7 +381,7 @@ def test_cli_hostile_values_are_one_line_and_exit_2(
     assert main(["graph", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.count("\n") == 1 and err.startswith("layerwise graph: error: ")
+    assert err.count("\n") == 1 and err.startswith("layerwise: error: ")
     assert message in err
 
 
@@ -399,4 +399,4 @@ def test_python_dash_m_prints_no_warnings_and_no_traceback() -> None:
     assert "y − t  [1, -1, 0]" in ok.stdout
     bad = _python_m("softmax-loss", "--x", "nan", "0")
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr == "layerwise graph: error: figure 'softmax-loss': x[0]: expected a finite number, got nan\n"
+    assert bad.stderr == "layerwise: error: figure 'softmax-loss': x[0]: expected a finite number, got nan\n"

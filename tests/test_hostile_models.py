@@ -21,10 +21,11 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import layerwise as lw
-from layerwise.io import load_model, load_weights, save_model
+from layerwise.checkpoints import network_from_checkpoint, read_checkpoint
+from layerwise.model_files import load_model, load_weights, save_model
 from layerwise.networks import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 from layerwise.optimizers import SGD
-from layerwise.trainer import Trainer, network_from_checkpoint, read_checkpoint
+from layerwise.trainer import Trainer
 
 Change = Callable[[dict[str, np.ndarray], dict[str, Any]], None]
 

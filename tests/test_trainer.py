@@ -39,18 +39,48 @@ def test_fit_learns_and_records_history() -> None:
 def test_each_epoch_uses_every_sample_once() -> None:
     tr = make(epochs=1, batch_size=7)
     seen: list[np.ndarray] = []
-    original = tr.network.gradient
+    original = tr.network.loss_and_gradient
 
     def spy(x, t):  # type: ignore[no-untyped-def]
         seen.append(np.asarray(x).copy())
         return original(x, t)
 
-    tr.network.gradient = spy  # type: ignore[method-assign]
+    tr.network.loss_and_gradient = spy  # type: ignore[method-assign]
     tr.fit()
     rows = np.concatenate(seen)
     assert rows.shape == tr.x_train.shape
     key = lambda a: sorted(map(bytes, a))  # noqa: E731
     assert key(rows) == key(tr.x_train)
+
+
+def test_train_loss_is_the_mean_of_the_epochs_batch_losses() -> None:
+    # 200 samples in batches of 64: three of 64 and a last one of 8, so a mean weighted by
+    # batch size, or a sum divided by anything but the number of batches, gives another value
+    tr = make(epochs=2, batch_size=64)
+    net = tr.network
+    sizes: list[int] = []
+    losses: list[float] = []  # each batch's loss, by a forward pass of its own
+    original = net.loss_and_gradient
+
+    def record(x, t):  # type: ignore[no-untyped-def]
+        sizes.append(len(x))
+        losses.append(float(net.loss(x, t)))  # the weights before this step's update
+        loss, grads = original(x, t)
+        assert loss == pytest.approx(losses[-1], rel=1e-6)
+        net.last_loss = None  # the trainer takes the loss it is given, not this side attribute
+        return loss, grads
+
+    net.loss_and_gradient = record  # type: ignore[method-assign]
+    for epoch in (1, 2):
+        sizes.clear()
+        losses.clear()
+        rec = tr.train_epoch()
+        assert rec.epoch == epoch and sizes == [64, 64, 64, 8]
+        mean = sum(losses) / len(losses)
+        weighted = sum(n * loss for n, loss in zip(sizes, losses, strict=True)) / sum(sizes)
+        assert abs(mean - weighted) > 1e-4 * mean  # the two readings are told apart
+        assert rec.train_loss == pytest.approx(mean, rel=1e-6)
+    assert tr.history[1].train_loss < tr.history[0].train_loss
 
 
 def test_same_seed_same_numbers() -> None:
@@ -165,13 +195,13 @@ def test_a_last_batch_of_one_sample_joins_the_previous_batch() -> None:
     x, t = blobs(21)
     net = MultiLayerNetExtend(10, [6], 3, use_batchnorm=True, rng=0)
     sizes: list[int] = []
-    original = net.gradient
+    original = net.loss_and_gradient
 
     def spy(xb, tb):  # type: ignore[no-untyped-def]
         sizes.append(len(xb))
         return original(xb, tb)
 
-    net.gradient = spy  # type: ignore[method-assign]
+    net.loss_and_gradient = spy  # type: ignore[method-assign]
     tr = Trainer(net, SGD(lr=0.1), x, t, epochs=1, batch_size=10, progress=False, log=None)
     tr.fit()
     assert sizes == [10, 11] and tr.iters_per_epoch == 2
@@ -208,7 +238,7 @@ def test_lr_schedule_needs_an_lr() -> None:
     x, t = blobs(20)
     with pytest.raises(ValueError, match="lr_schedule needs an optimizer with an `lr` attribute; NoRate"):
         Trainer(lw.TwoLayerNet(10, 4, 3, rng=0), NoRate(), x, t, lr_schedule=lambda e, n: 1.0)
-    with pytest.raises(ValueError, match="train_eval_samples must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="train_eval_samples must be a positive integer, got 0"):
         Trainer(lw.TwoLayerNet(10, 4, 3, rng=0), SGD(0.1), x, t, train_eval_samples=0)
 
 

@@ -65,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "Pooling": "layerwise.layers",
     "SimpleConvNet": "layerwise.networks",
     "DeepConvNet": "layerwise.networks",
+    "save_model": "layerwise.model_files",
+    "load_model": "layerwise.model_files",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -119,6 +121,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         Sigmoid,
         SoftmaxWithLoss,
     )
+    from layerwise.model_files import load_model, save_model
     from layerwise.networks import (
         DeepConvNet,
         MultiLayerNet,

@@ -35,6 +35,7 @@ from layerwise.layers.base import Array
 
 __all__ = [
     "Optimizer",
+    "SupportsUpdate",
     "SGD",
     "Momentum",
     "Nesterov",
@@ -62,6 +63,15 @@ class HasParams(Protocol):
 
     @property
     def grads(self) -> Mapping[str, Array]: ...
+
+
+class SupportsUpdate(Protocol):
+    """What a training loop needs of an optimizer: the book's ``update(params, grads)``.
+
+    Every :class:`Optimizer` has it; so may any other object (a rule of one's own, a wrapper).
+    """
+
+    def update(self, params: MutableMapping[str, Array], grads: Mapping[str, Array]) -> None: ...
 
 
 def _check(name: str, value: float, ok: Callable[[float], bool], rule: str) -> float:

@@ -2,74 +2,40 @@
 
 Each epoch draws a permutation from the trainer's own ``numpy.random.Generator`` and walks
 through contiguous slices of the shuffled data, so every sample is used once per epoch (the
-book samples with replacement). A checkpoint after an epoch holds everything needed to carry
-on exactly: weights, optimizer state, every random generator's state, the epoch and history.
+book samples with replacement). Each step is the book's: ``loss, grads =
+network.loss_and_gradient(x, t)``, then ``optimizer.update(network.params, grads)``; the
+epoch's :class:`~layerwise.history.EpochRecord` holds the mean of those losses.
+
+Checkpoints (everything needed to carry on exactly: weights, optimizer state, every random
+generator's state, the epoch and history) are files of :mod:`layerwise.checkpoints`.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 
+from layerwise import checkpoints
 from layerwise.augment import Augmentation
-from layerwise.errors import ConfigError, DataError, NonFiniteError, TrainingDiverged
-from layerwise.io import (
-    FORMAT_VERSION,
-    Metadata,
-    build_network,
-    check_finite_tensors,
-    check_rng_state,
-    parse_json,
-    read_safetensors,
-    write_safetensors,
-)
-from layerwise.layers.base import short_repr
-from layerwise.networks.sequential import Sequential, StateDictError
+
+# These lived here before layerwise.checkpoints (their home now); the old imports keep working.
+from layerwise.checkpoints import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
+from layerwise.checkpoints import network_from_checkpoint as network_from_checkpoint
+from layerwise.checkpoints import read_checkpoint as read_checkpoint
+from layerwise.errors import ConfigError, NonFiniteError, TrainingDiverged
+from layerwise.history import EpochRecord
+from layerwise.networks.sequential import Sequential
+from layerwise.optimizers import SupportsUpdate
 from layerwise.schedules import Schedule
 
-__all__ = ["Trainer", "EpochRecord", "Optimizer", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = "layerwise-checkpoint"
-
-
-class Optimizer(Protocol):
-    """What the trainer needs of an optimizer: the book's ``update(params, grads)``."""
-
-    def update(self, params: Any, grads: Any) -> None: ...
-
-
-@dataclass
-class EpochRecord:
-    """Metrics of one epoch."""
-
-    epoch: int
-    train_loss: float  # mean mini-batch objective over the epoch (weight-decay penalty included)
-    # test_loss is the data loss alone, comparable across weight-decay settings
-    train_acc: float
-    test_loss: float | None
-    test_acc: float | None
-    seconds: float
-    lr: float | None = None  # the optimizer's learning rate during the epoch
-
-
-def _generators_of(network: Sequential) -> dict[str, np.random.Generator]:
-    """Random generators owned by layers (Dropout), keyed by layer name."""
-    return {name: getattr(layer, "rng") for name, layer in network.layers.items()  # noqa: B009
-            if isinstance(getattr(layer, "rng", None), np.random.Generator)}
-
-
-def _rng_state(gen: np.random.Generator) -> str:
-    return json.dumps(gen.bit_generator.state)
+__all__ = ["Trainer", "EpochRecord"]
 
 
 class Trainer:
@@ -78,8 +44,9 @@ class Trainer:
     Parameters
     ----------
     network : Sequential
-    optimizer : object with ``update(params, grads)`` (and ``state_dict`` /
-        ``load_state_dict`` for checkpoints), e.g. :class:`layerwise.optimizers.SGD`
+    optimizer : object with ``update(params, grads)``
+        (:class:`~layerwise.optimizers.SupportsUpdate`; ``state_dict`` / ``load_state_dict``
+        too for checkpoints), e.g. :class:`layerwise.optimizers.SGD`
     x_train, t_train : ndarray of shape (N, ...) and (N,) or (N, C)
     x_test, t_test : optional held-out data, evaluated after every epoch
     epochs : number of epochs
@@ -102,7 +69,7 @@ class Trainer:
     def __init__(
         self,
         network: Sequential,
-        optimizer: Optimizer,
+        optimizer: SupportsUpdate,
         x_train: NDArray[Any],
         t_train: NDArray[Any],
         x_test: NDArray[Any] | None = None,
@@ -132,8 +99,14 @@ class Trainer:
             raise ConfigError("Trainer: give both x_test and t_test, or neither")
         if x_test is not None and t_test is not None and len(x_test) != len(t_test):
             raise ConfigError(f"Trainer: {len(x_test)} test inputs but {len(t_test)} targets")
-        if train_eval_samples is not None and train_eval_samples < 1:
-            raise ConfigError(f"Trainer: train_eval_samples must be at least 1, got {train_eval_samples}")
+        if train_eval_samples is not None and (
+                isinstance(train_eval_samples, bool) or not isinstance(train_eval_samples, int | np.integer)
+                or train_eval_samples < 1):
+            raise ConfigError(f"Trainer: train_eval_samples must be a positive integer, got "
+                              f"{train_eval_samples!r}")
+        if not callable(getattr(optimizer, "update", None)):
+            raise ConfigError(f"Trainer: optimizer must have an update(params, grads) method, got "
+                              f"{type(optimizer).__name__}")
         base_lr = getattr(optimizer, "lr", None)
         if lr_schedule is not None and not isinstance(base_lr, int | float):
             raise ConfigError(f"lr_schedule needs an optimizer with an `lr` attribute; "
@@ -225,7 +198,8 @@ class Trainer:
         return record
 
     def _steps(self, perm: NDArray[np.intp], good: dict[str, NDArray[Any]], bar: Any) -> float:
-        """One pass over ``perm`` in mini-batches; returns the mean batch loss."""
+        """One pass over ``perm`` in mini-batches; returns the mean of the batches' losses
+        (each batch counts once, whatever its size)."""
         net = self.network
         # Gathering each batch as it is needed is faster than shuffling a copy of the whole
         # training set per epoch (no 188 MB allocation for MNIST) and uses the same order.
@@ -237,9 +211,8 @@ class Trainer:
             idx = perm[lo : steps[i + 1] if i + 1 < len(steps) else None]
             try:
                 x = x_all[idx] if augment is None else augment(x_all[idx], rng)
-                grads = net.gradient(x, t_all[idx])
-                loss = net.last_loss
-                if loss is None or not math.isfinite(loss):
+                loss, grads = net.loss_and_gradient(x, t_all[idx])
+                if not math.isfinite(loss):
                     raise NonFiniteError(f"loss is {loss}")
             except NonFiniteError as exc:
                 self._diverged(good, i + 1, str(exc))
@@ -286,134 +259,13 @@ class Trainer:
             line += f"  lr {r.lr:.3g}"
         return line + f"  ({r.seconds:.2f} s)"
 
-    # -- checkpoints --------------------------------------------------------------------------
+    # -- checkpoints (files of layerwise.checkpoints) ---------------------------------------
     def save_checkpoint(self, path: str | Path) -> None:
-        """Write weights, optimizer state, random states, epoch and history, atomically."""
-        tensors = {f"model/{k}": v for k, v in self.network.state_dict().items()}
-        scalars: dict[str, Any] = {}
-        state_fn = getattr(self.optimizer, "state_dict", None)
-        if state_fn is not None:
-            for key, value in state_fn().items():
-                if isinstance(value, np.ndarray):
-                    tensors[f"optimizer/{key}"] = value
-                else:
-                    scalars[key] = value
-        metadata = {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "architecture": json.dumps(self.network.get_config()),
-            "optimizer": json.dumps({"class": type(self.optimizer).__name__, "scalars": scalars}),
-            "epoch": str(self.epoch),
-            "epochs": str(self.epochs),
-            "batch_size": str(self.batch_size),
-            "seconds": repr(self.seconds),
-            "history": json.dumps([asdict(r) for r in self.history]),
-            "rng": _rng_state(self.rng),
-            "base_lr": json.dumps(self.base_lr),
-            "layer_rngs": json.dumps({k: _rng_state(g) for k, g in _generators_of(self.network).items()}),
-            "trainer": json.dumps(self.metadata),
-        }
-        write_safetensors(path, tensors, metadata)
+        """Write this trainer's state to ``path`` (see :func:`layerwise.checkpoints.save_checkpoint`)."""
+        checkpoints.save_checkpoint(self, path)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore the state written by :meth:`save_checkpoint` into this trainer.
-
-        The file is checked whole first (:func:`read_checkpoint`), then against this trainer
-        (its optimizer's class, its generators' kind, the network's weights, the optimizer's
-        own checks of its state). Any failure raises :class:`~layerwise.errors.DataError`
-        naming the file and leaves the trainer as it was.
-        """
-        tensors, meta = read_checkpoint(path)
-        saved = meta.parsed
-        opt_meta = saved["optimizer"]
-        if opt_meta["class"] != type(self.optimizer).__name__:
-            raise DataError(f"{path}: checkpoint was made with optimizer {short_repr(opt_meta['class'])}, "
-                            f"not {type(self.optimizer).__name__}")
-        gens = _generators_of(self.network)
-        states = [("rng", saved["rng"], self.rng)] + [
-            (f"layer_rngs[{name!r}]", state, gens[name]) for name, state in saved["layer_rngs"].items()
-            if name in gens]
-        for what, state, gen in states:
-            kind = type(gen.bit_generator).__name__
-            if state["bit_generator"] != kind:
-                raise DataError(f"{path}: {what} is the state of a {state['bit_generator']} generator; "
-                                f"this trainer's is a {kind}")
-        before = self.network.state_dict()
-        try:
-            self.network.load_state_dict(
-                {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
-        except StateDictError as exc:
-            raise DataError(f"{path}: {exc}") from None
-        opt_state: dict[str, Any] = {k[len("optimizer/"):]: v for k, v in tensors.items()
-                                     if k.startswith("optimizer/")}
-        opt_state.update(opt_meta["scalars"])
-        load_fn = getattr(self.optimizer, "load_state_dict", None)
-        if load_fn is not None:
-            # layerwise's optimizers check each state array against its parameter now, when
-            # given the parameters, rather than at the first update of the resumed run
-            takes_params = "params" in inspect.signature(load_fn).parameters
-            extra = {"params": self.network.params} if takes_params else {}
-            try:
-                load_fn(opt_state, **extra)
-            except (ValueError, TypeError) as exc:  # the optimizer's own checks of its state
-                self.network.load_state_dict(before)
-                raise DataError(f"{path}: optimizer state: {exc}") from None
-        self.epoch = saved["epoch"]
-        self.seconds = saved["seconds"]
-        self.history = saved["history"]
-        if "base_lr" in meta:
-            self.base_lr = saved["base_lr"]
-        for _, state, gen in states:
-            gen.bit_generator.state = state
-
-
-def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray[Any]], Metadata]:
-    """Tensors and metadata of a checkpoint file, every entry checked.
-
-    The metadata is a :class:`~layerwise.io.Metadata` (a dict of text by key, as written),
-    whose ``parsed`` dict holds each entry's value: ``architecture`` (checked against the
-    ``model/`` tensors as a model file's is: shapes, dtype, finite), ``optimizer``
-    (``{"class": name, "scalars": {...}}``), ``epoch``, ``epochs``, ``batch_size``,
-    ``seconds``, ``history`` (:class:`EpochRecord` objects, one per epoch done), ``rng`` and
-    ``layer_rngs`` (generator states), ``base_lr`` and ``trainer``. Anything else raises
-    :class:`~layerwise.errors.DataError` naming the file and the entry.
-    """
-    tensors, meta = read_safetensors(path, CHECKPOINT_FORMAT)
-    others = [k for k in tensors if not k.startswith(("model/", "optimizer/"))]
-    if others:
-        raise DataError(f"{path}: unexpected tensors {short_repr(others)}; a checkpoint holds "
-                        "'model/...' and 'optimizer/...' tensors only")
-    meta.architecture(tensors, prefix="model/")
-    check_finite_tensors(path, {k: v for k, v in tensors.items() if k.startswith("optimizer/")})
-    shape = 'a JSON object {"class": name, "scalars": {name: number or text}}'
-    opt = meta.json("optimizer", dict, shape)
-    scalars = opt.get("scalars")
-    if (set(opt) != {"class", "scalars"} or not isinstance(opt["class"], str) or not isinstance(scalars, dict)
-            or not all(isinstance(v, (int, float, str, bool, type(None))) for v in scalars.values())):
-        meta.fail("optimizer", shape, short_repr(opt))
-    epoch = meta.integer("epoch", 0)
-    meta.integer("epochs", 0, default=None)
-    meta.integer("batch_size", 1, default=None)
-    meta.number("seconds", 0.0, default=0.0)
-    if len(meta.records("history", EpochRecord)) != epoch:
-        meta.fail("history", f"one record per epoch done ({epoch})", f"{len(meta.parsed['history'])} records")
-    meta.rng_state("rng")
-    base_lr = meta.json("base_lr", (int, float, type(None)), "a finite number or null", default=None)
-    if base_lr is not None and not math.isfinite(base_lr):
-        meta.fail("base_lr", "a finite number or null", short_repr(base_lr))
-    layer_shape = "a JSON object of layer name: the JSON of a PCG64 generator's state"
-    layer_rngs = meta.json("layer_rngs", dict, layer_shape, default={})
-    for name, text in layer_rngs.items():
-        def fail(why: str, name: str = name) -> NoReturn:
-            meta.fail("layer_rngs", layer_shape, f"{short_repr(name)}: {why}")
-        if not isinstance(text, str):
-            fail(short_repr(text))
-        layer_rngs[name] = check_rng_state(parse_json(text, fail), fail)
-    meta.json("trainer", dict, "a JSON object", default={})
-    return tensors, meta
-
-
-def network_from_checkpoint(path: str | Path) -> Sequential:
-    """Rebuild the network architecture stored in a checkpoint (weights not loaded)."""
-    _, meta = read_checkpoint(path)
-    return build_network(path, meta.parsed["architecture"])
+        """Restore this trainer's state from ``path`` (see
+        :func:`layerwise.checkpoints.load_checkpoint`): the file is checked whole first, and
+        any failure raises :class:`~layerwise.errors.DataError` and leaves the trainer as it was."""
+        checkpoints.load_checkpoint(self, path)

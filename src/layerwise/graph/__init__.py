@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-from layerwise.graph.core import Edge, Graph, Node
+from layerwise.graph.core import Edge, Node
 from layerwise.graph.dot import to_dot
+from layerwise.graph.drawable import Graph
 from layerwise.graph.errors import GraphvizUnavailableError, UnknownFigureError
 from layerwise.graph.figures import FIGURES, figure
 from layerwise.graph.rendering import render

@@ -6,6 +6,11 @@ edge, the gradient that flows back along it (book sections 5.1-5.4).
 
 Inputs and constants must be finite real numbers (:class:`~layerwise.errors.ConfigError`
 otherwise): a NaN would silently spread to every edge.
+
+This module is the data and the arithmetic only; drawing sits on top of it, one way:
+:func:`layerwise.graph.dot.to_dot` and :func:`layerwise.graph.rendering.render` read a
+:class:`Graph`, and :class:`layerwise.graph.drawable.Graph` (the ``layerwise.graph.Graph``
+users get) adds the ``to_dot()`` and ``render()`` methods that call them.
 """
 
 from __future__ import annotations
@@ -14,8 +19,6 @@ import reprlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,9 +27,6 @@ from layerwise.errors import ConfigError
 from layerwise.graph import ops
 from layerwise.graph.fmt import format_value
 from layerwise.graph.ops import Array, Op
-
-if TYPE_CHECKING:
-    from layerwise.graph.rendering import Format
 
 __all__ = ["Graph", "Node", "Edge"]
 
@@ -392,7 +392,7 @@ class Graph:
             stack.extend(e.src for e in node.inputs)
         return seen
 
-    # -- looking up and drawing -----------------------------------------------------------
+    # -- looking up ------------------------------------------------------------------------
 
     def node(self, label: str) -> Node:
         """The unique node drawn with ``label`` (``g.node("apple")``)."""
@@ -401,18 +401,6 @@ class Graph:
             labels = sorted({n.label for n in self.nodes})
             raise KeyError(f"{len(found)} nodes labelled {label!r} in {self.name!r}; labels: {labels}")
         return found[0]
-
-    def to_dot(self, *, precision: int = 4) -> str:
-        """Graphviz DOT text of this graph (see :func:`layerwise.graph.dot.to_dot`)."""
-        from layerwise.graph.dot import to_dot
-
-        return to_dot(self, precision=precision)
-
-    def render(self, path: str | Path, *, format: Format | None = None) -> Path:
-        """Write this graph to ``path`` as .dot, .svg or .png (see :func:`render`)."""
-        from layerwise.graph.rendering import render
-
-        return render(self, path, format=format)
 
 
 def _const_label(arr: Array) -> str:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from layerwise.errors import ConfigError
-from layerwise.graph.core import Graph
+from layerwise.graph.drawable import Graph
 from layerwise.graph.errors import UnknownFigureError
 from layerwise.graph.fmt import format_number, format_value
 from layerwise.graph.ops import Array

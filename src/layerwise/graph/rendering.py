@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from layerwise.errors import ConfigError
 from layerwise.fileio import atomic_write_bytes
 from layerwise.graph.core import Graph
+from layerwise.graph.dot import to_dot
 from layerwise.graph.errors import INSTALL_HINT, GraphvizUnavailableError
 
 __all__ = ["Format", "FORMATS", "render", "render_bytes", "format_for"]
@@ -28,7 +29,7 @@ def format_for(path: str | Path) -> Format:
 
 def render_bytes(graph: Graph, format: Format) -> bytes:
     """The graph drawn as ``format``; SVG and PNG need the graphviz package and ``dot``."""
-    text = graph.to_dot()
+    text = to_dot(graph)
     if format == "dot":
         return text.encode("utf-8")
     if format not in FORMATS:

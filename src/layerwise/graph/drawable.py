@@ -1,0 +1,30 @@
+"""The ``Graph`` users get: the computation of :mod:`~layerwise.graph.core`, plus drawing.
+
+The dependencies go one way: :mod:`~layerwise.graph.core` knows nothing of drawing;
+:mod:`~layerwise.graph.dot` and :mod:`~layerwise.graph.rendering` are functions of a core
+graph; this subclass only gives them the method spelling, ``g.to_dot()`` and ``g.render(path)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from layerwise.graph import core
+from layerwise.graph.dot import to_dot
+from layerwise.graph.rendering import Format, render
+
+__all__ = ["Graph"]
+
+
+class Graph(core.Graph):
+    """A :class:`layerwise.graph.core.Graph` that can draw itself (see its docstring for
+    building and backpropagating)."""
+
+    def to_dot(self, *, precision: int = 4) -> str:
+        """Graphviz DOT text of this graph (see :func:`layerwise.graph.dot.to_dot`)."""
+        return to_dot(self, precision=precision)
+
+    def render(self, path: str | Path, *, format: Format | None = None) -> Path:
+        """Write this graph to ``path`` as .dot, .svg or .png (see
+        :func:`layerwise.graph.rendering.render`)."""
+        return render(self, path, format=format)
