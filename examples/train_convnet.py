@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from layerwise import SimpleConvNet
 from layerwise.fileio import atomic_path
-from layerwise.io import save_model
+from layerwise.model_files import save_model
 from layerwise.optimizers import Adam
 from layerwise.trainer import Trainer
 

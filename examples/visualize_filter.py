@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from layerwise import SimpleConvNet
 from layerwise.fileio import atomic_path
-from layerwise.io import load_model
+from layerwise.model_files import load_model
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model", help="a SimpleConvNet saved by train_convnet.py")

@@ -105,10 +105,11 @@ FILE_NAMES = {
 
 def go_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private empty cache, no proxy, and every mirror pointing at a closed 127.0.0.1 port;
-    returns the cache folder (not created)."""
+    returns the cache folder."""
     from layerwise.datasets import DATASETS
 
-    cache = tmp_path / "cache"
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"  # beside tmp_path, which stays as the test made it
+    cache.mkdir(exist_ok=True)  # LAYERWISE_DATA names a folder: it must exist
     monkeypatch.setenv("LAYERWISE_DATA", str(cache))
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)

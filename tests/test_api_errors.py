@@ -4,6 +4,7 @@ ValueError), with a message that names the argument and the value given."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,15 @@ import layerwise as lw
 from layerwise.augment import RandomFlip, RandomShift, parse_augment
 from layerwise.conv_utils import conv_output_size, im2col
 from layerwise.schedules import Cosine, StepDecay, parse_schedule
+
+
+def _trainer(**kwargs: Any) -> Any:
+    from layerwise.trainer import Trainer
+
+    x, t = np.zeros((10, 4), np.float32), np.zeros(10, np.int64)
+    args: dict[str, Any] = {"optimizer": lw.SGD(0.1), **kwargs}
+    return Trainer(lw.TwoLayerNet(4, 3, 2, rng=0), args.pop("optimizer"), x, t, **args)
+
 
 CASES: list[tuple[str, Callable[[], Any], str]] = [
     ("sgd-lr", lambda: lw.SGD(lr=-1.0), "-1"),
@@ -30,6 +40,9 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     ("two-layer-dtype", lambda: lw.TwoLayerNet(4, 3, 2, dtype=np.int8, rng=0), "int8"),
     ("two-layer-std", lambda: lw.TwoLayerNet(4, 3, 2, weight_init_std=float("nan"), rng=0), "nan"),
     ("two-layer-negative-std", lambda: lw.TwoLayerNet(4, 3, 2, weight_init_std=-1.0, rng=0), "-1"),
+    ("numerical-gradient-h", lambda: lw.numerical_gradient(lambda x: float(x.sum()), np.zeros(2), h=0.0), "h"),
+    ("trainer-eval-samples", lambda: _trainer(train_eval_samples=1.5), "1.5"),
+    ("trainer-optimizer", lambda: _trainer(optimizer=None), "NoneType"),
     ("gradcheck-rtol", lambda: lw.check_gradients(lw.TwoLayerNet(4, 3, 2, rng=0), np.zeros((1, 4)),
                                                   np.zeros(1, np.int64), rtol=-1.0), "rtol"),
 ]
@@ -44,3 +57,20 @@ def test_bad_arguments_raise_config_error_naming_the_value(make: Callable[[], An
     assert named in message
     assert "\n" not in message
     assert isinstance(info.value, ValueError) and isinstance(info.value, lw.LayerwiseError)
+
+
+def test_save_model_refuses_what_load_model_would_refuse(tmp_path: Path) -> None:
+    from layerwise.model_files import load_model, save_model
+
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    net.params["W1"][...] = np.nan
+    with pytest.raises(lw.ConfigError, match="W1 has 12 NaN or infinite values"):
+        save_model(net, tmp_path / "nan.safetensors")
+    good = lw.TwoLayerNet(4, 3, 2, rng=0)
+    with pytest.raises(lw.ConfigError, match="may not set 'format'"):
+        save_model(good, tmp_path / "evil.safetensors", {"format": "evil"})
+    with pytest.raises(lw.ConfigError, match="expected a network"):
+        save_model("abc", tmp_path / "x.safetensors")  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+    save_model(good, tmp_path / "ok.safetensors", {"note": {"any": "json"}})
+    assert load_model(tmp_path / "ok.safetensors").params["W1"].shape == (4, 3)

@@ -275,7 +275,7 @@ def test_a_new_run_does_not_overwrite_an_existing_checkpoint(tmp_path: Path,
 def test_graph_output_in_a_missing_folder_is_refused(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "nonexist" / "a.dot"
-    assert main(["graph", "apple", "-o", str(target)]) != 0
+    assert main(["graph", "apple", "-o", str(target)]) == 2
     assert "nonexist" in capsys.readouterr().err
     assert not target.parent.exists()
 
@@ -312,7 +312,7 @@ def test_a_folder_of_mnist_format_files_is_not_called_full_mnist(
     first = capsys.readouterr().out.splitlines()[0]
     assert "full MNIST" not in first and "MNIST (" not in first
     assert f"{n_train} train / {n_test} test" in first
-    from layerwise.io import MODEL_FORMAT, read_safetensors
+    from layerwise.model_files import MODEL_FORMAT, read_safetensors
 
     _, meta = read_safetensors(model, MODEL_FORMAT)
     assert meta["data"] != "mnist"
@@ -326,7 +326,7 @@ def test_a_fashion_folder_given_with_the_default_data_is_called_fashion_mnist(
                  "--save", str(model)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert "Fashion-MNIST" in first
-    from layerwise.io import MODEL_FORMAT, read_safetensors
+    from layerwise.model_files import MODEL_FORMAT, read_safetensors
 
     _, meta = read_safetensors(model, MODEL_FORMAT)
     assert meta["data"] == "fashion-mnist"
@@ -416,3 +416,138 @@ def test_the_licence_the_readme_names_is_shipped() -> None:
     root = Path(__file__).resolve().parent.parent
     assert "MIT" in (root / "README.md").read_text()
     assert (root / "LICENSE").read_text().startswith("MIT License")
+
+
+# -- found by a hostile review after the first round ------------------------------------------
+def test_resume_does_not_write_its_checkpoint_over_another_runs(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a.ckpt", tmp_path / "b.ckpt"
+    assert main([*QUICK, "--checkpoint", str(a)]) == 0
+    assert main([*QUICK, "--checkpoint", str(b), "--seed", "3"]) == 0
+    before = b.read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(a), "--epochs", "2", "--checkpoint", str(b)]) == 2
+    assert "--checkpoint" in one_error_line(capsys.readouterr().err)
+    assert b.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["model", "text"])
+def test_a_checkpoint_is_never_written_over_another_file(kind: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "m.safetensors"
+    if kind == "model":
+        assert main([*QUICK, "--save", str(target)]) == 0
+    else:
+        target.write_text("my notes")
+    before = target.read_bytes()
+    capsys.readouterr()
+    assert main([*QUICK, "--checkpoint", str(target)]) == 2
+    one_error_line(capsys.readouterr().err)
+    assert target.read_bytes() == before
+
+
+def test_saving_onto_a_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ck = tmp_path / "run.ckpt"
+    assert main([*QUICK, "--checkpoint", str(ck)]) == 0
+    before = ck.read_bytes()
+    capsys.readouterr()
+    assert main([*QUICK, "--save", str(ck)]) == 2
+    assert "checkpoint" in one_error_line(capsys.readouterr().err)
+    assert ck.read_bytes() == before
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+def test_an_output_the_system_will_not_create_is_found_before_training(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*QUICK, "--save", "/proc/m.safetensors"]) == 2
+    captured = capsys.readouterr()
+    assert "dataset:" not in captured.out and "/proc" in one_error_line(captured.err)
+
+
+def test_a_write_that_fails_during_the_run_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    import layerwise.fileio
+
+    real = layerwise.fileio._fsync_file
+
+    def disk_full(path: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(layerwise.fileio, "_fsync_file", disk_full)
+    model = tmp_path / "m.safetensors"
+    assert main([*QUICK, "--save", str(model)]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert str(model) in line and "No space left" in line
+    assert not list(tmp_path.glob(".*.part"))
+    assert real is not disk_full
+
+
+def test_evaluate_refuses_a_model_with_another_number_of_classes(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from layerwise.model_files import save_model
+    from layerwise.networks import TwoLayerNet
+
+    for n in (5, 20):
+        model = tmp_path / f"m{n}.safetensors"
+        save_model(TwoLayerNet(784, 8, n, rng=0), model, {"data": "mnist-sample"})
+        assert main(["evaluate", str(model)]) == 1
+        assert f"{n} outputs" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_damaged_setting_in_a_checkpoint_is_blamed_on_the_file(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    ck = tmp_path / "run.ckpt"
+    assert main([*QUICK, "--checkpoint", str(ck)]) == 0
+    with open(ck, "rb") as f:
+        meta = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
+    for damage in ({"outputs": "garbage"}, {"lr": float("nan")}, {"epochs": 0}):
+        trainer = json.loads(meta["trainer"])
+        trainer["settings"].update(damage)
+        save_file(load_file(str(ck)), str(ck), metadata=dict(meta, trainer=json.dumps(trainer)))
+        capsys.readouterr()
+        assert main(["train", "--resume", str(ck)]) == 1, damage
+        line = one_error_line(capsys.readouterr().err)
+        assert str(ck) in line and "stored" in line, damage
+
+
+def test_saving_through_a_link_writes_the_file_it_points_at(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    real = tmp_path / "models" / "real.safetensors"
+    real.write_bytes(b"old")
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(real)
+    assert main([*QUICK, "--save", str(link)]) == 0
+    assert link.is_symlink() and real.read_bytes() != b"old"
+
+
+@pytest.mark.parametrize("flag", [["--lr", "0.1"], ["--init", "0.01"], ["--init", "std"], ["--optimizer", "sgd"],
+                                  ["--lr-schedule", "constant"]])
+def test_resume_accepts_a_flag_given_again_with_its_default(flag: list[str], tmp_path: Path) -> None:
+    ck = tmp_path / "run.ckpt"
+    assert main([*QUICK, "--checkpoint", str(ck)]) == 0
+    assert main(["train", "--resume", str(ck), "--epochs", "2", "--quiet", *flag]) == 0
+
+
+def test_resume_names_a_switch_without_a_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ck = tmp_path / "run.ckpt"
+    assert main([*QUICK, "--model", "mlp", "--hidden", "10", "--checkpoint", str(ck)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ck), "--batchnorm"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--batchnorm conflicts" in line and "without --batchnorm" in line and "True" not in line
+
+
+@pytest.mark.parametrize(("hidden", "message"), [("", "--hidden takes"), ("99999999999", "does not fit in memory")])
+def test_hidden_sizes_that_cannot_be_built_are_usage_errors(hidden: str, message: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*QUICK, "--hidden", hidden]) == 2
+    assert message in one_error_line(capsys.readouterr().err)
+
+
+def test_graph_errors_follow_the_common_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "nosuch"]) == 2
+    assert one_error_line(capsys.readouterr().err).startswith("layerwise: error: ")

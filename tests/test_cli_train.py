@@ -12,7 +12,7 @@ import pytest
 from _datasets_server import go_offline
 
 from layerwise.cli import main
-from layerwise.io import load_model
+from layerwise.model_files import load_model
 
 
 @pytest.fixture(autouse=True)

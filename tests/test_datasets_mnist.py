@@ -620,35 +620,57 @@ def test_auto_with_a_data_dir_never_falls_back_to_the_sample(tmp_path: Path) -> 
         resolve_auto(data_dir=tmp_path, try_download=False)
 
 
-def test_auto_with_an_empty_data_dir_that_cannot_download(tmp_path: Path) -> None:
-    folder = tmp_path / "empty"
-    folder.mkdir()
-    with pytest.raises(DataError) as info:
-        resolve_auto(data_dir=folder, timeout=1)
-    msg = str(info.value)
-    assert msg.startswith(f"{folder}: lacks train-images-idx3-ubyte.gz")
-    assert "could not be downloaded" in msg and "could not connect" in msg
-    assert list(folder.iterdir()) == []
-    with pytest.raises(DataError, match="downloads are off"):
-        resolve_auto(data_dir=folder, try_download=False)
-
-
-def test_auto_downloads_into_an_empty_data_dir(
+def test_auto_never_downloads_into_the_folder_the_user_named(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
 ) -> None:
-    serve_dataset(server, monkeypatch)
+    """Which data set would it be? `auto` with a data_dir takes what the folder holds, and a
+    download into it needs a name (a Fashion-MNIST folder with only its training files once
+    got MNIST's test files mixed in)."""
+    serve_dataset(server, monkeypatch)  # a download would succeed: it must not be tried
     folder = tmp_path / "mine"
     folder.mkdir()
-    name, reason = resolve_auto(data_dir=folder)
-    assert name == "mnist" and str(folder) in reason and "downloaded" in reason
-    assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES.values())
+    with pytest.raises(DataError) as info:
+        resolve_auto(data_dir=folder)
+    msg = str(info.value)
+    assert msg.startswith(f"{folder}: lacks train-images-idx3-ubyte.gz") and "--data NAME" in msg
+    assert list(folder.iterdir()) == [] and server.requests == []
+    make_dataset(folder, n_train=30, n_test=20)
+    (folder / NAMES["test_images"]).unlink()
+    with pytest.raises(DataError, match="lacks t10k-images-idx3-ubyte.gz"):
+        resolve_auto(data_dir=folder, splits=("test",))
+    assert server.requests == []
+
+
+def test_load_mnist_refuses_files_verified_as_another_data_set(tmp_path: Path) -> None:
+    fashion = Path("/usr/share/datasets/fashion-mnist")
+    if not fashion.is_dir():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    for name in ("mnist", "kmnist"):
+        with pytest.raises(DataError, match="'fashion-mnist'"):
+            load_mnist(name, data_dir=fashion, download=False)
+    (x, _), _ = load_mnist("fashion-mnist", data_dir=fashion)
+    assert x.shape == (60000, 784)
+
+
+def test_the_cache_variable_must_name_an_existing_folder(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERWISE_DATA", str(tmp_path / "typo" / "deeper"))
+    with pytest.raises(DataError, match="LAYERWISE_DATA=.*no such folder"):
+        load_split("kmnist", "test", progress=False)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_failed_download_leaves_no_empty_cache_folder(isolated: Path) -> None:
+    with pytest.raises(DataError):
+        load_split("kmnist", "test", progress=False)
+    assert not (isolated / "kmnist").exists()
 
 
 def test_cache_is_created_by_a_download(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch, isolated: Path
 ) -> None:
     serve_dataset(server, monkeypatch)
-    assert not isolated.exists()
+    assert not (isolated / "mnist").exists()
     load_split("mnist", "test", progress=False)
     assert sorted(p.name for p in (isolated / "mnist").iterdir()) == sorted(
         [NAMES["test_images"], NAMES["test_labels"]]

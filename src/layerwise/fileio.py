@@ -34,6 +34,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_writable",
+    "probe_writable",
     "remove_stale_parts",
     "TEMP_SUFFIX",
 ]
@@ -98,6 +99,35 @@ def remove_stale_parts(dest: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def probe_writable(dest: str | os.PathLike[str], what: str | None = None) -> Path:
+    """:func:`check_writable`, then really create and remove a temporary file beside ``dest``.
+
+    Permission bits do not tell everything (``/proc``, a full or read-only file system, root
+    who may "write" anywhere): a run checks its outputs this way before it starts, so that a
+    file it cannot write is found in a second, not after hours of training.
+    """
+    target = _through_links(check_writable(dest, what))
+    tmp = _temp_name(target)
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    except OSError as exc:
+        label = f"{what} {dest}" if what else str(dest)
+        raise OutputError(f"{label}: cannot create a file in {target.parent}: "
+                          f"{exc.strerror or exc}") from None
+    os.unlink(tmp)
+    return target
+
+
+def _through_links(target: Path) -> Path:
+    """Where writing ``target`` lands: a symbolic link is written through, as ``cp`` does, so
+    the file it points at gets the new contents and the link stays a link."""
+    if target.is_symlink():
+        real = Path(os.path.realpath(target))
+        check_writable(real, f"{target} (a link to)")
+        return real
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a new, empty temporary path beside ``dest``; on success rename it onto ``dest``.
@@ -105,13 +135,17 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     For writers that take a file name (safetensors, matplotlib). On any exception, a
     ``KeyboardInterrupt`` included, the temporary file is removed and ``dest`` is untouched.
     Raises :class:`~layerwise.errors.OutputError` before creating anything if ``dest``
-    cannot be written (see :func:`check_writable`).
+    cannot be written (see :func:`check_writable`), and also when writing fails on the way
+    (a full disk): the message names the file and the system's reason.
     """
-    target = check_writable(dest)
+    target = _through_links(check_writable(dest))
     tmp = _temp_name(target)
     # Not tempfile.mkstemp: its 0600 mode would stick to the final file. os.open with 0o666
     # lets the umask decide, as for any ordinary new file; O_EXCL still refuses to clobber.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot create a file in {target.parent}: {exc.strerror or exc}") from None
     mode = stat.S_IMODE(os.stat(tmp).st_mode)
     try:
         yield tmp
@@ -122,10 +156,22 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         _fsync_file(tmp)  # the data is on disk before the name points at it
         os.replace(tmp, target)
         _fsync_dir(target.parent)  # and the rename itself survives a crash
+    except OutputError:
+        _discard(tmp)
+        raise
+    except OSError as exc:  # ENOSPC, EIO...: the earlier file, if any, is intact
+        _discard(tmp)
+        raise OutputError(f"{dest}: could not be written ({exc.strerror or exc}); "
+                          "any earlier version of it is intact") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     remove_stale_parts(target)
+
+
+def _discard(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        tmp.unlink()
 
 
 def _fsync_file(path: Path) -> None:

@@ -54,6 +54,8 @@ def numerical_gradient(f: Callable[[Array], Any], x: Array, h: float | None = No
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
     if h is None:
         h = 1e-5 if x.dtype == np.float64 else 1e-2
+    elif isinstance(h, bool) or not isinstance(h, int | float) or not (h > 0 and math.isfinite(h)):
+        raise ConfigError(f"numerical_gradient: h must be a small positive number, got {h!r}")
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(*x.shape):
         old = x[idx].copy()

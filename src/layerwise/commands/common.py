@@ -86,7 +86,7 @@ def load_data(
     :class:`~layerwise.errors.ConfigError` for a contradiction such as ``--data mnist-sample
     --data-dir X``.
     """
-    from layerwise.datasets import identify, load_split, locate, resolve_auto
+    from layerwise.datasets import identify, load_mnist, load_split, locate, resolve_auto
 
     if name == "mnist-sample" and data_dir is not None:
         raise ConfigError(f"--data-dir {data_dir} does not apply to --data mnist-sample, which is "
@@ -102,9 +102,14 @@ def load_data(
         load_as = name
         if locate(name, data_dir, splits=splits) is None:
             note = " (just downloaded)"
-    loaded = {split: load_split(load_as, split, normalize=True, flatten=flatten,
-                                one_hot_label=False, data_dir=data_dir, progress=not quiet)
-              for split in splits}
+    if tuple(splits) == ("train", "test"):  # one call, so that a missing file is named with all
+        train, test = load_mnist(load_as, normalize=True, flatten=flatten, one_hot_label=False,
+                                 data_dir=data_dir, progress=not quiet)
+        loaded = {"train": train, "test": test}
+    else:
+        loaded = {split: load_split(load_as, split, normalize=True, flatten=flatten,
+                                    one_hot_label=False, data_dir=data_dir, progress=not quiet)
+                  for split in splits}
     folder = locate(load_as, data_dir, splits=splits)
     assert folder is not None  # load_split just found or fetched them
     source = identify(folder, splits=splits)

@@ -11,7 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from layerwise.commands.common import DATA_CHOICES, add_data_arguments, load_data, warn
-from layerwise.errors import ConfigError
+from layerwise.datasets.mnist import N_CLASSES
+from layerwise.errors import ConfigError, DataError
 
 __all__ = ["add_parser", "run", "confusion_matrix", "format_confusion"]
 
@@ -48,7 +49,7 @@ def _recorded_source(metadata: dict[str, str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerwise.io import MODEL_FORMAT, load_model, read_safetensors
+    from layerwise.model_files import MODEL_FORMAT, load_model, read_safetensors
 
     net = load_model(args.model)
     _, metadata = read_safetensors(args.model, MODEL_FORMAT)
@@ -73,10 +74,13 @@ def run(args: argparse.Namespace) -> int:
         warn(f"{args.model} was trained on {trained_on}; this is {data.description}, so the "
              "accuracy below is not on the data it was trained for")
     net.eval()
+    n_classes = int(net.predict(x_test[:1]).shape[1])
+    if n_classes != N_CLASSES:
+        raise DataError(f"{args.model}: the network has {n_classes} outputs, expected one per "
+                        f"class of the data ({N_CLASSES})")
     preds = np.concatenate([np.argmax(net.predict(x_test[i : i + 1000]), axis=1)
                             for i in range(0, len(x_test), 1000)])
     correct = int(np.sum(preds == t_test))
-    n_classes = int(net.predict(x_test[:1]).shape[1])
     print(f"test accuracy {correct / len(x_test):.4f} ({correct}/{len(x_test)})")
     print("confusion matrix:")
     print(format_confusion(confusion_matrix(t_test, preds, n_classes)))

@@ -4,8 +4,9 @@ Without ``-o`` the DOT text goes to stdout (pipe it into ``dot -Tsvg``); with ``
 suffix picks the format: ``.dot``, ``.svg`` or ``.png``.
 
 Exit codes: 0 done; 2 a usage error (unknown figure or suffix, an ``--x`` or ``--t`` the figure
-cannot use: NaN, infinite, out of range, too few or too many values); 1 the file cannot be
-written or Graphviz is missing. Each error is one line, ``layerwise graph: error: ...``.
+cannot use: NaN, infinite, out of range, too few or too many values; an output path that
+cannot be written); 1 writing failed on the way or Graphviz is missing. Each error is one
+line, ``layerwise: error: ...``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _error(message: object, code: int) -> int:
-    print(f"layerwise graph: error: {message}", file=sys.stderr)
+    print(f"layerwise: error: {message}", file=sys.stderr)
     return code
 
 
@@ -92,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from layerwise.graph.rendering import format_for, render
 
     if args.output is not None:
-        try:
-            format_for(args.output)  # fail on a bad suffix before computing anything
-        except ValueError as exc:
+        from layerwise.fileio import probe_writable
+
+        try:  # fail on a bad suffix or an unwritable path before computing anything
+            format_for(args.output)
+            probe_writable(args.output, "-o")
+        except (ValueError, OSError) as exc:  # ConfigError, OutputError
             return _error(exc, 2)
     try:
         x, t = _parse_numbers(args)
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     except LayerwiseError as exc:  # Graphviz missing, or the file cannot be written
         return _error(exc, 1)
     except OSError as exc:
-        print(f"layerwise graph: error: cannot write {args.output}: {exc}", file=sys.stderr)
+        print(f"layerwise: error: cannot write {args.output}: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {path}", file=sys.stderr)
     return 0

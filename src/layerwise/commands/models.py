@@ -42,11 +42,11 @@ def check_model_args(args: argparse.Namespace) -> str | None:
                             ("--weight-decay", args.weight_decay)):
             if value:
                 return f"{flag} needs --model mlp (--model {args.model} is the book's network as it is)"
-        if len(parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])) != 1:
+        if len(parse_hidden(_hidden_text(args))) != 1:
             return f"--model {args.model} has one hidden layer: give --hidden N, or use --model mlp"
     if args.model == "deep-cnn" and args.init is not None:
         return "--init does not apply to --model deep-cnn, which uses He initialisation as the book"
-    parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])  # raises ValueError with the message
+    parse_hidden(_hidden_text(args))  # raises ValueError with the message
     if args.init is not None:
         init = _init(args.init, 0.0)
         if isinstance(init, float):
@@ -74,12 +74,27 @@ def _init(text: str | None, default: str | float) -> str | float:
         return text
 
 
+def _hidden_text(args: argparse.Namespace) -> str:
+    """``--hidden`` as given (an empty value is an error, not the default), else the model's."""
+    return DEFAULT_HIDDEN[args.model] if args.hidden is None else str(args.hidden)
+
+
 def build_network(args: argparse.Namespace, input_shape: tuple[int, ...], n_classes: int,
                   rng: np.random.Generator) -> Any:
-    """The network for ``args.model``; ``input_shape`` is one sample's shape."""
+    """The network for ``args.model``; ``input_shape`` is one sample's shape. A network too
+    large for memory is a ConfigError naming --hidden."""
+    try:
+        return _build_network(args, input_shape, n_classes, rng)
+    except MemoryError as exc:
+        raise ConfigError(f"--hidden {_hidden_text(args)}: the network does not fit in memory "
+                          f"({str(exc).splitlines()[0] if str(exc) else 'MemoryError'})") from None
+
+
+def _build_network(args: argparse.Namespace, input_shape: tuple[int, ...], n_classes: int,
+                   rng: np.random.Generator) -> Any:
     from layerwise.networks import DeepConvNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 
-    hidden = parse_hidden(args.hidden or DEFAULT_HIDDEN[args.model])
+    hidden = parse_hidden(_hidden_text(args))
     input_size = int(np.prod(input_shape))
     if args.model == "simple-cnn":
         init = _init(args.init, 0.01)

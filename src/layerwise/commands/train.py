@@ -39,8 +39,8 @@ from layerwise.commands.models import (
 )
 from layerwise.datasets.mnist import IMAGE_SHAPE
 from layerwise.errors import ConfigError, DataError, OutputError, TrainingDiverged
-from layerwise.fileio import atomic_write_text, check_writable, remove_stale_parts
-from layerwise.io import save_model
+from layerwise.fileio import atomic_write_text, probe_writable, remove_stale_parts
+from layerwise.model_files import save_model
 from layerwise.schedules import parse_schedule
 from layerwise.trainer import EpochRecord, Trainer
 
@@ -187,24 +187,33 @@ def _same_path(a: str | None, b: str | None) -> bool:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Every output can be written, and no two share a file; raises before anything is done."""
+    """Every output can be written, no two share a file, and none would destroy a file of
+    another kind the user saved; raises before anything is done."""
     named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
     for key, path in named:
         try:
-            check_writable(path, _flag(key))
+            probe_writable(path, _flag(key))
         except OutputError as exc:  # a path given on the command line: a usage error
             raise ConfigError(str(exc)) from None
-    if args.resume is not None:
-        for key, path in named:
-            if key != "checkpoint" and _same_path(path, args.resume):
-                raise ConfigError(f"{_flag(key)} {path} is the checkpoint given to --resume: "
-                                  "writing it would destroy the checkpoint; give another path")
-    if args.resume is None and args.checkpoint is not None and Path(args.checkpoint).is_file():
-        epoch = _checkpoint_epoch(args.checkpoint)
-        if epoch is not None:
-            raise ConfigError(
-                f"--checkpoint {args.checkpoint} already holds a checkpoint ({epoch}); continue "
-                f"it with --resume {shlex.quote(args.checkpoint)}, or remove it to start a new run")
+    for key, path in named:
+        if args.resume is not None and _same_path(path, args.resume):
+            if key == "checkpoint":
+                continue  # carrying on writing the checkpoint resumed from
+            raise ConfigError(f"{_flag(key)} {path} is the checkpoint given to --resume: "
+                              "writing it would destroy the checkpoint; give another path")
+        if not Path(path).is_file():
+            continue
+        held = _checkpoint_epoch(path)
+        if key == "checkpoint":
+            what = f"a checkpoint ({held})" if held is not None else "a file that is not a checkpoint"
+            hint = (f"continue it with --resume {shlex.quote(path)}, or remove it to start a new run"
+                    if held is not None and args.resume is None else
+                    "give a new path, or remove the file")
+            raise ConfigError(f"--checkpoint {path} already holds {what}; a checkpoint is never "
+                              f"written over another file: {hint}")
+        if held is not None:
+            raise ConfigError(f"{_flag(key)} {path} is a checkpoint ({held}): writing the "
+                              f"{key} there would destroy it; give another path")
     for i, (key, path) in enumerate(named):
         for other, other_path in named[i + 1:]:
             if _same_path(path, other_path):
@@ -215,7 +224,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _checkpoint_epoch(path: str) -> str | None:
     """'epoch k of n' if ``path`` is a layerwise checkpoint ('damaged' if it is one that cannot
     be read), else None."""
-    from layerwise.trainer import CHECKPOINT_FORMAT, read_checkpoint
+    from layerwise.checkpoints import CHECKPOINT_FORMAT, read_checkpoint
 
     try:
         _, meta = read_checkpoint(path)
@@ -239,9 +248,75 @@ class RunPlan:
     data: LoadedData | None = None
 
 
+def _effective(key: str, value: Any, settings: dict[str, Any]) -> Any:
+    """What a setting means, so that a flag given again with its default value agrees with a
+    run that left it out (``--lr 0.1`` on an SGD run, ``--dropout 0``, ``--init std``)."""
+    model = settings.get("model") or RUN_SETTINGS["model"]
+    if value is None:
+        value = RUN_SETTINGS.get(key)
+    if key == "lr" and value is None:
+        return DEFAULT_LR[settings.get("optimizer") or DEFAULT_OPTIMIZER[model]]
+    if key == "optimizer" and value is None:
+        return DEFAULT_OPTIMIZER[model]
+    if key == "init":
+        if value in (None, "std"):
+            value = "he" if model == "mlp" else 0.01
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return value
+    if key in ("dropout", "weight_decay") and not value:
+        return 0.0
+    if key == "lr_schedule" and value in (None, "constant"):
+        return "constant"
+    if key == "hidden" and value is not None:
+        return str(value).replace(" ", "")
+    if key == "batchnorm":
+        return bool(value)
+    return value
+
+
+def _shown(key: str, value: Any, stored_side: bool = False) -> str:
+    """A setting as the flag that says it: '--lr 0.5', '--batchnorm', 'without --dropout'."""
+    flag = _flag(key)
+    if key == "batchnorm":
+        return ("with " if stored_side else "") + flag if value else f"without {flag}"
+    if value is None:
+        return f"without {flag} (its default)"
+    return ("with " if stored_side else "") + f"{flag} {value}"
+
+
+def _check_stored_settings(saved: dict[str, Any], where: str) -> None:
+    """The settings a checkpoint stores pass the same checks as flags; if not, the file is at
+    fault, not the user: a DataError naming it."""
+    stored = argparse.Namespace(**{key: saved.get(key) for key in RUN_SETTINGS})
+    for key, default in RUN_SETTINGS.items():
+        if getattr(stored, key) is None and default is not None:
+            setattr(stored, key, default)
+    for key in ("threads", "resume", "checkpoint", *OUTPUTS):
+        setattr(stored, key, None)
+    outputs = saved.get("outputs")
+    problem = None
+    if outputs is not None and not (isinstance(outputs, dict)
+                                    and all(isinstance(v, str | None) for v in outputs.values())):
+        problem = f"'outputs' is {outputs!r}, expected paths by flag"
+    else:
+        try:
+            if stored.model not in MODELS:
+                raise ConfigError(f"model {stored.model!r} is none of {', '.join(MODELS)}")
+            if stored.optimizer is not None and stored.optimizer not in OPTIMIZERS:
+                raise ConfigError(f"optimizer {stored.optimizer!r} is none of {', '.join(OPTIMIZERS)}")
+            _check_args(stored)
+        except (ConfigError, TypeError, AttributeError) as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise DataError(f"{where}: the run settings stored in this checkpoint are invalid "
+                        f"({problem}); it is damaged or was edited")
+
+
 def _restore(args: argparse.Namespace) -> RunPlan:
     """Fill ``args`` from the checkpoint named by ``--resume``, refusing conflicting flags."""
-    from layerwise.trainer import read_checkpoint
+    from layerwise.checkpoints import read_checkpoint
 
     _, meta = read_checkpoint(args.resume)
     try:
@@ -252,6 +327,7 @@ def _restore(args: argparse.Namespace) -> RunPlan:
         saved, done = None, 0
     if not isinstance(saved, dict):
         raise DataError(f"{args.resume}: this checkpoint was not written by `layerwise train`")
+    _check_stored_settings(saved, args.resume)
     for key in RUN_SETTINGS:
         given, stored = getattr(args, key), saved.get(key)
         if key == "epochs":
@@ -263,14 +339,15 @@ def _restore(args: argparse.Namespace) -> RunPlan:
         elif key == "data_dir":
             # The folder may have moved; the data itself is compared by fingerprint below.
             continue
-        elif given != stored:
-            was = f"without {_flag(key)} (its default)" if stored is None else f"with {_flag(key)} {stored}"
+        elif _effective(key, given, saved) != _effective(key, stored, saved):
             raise ConfigError(
-                f"{_flag(key)} {given} conflicts with {args.resume}, which was trained {was}; "
-                f"resume without {_flag(key)}, or start a new run")
+                f"{_shown(key, given)} conflicts with {args.resume}, which was trained "
+                f"{_shown(key, stored, stored_side=True)}; resume without {_flag(key)}, "
+                "or start a new run")
+    outputs = saved.get("outputs") or {}
     for key in OUTPUTS:
         if getattr(args, key) is None and key != "checkpoint":
-            setattr(args, key, saved.get("outputs", {}).get(key))
+            setattr(args, key, outputs.get(key))
     if args.checkpoint is None:
         args.checkpoint = args.resume  # carry on writing the checkpoint we resumed from
     stored_epochs = saved.get("epochs")
@@ -388,6 +465,9 @@ def run(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     net = build_network(args, tuple(x_train.shape[1:]), 10, rng)
+    # A ReLU before a max pooling runs after it, on a quarter of the values: a visible rewrite
+    # of the layer list (net.fuse()), with the same scores and gradients.
+    fused = [name for name in net.fuse().layers if "+" in name] if args.model in CNN_MODELS else []
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     optimizer = build_optimizer(args.optimizer, lr)
     iters = math.ceil(len(x_train) / args.batch_size)
@@ -424,6 +504,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
           f"{epochs} epochs ({iters} iterations each), seed {args.seed}, "
           f"{parallel.get_num_threads()} thread(s)")
+    if fused:
+        print(f"layers fused for speed (net.fuse(), same values): {', '.join(fused)}")
     if args.augment is not None:
         print(f"augmentation of every training batch: {trainer.augment!r}")
     if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):

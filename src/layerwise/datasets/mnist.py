@@ -25,6 +25,7 @@ from the digests the loader takes while reading (so asking costs no second read)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ import platformdirs
 from layerwise.datasets.catalog import DATASETS, IMAGE_SHAPE, N_CLASSES, SPLITS, DatasetSpec
 from layerwise.datasets.download import DEFAULT_TIMEOUT, download
 from layerwise.datasets.layout import check_folder, find_files, normalize_splits, split_keys
-from layerwise.datasets.source import identify, take_split
+from layerwise.datasets.source import identify, take_split, verified_as
 from layerwise.errors import ConfigError, DataError, DownloadError
 
 __all__ = [
@@ -185,9 +186,15 @@ def fetch(
     target = _download_dir(spec, data_dir)
     if not spec.mirrors:
         raise DataError(f"dataset {name!r} has no download mirrors; expected its files in {target}")
+    created = False
     if data_dir is None:
+        env = os.environ.get(ENV_DATA_DIR)
+        if env and not target.parent.is_dir():  # a folder the user named: never made up
+            raise DataError(f"{ENV_DATA_DIR}={env}: no such folder (create it, or unset "
+                            f"{ENV_DATA_DIR} to use {platformdirs.user_cache_dir('layerwise')})")
+        created = not target.exists()
         try:
-            target.mkdir(parents=True, exist_ok=True)  # the cache is ours to create
+            target.mkdir(parents=True, exist_ok=True)  # the cache's sub-folder is ours to create
         except OSError as exc:
             raise DataError(f"{target}: cannot create the cache folder: {exc.strerror or exc}") from exc
         check_folder(target)
@@ -196,10 +203,16 @@ def fetch(
         raise DataError(
             f"{target}: cannot download {', '.join(missing)} into this folder (permission denied)"
         )
-    for key in keys:
-        if key not in present:
-            f = spec.files[key]
-            download(spec.urls(key), target / f.name, f.sha256, progress, timeout=timeout)
+    try:
+        for key in keys:
+            if key not in present:
+                f = spec.files[key]
+                download(spec.urls(key), target / f.name, f.sha256, progress, timeout=timeout)
+    except BaseException:
+        if created:  # leave no empty folder behind a download that came to nothing
+            with contextlib.suppress(OSError):
+                target.rmdir()
+        raise
     return target
 
 
@@ -226,21 +239,21 @@ def _offline_help(
     lines = [
         f"could not load dataset {spec.name!r}: {_what_is_missing(spec, data_dir, keys)}, "
         f"and {cause}.",
-        f"To use it offline, put these files (gzip-compressed or not) in "
+        f"  To use it offline, put these files (gzip-compressed or not) in "
         f"{_download_dir(spec, data_dir)}:",
-        f"    {names}",
-        "or pass data_dir=<folder holding them> to load_mnist, or set "
-        f"{ENV_DATA_DIR}=<folder> so that <folder>/{spec.name}/ holds them.",
+        f"      {names}",
+        "  or name the folder holding them (data_dir=... in Python, --data-dir on the command "
+        f"line), or set {ENV_DATA_DIR}=<folder> so that <folder>/{spec.name}/ holds them.",
     ]
     if spec.mirrors:
-        lines.append(f"They are published at: {' or '.join(spec.mirrors)}")
+        lines.append(f"  They are published at: {' or '.join(spec.mirrors)}")
     if spec.apt_package:
         where = " or ".join(str(d) for d in spec.system_dirs)
         lines.append(
-            f"On Debian/Ubuntu: sudo apt-get install {spec.apt_package} (installs them in {where})."
+            f"  On Debian/Ubuntu: sudo apt-get install {spec.apt_package} (installs them in {where})."
         )
     if spec.name != "mnist-sample":
-        lines.append("The bundled 'mnist-sample' (4,000 + 1,000 MNIST digits) needs no download.")
+        lines.append("  The bundled 'mnist-sample' (4,000 + 1,000 MNIST digits) needs no download.")
     return "\n".join(lines)
 
 
@@ -275,6 +288,15 @@ def _read(folder: Path, spec: DatasetSpec, split: str) -> Split:
     if missing:
         raise DataError(f"{folder}: lacks {', '.join(missing)}: it vanished while loading")
     images, labels, digests = take_split(found[images_key], found[labels_key])
+    if spec.bundled_dir is None:
+        # A name is a claim about the files: refuse them when they are verified as another
+        # data set (Fashion-MNIST's files asked for as "mnist"). The digests were taken
+        # while reading, so this costs nothing more.
+        verified = verified_as(digests, split)
+        if verified is not None and verified != spec.name and not (
+                spec.name == "mnist" and verified == "mnist-sample"):
+            raise DataError(f"{folder}: asked for {spec.name!r}, but its {split} files are "
+                            f"{verified!r} (verified by SHA-256); ask for {verified!r}")
     if spec.bundled_dir is not None:
         for key, d in ((images_key, digests.images), (labels_key, digests.labels)):
             expected = spec.files[key].sha256
@@ -441,11 +463,10 @@ def resolve_auto(
 ) -> tuple[str, str]:
     """Pick the data for ``layerwise train --data auto``.
 
-    With ``data_dir``: what that folder holds, never anything else. If it holds none of the
-    files of ``splits``, full MNIST is downloaded into it (when ``try_download``); if it holds
-    some but not all, or the download fails, that is an error naming the folder and the missing
-    files. Without ``data_dir``: full MNIST if cached, installed or downloadable, else the
-    bundled sample.
+    With ``data_dir``: what that folder holds, never anything else and never a download (which
+    data set would it be?); a missing file is an error naming the folder and the file.
+    Without ``data_dir``: full MNIST if cached, installed or downloadable (``try_download``),
+    else the bundled sample.
 
     Parameters
     ----------
@@ -482,23 +503,14 @@ def resolve_auto(
         folder = Path(data_dir)
         check_folder(folder)
         present, missing = find_files(folder, keys)
-        downloaded = False
         if missing:
-            if present or not try_download:
-                why = "downloads are off" if not present else "it holds some of the files only"
-                raise DataError(f"{folder}: lacks {', '.join(missing)} ({why}); nothing else was searched")
-            try:
-                fetch("mnist", folder, progress=progress, timeout=timeout, splits=names)
-            except DownloadError as exc:
-                first = str(exc).splitlines()[-1].strip()
-                raise DataError(
-                    f"{folder}: lacks {', '.join(missing)}, and MNIST could not be downloaded "
-                    f"into it ({first})"
-                ) from exc
-            downloaded = True
+            # Which data set would a download be? The folder was named to say so: nothing is
+            # downloaded into it under `auto` (ask for one by name to download it there).
+            raise DataError(f"{folder}: lacks {', '.join(missing)}, which --data auto needs "
+                            "from the folder named; give --data NAME to download a data set into it")
         source = identify(folder, names)
         name = source.name if source.name is not None and source.name != "mnist-sample" else "mnist"
-        return name, source.describe() + (", just downloaded" if downloaded else "")
+        return name, source.describe()
     folder_found = locate("mnist", None, names)
     if folder_found is not None:
         return "mnist", identify(folder_found, names).describe()

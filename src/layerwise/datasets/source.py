@@ -280,6 +280,15 @@ def _file_status(digests: IdxDigests, key: str, spec_name: str) -> bool | None:
     return None
 
 
+def verified_as(digests: _SplitDigests, split: str) -> str | None:
+    """The catalog name whose ``split`` files these are, verified by SHA-256; None if none."""
+    for spec_name in DATASETS:
+        if (_file_status(digests.images, SPLITS[split][0], spec_name),
+                _file_status(digests.labels, SPLITS[split][1], spec_name)) == (True, True):
+            return spec_name
+    return None
+
+
 def identify(
     folder: str | os.PathLike[str], splits: str | Sequence[str] = ("train", "test")
 ) -> DataSource:
@@ -320,16 +329,15 @@ def identify(
     split_names: dict[str, str | None] = {}
     unverifiable: dict[str, tuple[str, ...]] = {}
     for split, d in per_split.items():
-        split_names[split] = None
+        split_names[split] = verified_as(d, split)
         maybe = []
         for spec_name, candidate in DATASETS.items():
+            if split_names[split] is not None:
+                break
             status = (
                 _file_status(d.images, SPLITS[split][0], spec_name),
                 _file_status(d.labels, SPLITS[split][1], spec_name),
             )
-            if status == (True, True):
-                split_names[split] = spec_name
-                break
             if False not in status and d.count == candidate.n_images(split):
                 maybe.append(spec_name)  # nothing contradicts it, nothing can confirm it
         if split_names[split] is None:
