@@ -74,3 +74,16 @@ def test_save_model_refuses_what_load_model_would_refuse(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
     save_model(good, tmp_path / "ok.safetensors", {"note": {"any": "json"}})
     assert load_model(tmp_path / "ok.safetensors").params["W1"].shape == (4, 3)
+
+
+def test_accuracy_refuses_targets_that_do_not_fit_instead_of_counting_wrong() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=0)
+    x, t = np.zeros((6, 4), np.float32), np.array([0, 1, 0, 1, 0, 1])
+    assert 0.0 <= net.accuracy(x, t) <= 1.0
+    assert net.accuracy(x, np.eye(2)[t]) == net.accuracy(x, t)
+    with pytest.raises(lw.ShapeError):
+        net.accuracy(x, t[:, None])  # (N, 1) labels
+    with pytest.raises(lw.ConfigError, match="labels must lie in"):
+        net.accuracy(x, t + 5)
+    with pytest.raises(lw.ShapeError):
+        net.accuracy(x, np.eye(3)[t])  # one-hot rows of 3 classes for 2 outputs

@@ -64,6 +64,10 @@ class RandomShift(_ImageTransform):
         super().__init__(image_shape)
         if max_shift < 0:
             raise ConfigError(f"RandomShift: max_shift must be at least 0, got {max_shift}")
+        if self.image_shape is not None and max_shift >= min(self.image_shape[-2:]):
+            # a shift of the whole image or more leaves only the fill: no image at all
+            raise ConfigError(f"RandomShift: max_shift must be smaller than the images "
+                              f"{self.image_shape[-2]}x{self.image_shape[-1]}, got {max_shift}")
         self.max_shift = int(max_shift)
         self.fill = fill
 

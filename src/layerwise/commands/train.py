@@ -152,7 +152,8 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.eval_train_samples is not None and args.eval_train_samples < 1:
         raise ConfigError(f"--eval-train-samples must be at least 1, got {args.eval_train_samples}")
     for flag, value, parse in (("--lr-schedule", args.lr_schedule, parse_schedule),
-                               ("--augment", args.augment, parse_augment)):
+                               ("--augment", args.augment,
+                                lambda spec: parse_augment(spec, (1, *IMAGE_SHAPE)))):
         if value is not None:
             try:
                 parse(value)

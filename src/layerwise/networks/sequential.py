@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from layerwise import parallel
 from layerwise.errors import ConfigError
+from layerwise.functions import check_targets
 from layerwise.layers.base import Array, Layer, LossLayer, floating_dtype, real_number
 from layerwise.layers.fused import fuse_relu_pool
 from layerwise.networks.config import (
@@ -180,7 +181,10 @@ class Sequential:
         for i in starts:
             y = self.predict(x[i : i + step])
             target = t[i : i + step]
-            labels = target if target.ndim == 1 else np.argmax(target, axis=1)
+            if target.ndim == 2 and target.shape == y.shape:
+                labels = np.argmax(target, axis=1)
+            else:  # labels (N,) in [0, C); any other shape is a ShapeError, not a wrong count
+                labels, _ = check_targets("accuracy", y.shape, target, kind="labels")
             correct += int(np.sum(np.argmax(y, axis=1) == labels))
             if with_loss:
                 total_loss += self.last_layer.forward(y, target) * y.shape[0]

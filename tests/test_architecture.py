@@ -1,0 +1,90 @@
+"""Issue 18: the book's code in front, the speed behind. The teaching files stay free of the
+fast engine's concerns, Sequential stays small, and the package has no import cycle."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "layerwise"
+SPEED_WORDS = re.compile(r"thread|blas|shard|workspace|memory layout|batch-last|contiguous|openblas",
+                         re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", sorted([*PACKAGE.glob("layers/*.py"), *PACKAGE.glob("networks/*.py")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_teaching_files_do_not_mention_the_fast_engine(path: Path) -> None:
+    hits = [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1)
+            if SPEED_WORDS.search(line)]
+    assert not hits, "\n".join(hits)
+
+
+def test_sequential_stays_small() -> None:
+    assert len((PACKAGE / "networks" / "sequential.py").read_text().splitlines()) <= 360
+
+
+def _module_name(path: Path) -> str:
+    parts = ["layerwise", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The package's modules that ``path`` imports at module level or inside functions
+    (``TYPE_CHECKING`` blocks aside: they never run)."""
+    tree = ast.parse(path.read_text())
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            names = []
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != me and name != "layerwise":
+                found.add(name)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {name: _imports(path, set(files)) for name, path in files.items()}
+    # a package's __init__ importing its own submodules is how packages work, not a cycle
+    for name in graph:
+        graph[name] = {dep for dep in graph[name] if not dep.startswith(name + ".")}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def walk(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                walk(dep, [*stack, dep])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name, [name])
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
