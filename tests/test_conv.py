@@ -3,7 +3,6 @@ gradient checks over a sweep of strides, paddings and kernel sizes, clear errors
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,19 +11,8 @@ from layer_cases import _window
 
 import layerwise as lw
 import layerwise.fast.conv as fast_conv
-from layerwise import fast
 from layerwise.conv_utils import _Geometry, col2im_t, im2col_t
 from layerwise.fast.conv import col2im_bl, windows_bl
-
-
-@pytest.fixture(params=["fast", "reference"])
-def path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test with :mod:`layerwise.fast` enabled, then disabled (the book's code)."""
-    if request.param == "reference":
-        with fast.disabled():
-            yield request.param
-    else:
-        yield request.param
 
 
 def _geometry(rng: np.random.Generator) -> dict[str, Any]:

@@ -5,7 +5,6 @@ harness through tests/layer_cases.py; here a longer sweep.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,16 +14,6 @@ from layer_cases import _distinct, _window
 import layerwise as lw
 from layerwise import fast
 from layerwise.fast.pool import non_overlapping
-
-
-@pytest.fixture(params=["fast", "reference"])
-def path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test with :mod:`layerwise.fast` enabled, then disabled (the book's code)."""
-    if request.param == "reference":
-        with fast.disabled():
-            yield request.param
-    else:
-        yield request.param
 
 
 def _channel_major(x: np.ndarray) -> np.ndarray:
