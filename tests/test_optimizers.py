@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import layerwise as lw
+from layerwise import fast
 from layerwise import optimizers as opt
 
 # Two steps on one parameter W = [1, -2] with gradients g1 then g2; the expected values
@@ -419,18 +421,17 @@ def _subnormals(arr: np.ndarray) -> int:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("make", "decayed"), [
-    (lambda: opt.Momentum(lr=0.01, momentum=0.9), {"v.W"}),
-    (lambda: opt.Nesterov(lr=0.01, momentum=0.9), {"v.W"}),
-    (lambda: opt.RMSprop(lr=0.01, decay_rate=0.5), {"h.W"}),
-    (lambda: opt.Adam(lr=0.01), {"m.W"}),  # m decays by beta1 = 0.9, v by 0.999 (slowly)
-    (lambda: opt.Adam(lr=0.01, beta1=0.5, beta2=0.5), {"m.W", "v.W"}),
+    (lambda **kw: opt.Momentum(lr=0.01, momentum=0.9, **kw), {"v.W"}),
+    (lambda **kw: opt.Nesterov(lr=0.01, momentum=0.9, **kw), {"v.W"}),
+    (lambda **kw: opt.RMSprop(lr=0.01, decay_rate=0.5, **kw), {"h.W"}),
+    (lambda **kw: opt.Adam(lr=0.01, **kw), {"m.W"}),  # m decays by beta1 = 0.9, v by 0.999 (slowly)
+    (lambda **kw: opt.Adam(lr=0.01, beta1=0.5, beta2=0.5, **kw), {"m.W", "v.W"}),
 ], ids=["momentum", "nesterov", "rmsprop", "adam", "adam-fast-decay"])
 def test_decaying_state_is_flushed_before_it_turns_subnormal(
-        make: Callable[[], opt.Optimizer], decayed: set[str], dtype: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        make: Callable[..., opt.Optimizer], decayed: set[str], dtype: Any, path: str) -> None:
     """A gradient that stops (a pixel never on again) lets the state decay geometrically. The
     optimizer sets entries below tiny_threshold to zero, so none is ever subnormal (slow on
-    x86), and the parameters come out exactly as without the flush."""
+    x86), and the parameters come out exactly as without the flush, on either path."""
     steps = 1100 if dtype == np.float32 else 8000  # through the subnormal range of the dtype
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal((3, 4)).astype(dtype)
@@ -438,9 +439,7 @@ def test_decaying_state_is_flushed_before_it_turns_subnormal(
     zero = np.zeros((3, 4), dtype=dtype)
 
     def run(flush: bool) -> tuple[np.ndarray, int, opt.Optimizer]:
-        optimizer = make()
-        if not flush:
-            monkeypatch.setattr(optimizer, "_flush_tiny", lambda *a, **k: None)
+        optimizer = make(flush_subnormals=flush)
         params = {"W": w0.copy()}
         worst = 0
         for i in range(steps):
@@ -473,3 +472,72 @@ def test_flush_period_keeps_the_state_far_above_the_subnormals() -> None:
         assert 1 <= period <= 64
         assert decay**period >= 2.0**-12 or period == 1  # shrinks by at most 2**-12 in between
     assert opt.flush_period(0.9) == 64 and opt.flush_period(0.5) == 12
+
+
+# -- the fast path and the reference rules agree -------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: opt.SGD(lr=0.1),
+    lambda: opt.Momentum(lr=0.05, momentum=0.9),
+    lambda: opt.Nesterov(lr=0.05, momentum=0.8),
+    lambda: opt.AdaGrad(lr=0.05),
+    lambda: opt.RMSprop(lr=0.01, decay_rate=0.5),
+    lambda: opt.Adam(lr=0.01, weight_decay=0.01, clip_norm=50.0),
+], ids=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_updates_equal_the_reference_rules(make: Callable[[], opt.Optimizer], dtype: Any) -> None:
+    """Every optimizer, run with layerwise.fast on and off, on parameters small and large
+    (blocked and split across threads by fast.optimizers), C-ordered and not."""
+    from layerwise import parallel
+    from layerwise.fast import optimizers as fast_optimizers
+
+    assert fast_optimizers.kernel_for(make()) is not None
+    big = 2 * fast_optimizers.PARALLEL_MIN_PART + 1000  # two parts, each over one block
+    assert big > fast_optimizers.UPDATE_BLOCK
+
+    def run(use_fast: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        r = np.random.default_rng(7)
+        params = {"W": r.standard_normal(big).astype(dtype),
+                  "T": np.asarray(r.standard_normal((40, 30)).astype(dtype).T),  # F-ordered
+                  "b": r.standard_normal(30).astype(dtype)}
+        o = make()
+        with contextlib.nullcontext() if use_fast else fast.disabled():
+            for step in range(6):
+                grads = {k: (r.standard_normal(p.shape) * (step % 3)).astype(dtype)
+                         for k, p in params.items()}
+                o.update(params, grads)
+        return params, o.state_dict()
+
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        fast_p, fast_s = run(True)
+        ref_p, ref_s = run(False)
+    finally:
+        parallel.set_num_threads(before)
+    tol = {"rtol": 2e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    for k in ref_p:
+        np.testing.assert_allclose(fast_p[k], ref_p[k], err_msg=k, **tol)
+    assert fast_s.keys() == ref_s.keys()
+    for k, v in ref_s.items():
+        np.testing.assert_allclose(fast_s[k], v, err_msg=k, **tol)
+
+
+def test_a_rule_of_ones_own_runs_its_update_one_even_when_fast() -> None:
+    from layerwise.fast import optimizers as fast_optimizers
+
+    class Halving(opt.SGD):
+        def update_one(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
+            param *= 0.5
+
+    o = Halving(lr=0.1)
+    assert fast_optimizers.kernel_for(o) is None
+    params = {"W": np.ones(3)}
+    o.update(params, {"W": np.ones(3)})
+    np.testing.assert_array_equal(params["W"], 0.5)
+
+
+def test_flush_subnormals_is_an_option_shown_when_off() -> None:
+    assert opt.Adam().flush_subnormals
+    assert "flush_subnormals=False" in repr(opt.Adam(flush_subnormals=False))
+    assert "flush_subnormals" not in repr(opt.Adam())

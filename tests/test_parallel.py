@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import layerwise as lw
-import layerwise.optimizers as opt_mod
+import layerwise.fast.optimizers as fast_optimizers
 from layerwise import parallel
 from layerwise.layers.base import Layer
 from layerwise.trainer import Trainer
@@ -257,8 +257,8 @@ def test_trainer_with_threads_matches_one_thread(monkeypatch: pytest.MonkeyPatch
 def test_updates_in_parts_are_bitwise_those_of_one_pass(cls: Any, dtype: Any, monkeypatch: pytest.MonkeyPatch,
                                                         spy: list[int]) -> None:
     def run(threads: int, part: int, block: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        monkeypatch.setattr(opt_mod, "PARALLEL_MIN_PART", part)
-        monkeypatch.setattr(opt_mod, "UPDATE_BLOCK", block)
+        monkeypatch.setattr(fast_optimizers, "PARALLEL_MIN_PART", part)  # public knobs
+        monkeypatch.setattr(fast_optimizers, "UPDATE_BLOCK", block)
         parallel.set_num_threads(threads)
         r = np.random.default_rng(4)
         params = {"W": r.standard_normal((37, 29)).astype(dtype), "b": r.standard_normal(29).astype(dtype)}

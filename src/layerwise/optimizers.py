@@ -16,21 +16,30 @@ and ``v``) is a flat dict from :meth:`Optimizer.state_dict`, arrays keyed ``"<sl
 key>"`` (``"m.W1"``), ready for safetensors; :meth:`Optimizer.load_state_dict` restores it
 with strict checking. State arrays have the parameter's dtype: float32 stays float32.
 State entries that decay below :func:`tiny_threshold` (about 1e-31 in float32) are set to
-zero every few updates, so that they never become subnormal numbers, which are slow on many CPUs.
+zero every few updates by the state hook :func:`flush_subnormals` (option
+``flush_subnormals``, on by default), so that they never become subnormal numbers, which are
+slow on many CPUs.
+
+Each rule is its ``update_one(key, param, grad)``, the formula for one parameter, in order of
+increasing complexity at the end of this file. The base class's ``update`` runs the checks,
+the hooks and the loop; when :func:`layerwise.fast.enabled`, one branch of it hands the whole
+update to :mod:`layerwise.fast.optimizers` instead (the same rules without temporaries, in
+cache-sized blocks, large parameters in parts on several threads), with the same numbers up to
+float rounding.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Protocol
 
 import numpy as np
 
-from layerwise import parallel
+from layerwise import fast
 from layerwise.errors import ConfigError, ShapeError
+from layerwise.fast import optimizers as fast_optimizers
 from layerwise.layers.base import Array
 
 __all__ = [
@@ -48,6 +57,8 @@ __all__ = [
     "global_norm",
     "tiny_threshold",
     "flush_period",
+    "flush_subnormals",
+    "HasParams",
     "StateValue",
 ]
 
@@ -155,48 +166,41 @@ def flush_period(decay: float) -> int:
     return max(1, min(64, int(12 * math.log(2) / -math.log(decay))))
 
 
-#: A parameter is updated in parts on several threads (:mod:`layerwise.parallel`) only from
-#: this many entries per part. Element-wise updates are limited by memory more than by
-#: arithmetic, so a second core helps only large ones. Measured, Adam on float32 inside
-#: SimpleConvNet's training loop: its 432,000-entry weight took 1.25 ms on one thread and
-#: 1.06 ms on two; on its own, with everything in cache, 0.78 and 0.76 ms (2**20 entries:
-#: 1.9 and 1.5 ms; 2**22: 11 and 6.8 ms).
-PARALLEL_MIN_PART = 1 << 17
-#: A long element-wise update runs over blocks of at most this many entries, so that the
-#: block of the parameter, gradient and state stays in the CPU's cache between the rule's
-#: passes (Adam makes about ten): 432,000 float32 in one go took 1.09 ms, in blocks of 2**17
-#: 0.77 ms (blocks of 2**13 are slower again: the per-call overhead takes over).
-UPDATE_BLOCK = 1 << 17
+def flush_subnormals(optimizer: Optimizer) -> None:
+    """The state hook that keeps decaying state out of the subnormal numbers (on by default;
+    ``flush_subnormals=False`` turns it off).
 
-
-_PART_SCRATCH = threading.local()  # per thread: work buffers for parts of a parameter
-
-
-class _Part(str):
-    """The key of one contiguous part ``[lo, hi)`` of the flattened parameter ``base``:
-    :meth:`Optimizer._slot` hands out the matching part of the whole
-    parameter's state (and :meth:`Optimizer._scratch` a work buffer of the part's length), so
-    an element-wise ``_update_one`` updates each part exactly as it would the whole."""
-
-    base: str
-    lo: int
-    hi: int
-
-    def __new__(cls, base: str, lo: int, hi: int) -> _Part:
-        part = super().__new__(cls, base)
-        part.base, part.lo, part.hi = base, lo, hi
-        return part
+    A state entry whose gradient stays zero (a pixel that is rarely on, a unit that went dead)
+    shrinks by its decay factor every step into the subnormal range, and arithmetic that makes
+    subnormal numbers runs up to 50x slower on many x86 CPUs (measured on the development
+    machine: 78,400 float32 multiplied in 7 us when normal, 340 us when subnormal; the Adam
+    MLP's update took 2.5x longer from its second epoch on). So every :func:`flush_period`
+    steps, entries of the slots the rule lists in :meth:`Optimizer.decaying` whose magnitude is
+    below :func:`tiny_threshold` are set to zero. Entries this small change no parameter that is
+    not itself within about 1e-16 of zero: this is what a CPU's flush-to-zero mode does, without
+    changing a process-wide setting. The pass is so rare that it costs next to nothing, yet
+    frequent enough that an entry below the threshold is zeroed before it can decay by more than
+    ``2**-12`` (it stays ``2**11`` times above the subnormal range).
+    """
+    for slot, decay in optimizer.decaying().items():
+        if decay <= 0.0 or optimizer.t % flush_period(decay):
+            continue
+        for arr in optimizer.state[slot].values():
+            np.multiply(arr, np.abs(arr) >= tiny_threshold(arr.dtype), out=arr)  # 0 * subnormal is 0
 
 
 # -- the base class -------------------------------------------------------------------------------
 class Optimizer:
     """Base class: hooks, the ``update`` loop, per-parameter state and its (de)serialisation.
 
-    Subclasses list their per-parameter state arrays in ``slot_names`` and implement
-    :meth:`_update_one`, which must change ``param`` in place. A subclass whose rule is
-    element-wise (each entry's update reads only that entry of the parameter, gradient and
-    state) says so with ``elementwise = True``; then large parameters are updated in parts on
-    several threads (:mod:`layerwise.parallel`), with the same result.
+    A rule lists its per-parameter state arrays in ``slot_names`` and implements
+    :meth:`update_one`, which changes one ``param`` in place (DeZero's ``update_one``). The
+    rest is here: :meth:`update` checks its arguments, runs the gradient hooks, counts the step
+    and calls ``update_one`` for every parameter, then runs :func:`flush_subnormals`.
+
+    When :func:`layerwise.fast.enabled` (the default) and :mod:`layerwise.fast.optimizers` has
+    a kernel for the rule, that kernel updates all parameters instead (in blocks, large ones
+    in parts on several threads), with the same numbers up to float rounding.
 
     Parameters
     ----------
@@ -208,10 +212,12 @@ class Optimizer:
         Clip the global gradient norm to this value (see :class:`ClipGradNorm`).
     hooks : iterable of callables ``hook(params, grads) -> grads``, optional
         Further gradient hooks, applied first, in order.
+    flush_subnormals : bool, optional
+        Zero decaying state before it turns subnormal (default ``True``; see
+        :func:`flush_subnormals`). The parameters come out the same either way.
     """
 
     slot_names: tuple[str, ...] = ()
-    elementwise = False
 
     def __init__(
         self,
@@ -220,11 +226,13 @@ class Optimizer:
         weight_decay: float = 0.0,
         clip_norm: float | None = None,
         hooks: Iterable[GradHook] = (),
+        flush_subnormals: bool = True,
     ) -> None:
         self.lr = lr
         self.weight_decay = _non_negative("weight_decay value", weight_decay)
         self.clip_norm = None if clip_norm is None else ClipGradNorm(clip_norm).max_norm
         self.hooks: list[GradHook] = list(hooks)
+        self.flush_subnormals = bool(flush_subnormals)
         self.t = 0  # number of updates so far (the book's Adam calls it ``iter``)
         self.state: dict[str, dict[str, Array]] = {slot: {} for slot in self.slot_names}
 
@@ -255,6 +263,49 @@ class Optimizer:
     # -- updating ------------------------------------------------------------------------------
     def update(self, params: MutableMapping[str, Array], grads: Mapping[str, Array]) -> None:
         """Update every array of ``params`` in place from ``grads`` (same keys) (book §6.1)."""
+        current, g = self._checked(params, grads)
+        if self.hooks or self.clip_norm is not None or self.weight_decay:
+            for hook in self._pipeline():
+                g = hook(current, g)
+            self._check_shapes(current, g, "gradient after the hooks")
+        self._check_state(current)
+        # every check done: from here on nothing fails half-way
+        self.t += 1
+        kernel = fast_optimizers.kernel_for(self) if fast.enabled() else None
+        if kernel is not None:
+            fast_optimizers.update(self, kernel, current, g)
+        else:
+            for k, p in current.items():
+                self.update_one(k, p, g[k].astype(p.dtype, copy=False))
+        if self.flush_subnormals:
+            flush_subnormals(self)
+
+    def update_one(self, key: str, param: Array, grad: Array) -> None:  # pragma: no cover
+        """The rule: update ``param`` (parameter ``key``) in place from ``grad`` (its dtype)."""
+        raise NotImplementedError
+
+    def decaying(self) -> dict[str, float]:
+        """The state slots that shrink geometrically while the gradient is zero, each with its
+        factor per step (for :func:`flush_subnormals`); none by default."""
+        return {}
+
+    def slot(self, slot: str, key: str, param: Array) -> Array:
+        """State array ``slot`` of parameter ``key``: zeros at first, then kept (in its dtype)."""
+        table = self.state[slot]
+        arr = table.get(key)
+        if arr is None:
+            arr = table[key] = np.zeros_like(param)
+        elif arr.dtype != param.dtype:
+            arr = table[key] = arr.astype(param.dtype)
+        return arr
+
+    def step(self, network: HasParams) -> None:
+        """``update(network.params, network.grads)``: apply the last ``gradient`` call's result."""
+        self.update(network.params, network.grads)
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _checked(self, params: MutableMapping[str, Array],
+                 grads: Mapping[str, Array]) -> tuple[dict[str, Array], dict[str, Array]]:
         current: dict[str, Array] = {}
         g: dict[str, Array] = {}
         missing = []
@@ -272,50 +323,7 @@ class Optimizer:
         if missing:
             raise KeyError(f"{self.name}.update: no gradient for parameter(s) {missing}")
         self._check_shapes(current, g, "gradient")
-        if self.hooks or self.clip_norm is not None or self.weight_decay:
-            for hook in self._pipeline():
-                g = hook(current, g)
-            self._check_shapes(current, g, "gradient after the hooks")
-        for k, p in current.items():
-            for slot in self.slot_names:
-                arr = self.state[slot].get(k)
-                if arr is not None and arr.shape != p.shape:
-                    raise ShapeError(
-                        f"{self.name}: state {slot}.{k} has shape {arr.shape} but parameter {k!r} "
-                        f"has shape {p.shape}"
-                    )
-        # every check done: from here on nothing fails half-way
-        self.t += 1
-        threads = 1 if parallel.in_worker() else parallel.get_num_threads()
-        for k, p in current.items():
-            gk = g[k]
-            if gk.dtype != p.dtype:
-                gk = gk.astype(p.dtype)
-            parts = min(threads, p.size // PARALLEL_MIN_PART)
-            if not self.elementwise or not p.flags.c_contiguous or (parts < 2 and p.size <= UPDATE_BLOCK):
-                self._update_one(k, p, gk)
-            else:
-                self._update_in_parts(k, p, gk, max(parts, 1))
-
-    def _update_in_parts(self, key: str, param: Array, grad: Array, parts: int) -> None:
-        """:meth:`_update_one` on ``parts`` contiguous parts of ``param``, one per thread,
-        each done in blocks of at most :data:`UPDATE_BLOCK` entries."""
-        for slot in self.slot_names:  # whole-parameter state first, so no thread creates it
-            arr = self._slot(slot, key, param)
-            if not arr.flags.c_contiguous:
-                self.state[slot][key] = np.ascontiguousarray(arr)
-        flat_p, flat_g = param.reshape(-1), grad.reshape(-1)
-        n = flat_p.size
-        bounds = [n * i // parts for i in range(parts + 1)]
-
-        def part(i: int) -> None:
-            start, stop = bounds[i], bounds[i + 1]
-            blocks = -(-(stop - start) // UPDATE_BLOCK)
-            edges = [start + (stop - start) * j // blocks for j in range(blocks + 1)]
-            for lo, hi in zip(edges, edges[1:], strict=False):
-                self._update_one(_Part(key, lo, hi), flat_p[lo:hi], flat_g[lo:hi])
-
-        parallel.run_sharded(part, parts)
+        return current, g
 
     def _check_shapes(self, params: dict[str, Array], grads: dict[str, Array], what: str) -> None:
         # before the hooks too: weight decay's g + rate * W would broadcast a wrong shape away
@@ -326,74 +334,15 @@ class Optimizer:
                     f"parameter has {p.shape}"
                 )
 
-    def step(self, network: HasParams) -> None:
-        """``update(network.params, network.grads)``: apply the last ``gradient`` call's result."""
-        self.update(network.params, network.grads)
-
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def _scratch(self, key: str, param: Array, dtype: Any = None) -> Array:
-        """A work buffer shaped like ``param``, of ``param``'s dtype unless ``dtype`` is given
-        (not state: never saved, reused every step)."""
-        scratch: dict[tuple[str, str], Array] = self.__dict__.setdefault("_scratch_buffers", {})
-        dt = param.dtype if dtype is None else np.dtype(dtype)
-        if isinstance(key, _Part):
-            # a block-sized buffer of the calling thread, which updates one part at a time:
-            # reused for every part, it stays in cache, where a whole-parameter buffer would not
-            n = key.hi - key.lo
-            mine: dict[str, Array] = _PART_SCRATCH.__dict__.setdefault("buffers", {})
-            buf = mine.get(dt.str)
-            if buf is None or buf.size < n:
-                buf = mine[dt.str] = np.empty(max(n, UPDATE_BLOCK), dtype=dt)
-            part: Array = buf[:n]
-            return part
-        buf = scratch.get((key, dt.str))
-        if buf is None or buf.shape != param.shape:
-            buf = scratch[key, dt.str] = np.empty(param.shape, dtype=dt)
-        return buf
-
-    def _flush_tiny(self, key: str, arr: Array, decay: float, signed: bool = True) -> None:
-        """Set the entries of the state array ``arr`` whose magnitude is below
-        :func:`tiny_threshold` to zero, in place, every few steps (``signed=False`` when
-        ``arr`` is never negative, which saves a pass).
-
-        A state entry whose gradient stays zero (a pixel that is rarely on, a unit that went
-        dead) shrinks by ``decay`` per step into the subnormal range, and arithmetic that makes
-        subnormal numbers runs up to 50x slower on many x86 CPUs (measured on the development
-        machine: 78,400 float32 multiplied in 7 us when normal, 340 us when subnormal; the Adam
-        MLP's update took 2.5x longer from its second epoch on). Entries this small change no
-        parameter that is not itself within about 1e-16 of zero: this is what a CPU's
-        flush-to-zero mode does, without changing a process-wide setting.
-
-        The pass runs every :func:`flush_period` steps, so rarely that it costs next to
-        nothing, yet often enough that an entry below the threshold is zeroed before it can
-        decay by more than ``2**-12`` (it stays ``2**11`` times above the subnormal range).
-        """
-        if decay <= 0.0 or self.t % flush_period(decay):
-            return
-        limit = tiny_threshold(arr.dtype)
-        keep = self._scratch(key, arr, np.bool_)
-        if signed:
-            mag = self._scratch(key, arr)
-            np.abs(arr, out=mag)
-            np.greater_equal(mag, limit, out=keep)
-        else:
-            np.greater_equal(arr, limit, out=keep)
-        np.multiply(arr, keep, out=arr)  # 0 * a subnormal is 0, with no slow path
-
-    def _slot(self, slot: str, key: str, param: Array) -> Array:
-        """State array ``slot`` of parameter ``key``: zeros at first, then kept (in its dtype)."""
-        table = self.state[slot]
-        if isinstance(key, _Part):  # created whole by _update_in_parts
-            part: Array = table[key.base].reshape(-1)[key.lo : key.hi]
-            return part
-        arr = table.get(key)
-        if arr is None:
-            arr = table[key] = np.zeros_like(param)
-        elif arr.dtype != param.dtype:
-            arr = table[key] = arr.astype(param.dtype)
-        return arr
+    def _check_state(self, params: dict[str, Array]) -> None:
+        for k, p in params.items():
+            for slot in self.slot_names:
+                arr = self.state[slot].get(k)
+                if arr is not None and arr.shape != p.shape:
+                    raise ShapeError(
+                        f"{self.name}: state {slot}.{k} has shape {arr.shape} but parameter {k!r} "
+                        f"has shape {p.shape}"
+                    )
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, StateValue]:
@@ -479,22 +428,20 @@ class Optimizer:
             parts.append(f"clip_norm={self.clip_norm:g}")
         if self.hooks:
             parts.append(f"hooks={self.hooks!r}")
+        if not self.flush_subnormals:
+            parts.append("flush_subnormals=False")
         return f"{self.name}({', '.join(parts)})"
 
 
-# -- the update rules --------------------------------------------------------------------------------
+# -- the update rules, in order of increasing complexity ----------------------------------------------
 class SGD(Optimizer):
     """Stochastic gradient descent: ``W -= lr * dW`` (book §6.1.2)."""
-
-    elementwise = True
 
     def __init__(self, lr: float = 0.01, **options: Any) -> None:
         super().__init__(lr, **options)
 
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        buf = self._scratch(key, param)
-        np.multiply(grad, self.lr, out=buf)
-        param -= buf
+    def update_one(self, key: str, param: Array, grad: Array) -> None:
+        param -= self.lr * grad
 
 
 class Momentum(Optimizer):
@@ -504,20 +451,19 @@ class Momentum(Optimizer):
     whose buffer is ``b = momentum * b + dW`` with ``W -= lr * b`` (so ``v = -lr * b``).
     """
 
-    elementwise = True
-
     slot_names = ("v",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, **options: Any) -> None:
         super().__init__(lr, **options)
         self.momentum = _unit("momentum value", momentum)
 
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        v = self._slot("v", key, param)
-        v *= self.momentum
-        v -= self.lr * grad
+    def update_one(self, key: str, param: Array, grad: Array) -> None:
+        v = self.slot("v", key, param)
+        v[...] = self.momentum * v - self.lr * grad
         param += v
-        self._flush_tiny(key, v, self.momentum)
+
+    def decaying(self) -> dict[str, float]:
+        return {"v": self.momentum}
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum}
@@ -534,14 +480,11 @@ class Nesterov(Momentum):
     slightly different (and not the paper's) rule.
     """
 
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        v = self._slot("v", key, param)
+    def update_one(self, key: str, param: Array, grad: Array) -> None:
+        v = self.slot("v", key, param)
         m = self.momentum
-        param += (m * m) * v
-        param -= ((1.0 + m) * self.lr) * grad
-        v *= m
-        v -= self.lr * grad
-        self._flush_tiny(key, v, m)
+        param += m * m * v - (1.0 + m) * self.lr * grad
+        v[...] = m * v - self.lr * grad
 
 
 class AdaGrad(Optimizer):
@@ -550,16 +493,14 @@ class AdaGrad(Optimizer):
     ``eps`` is 1e-7 as in the book (``torch.optim.Adagrad`` uses 1e-10; otherwise the same).
     """
 
-    elementwise = True
-
     slot_names = ("h",)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7, **options: Any) -> None:
         super().__init__(lr, **options)
         self.eps = _non_negative("epsilon value", eps)
 
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        h = self._slot("h", key, param)
+    def update_one(self, key: str, param: Array, grad: Array) -> None:
+        h = self.slot("h", key, param)
         h += grad * grad
         param -= self.lr * grad / (np.sqrt(h) + self.eps)
 
@@ -574,8 +515,6 @@ class RMSprop(Optimizer):
     ``torch.optim.RMSprop(alpha=decay_rate)`` is the same rule (its ``eps`` is 1e-8).
     """
 
-    elementwise = True
-
     slot_names = ("h",)
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7, **options: Any) -> None:
@@ -583,12 +522,13 @@ class RMSprop(Optimizer):
         self.decay_rate = _unit("decay_rate value", decay_rate)
         self.eps = _non_negative("epsilon value", eps)
 
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        h = self._slot("h", key, param)
-        h *= self.decay_rate
-        h += (1.0 - self.decay_rate) * grad * grad
+    def update_one(self, key: str, param: Array, grad: Array) -> None:
+        h = self.slot("h", key, param)
+        h[...] = self.decay_rate * h + (1.0 - self.decay_rate) * grad * grad
         param -= self.lr * grad / (np.sqrt(h) + self.eps)
-        self._flush_tiny(key, h, self.decay_rate, signed=False)
+
+    def decaying(self) -> dict[str, float]:
+        return {"h": self.decay_rate}
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "decay_rate": self.decay_rate, "eps": self.eps}
@@ -609,8 +549,6 @@ class Adam(Optimizer):
     ``sqrt(v)`` is comparable to ``eps``.
     """
 
-    elementwise = True
-
     slot_names = ("m", "v")
 
     def __init__(
@@ -626,31 +564,17 @@ class Adam(Optimizer):
         self.beta2 = _unit("beta2 value", beta2)
         self.eps = _non_negative("epsilon value", eps)
 
-    def _update_one(self, key: str, param: Array, grad: Array) -> None:
-        m = self._slot("m", key, param)
-        v = self._slot("v", key, param)
-        # The same arithmetic as
-        #     m += (1 - beta1) * (grad - m);  v = beta2 * v + (1 - beta2) * grad**2
-        #     param -= step_size * m / (sqrt(v) / bc2 + eps)
-        # done in one scratch buffer: no temporaries, which made up much of an update's time.
-        # Python-float factors, so nothing is promoted to float64.
-        buf = self._scratch(key, param)
-        np.subtract(grad, m, out=buf)
-        buf *= 1.0 - self.beta1
-        m += buf
-        np.multiply(grad, grad, out=buf)
-        buf *= 1.0 - self.beta2
-        v *= self.beta2
-        v += buf
-        step_size = self.lr / (1.0 - self.beta1**self.t)
+    def update_one(self, key: str, param: Array, grad: Array) -> None:
+        m = self.slot("m", key, param)
+        v = self.slot("v", key, param)
+        m += (1.0 - self.beta1) * (grad - m)
+        v += (1.0 - self.beta2) * (grad * grad - v)
+        step_size = self.lr / (1.0 - self.beta1**self.t)  # the bias corrections, as torch
         bc2 = math.sqrt(1.0 - self.beta2**self.t)
-        np.sqrt(v, out=buf)
-        buf += self.eps * bc2  # sqrt(v)/bc2 + eps == (sqrt(v) + eps*bc2) / bc2
-        np.divide(m, buf, out=buf)
-        buf *= step_size * bc2
-        param -= buf
-        self._flush_tiny(key, m, self.beta1)
-        self._flush_tiny(key, v, self.beta2, signed=False)
+        param -= step_size * m / (np.sqrt(v) / bc2 + self.eps)
+
+    def decaying(self) -> dict[str, float]:
+        return {"m": self.beta1, "v": self.beta2}
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

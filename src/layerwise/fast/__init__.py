@@ -19,7 +19,10 @@ gradients). What each one does differently is documented in its module:
   folded into the product, a memory order that later layers read in long runs;
 * :mod:`layerwise.fast.pool`: Pooling over non-overlapping windows as a max over strided views;
 * :mod:`layerwise.fast.affine`: Affine's ``dx`` in the memory order of its input;
-* :mod:`layerwise.fast.softmax`: Softmax-with-Loss as one fused, class-major kernel.
+* :mod:`layerwise.fast.softmax`: Softmax-with-Loss as one fused, class-major kernel;
+* :mod:`layerwise.fast.optimizers`: the optimizers' updates in cache-sized blocks, large
+  parameters in parts on threads, with reused scratch buffers (the base class hands a whole
+  update to it in one branch; the rules in :mod:`layerwise.optimizers` never see it).
 
 The switch is on by default and process-wide::
 

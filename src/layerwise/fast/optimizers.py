@@ -5,8 +5,10 @@
 are those of the rule's ``update_one`` up to float rounding (``tests/test_optimizers.py`` runs
 every optimizer both ways); what is done differently:
 
-* each rule is written as a sequence of ``out=`` operations into one scratch buffer, so an
-  update makes no temporary arrays (which made up much of an update's time);
+* SGD, AdaGrad, RMSprop and Adam are written as sequences of ``out=`` operations into one
+  scratch buffer, so an update makes no temporary arrays (which made up much of its time);
+  Momentum and Nesterov, whose rules are short, keep their temporaries (faster on small
+  parameters than extra ``out=`` calls);
 * a long parameter is updated in blocks of at most :data:`UPDATE_BLOCK` entries, so that the
   block of the parameter, gradient and state stays in the CPU's cache between the rule's passes
   (Adam makes about ten);
@@ -59,23 +61,20 @@ def _sgd(o: Any, p: Array, g: Array, state: tuple[Array, ...], buf: Array) -> No
 
 
 def _momentum(o: Any, p: Array, g: Array, state: tuple[Array, ...], buf: Array) -> None:
+    # temporaries here, not buf: on small parameters two operators beat three out= calls
     (v,) = state
     v *= o.momentum
-    np.multiply(g, o.lr, out=buf)
-    v -= buf
+    v -= o.lr * g
     p += v
 
 
 def _nesterov(o: Any, p: Array, g: Array, state: tuple[Array, ...], buf: Array) -> None:
     (v,) = state
     m = o.momentum
-    np.multiply(v, m * m, out=buf)
-    p += buf
-    np.multiply(g, (1.0 + m) * o.lr, out=buf)
-    p -= buf
+    p += (m * m) * v
+    p -= ((1.0 + m) * o.lr) * g
     v *= m
-    np.multiply(g, o.lr, out=buf)
-    v -= buf
+    v -= o.lr * g
 
 
 def _adagrad(o: Any, p: Array, g: Array, state: tuple[Array, ...], buf: Array) -> None:
@@ -134,6 +133,10 @@ KERNELS: dict[str, Kernel] = {
     "RMSprop.update_one": _rmsprop,
     "Adam.update_one": _adam,
 }
+#: Kernels that make temporaries instead of using ``buf``: a whole parameter's update gets
+#: ``_NO_BUFFER`` and skips the buffer's look-up.
+_TEMPORARIES = {_momentum, _nesterov}
+_NO_BUFFER: Array = np.empty(0)
 
 
 def kernel_for(optimizer: Any) -> Kernel | None:
@@ -150,22 +153,29 @@ def update(optimizer: Any, kernel: Kernel, params: Mapping[str, Array], grads: M
     """Update every parameter of ``params`` in place with ``kernel``, as ``optimizer``'s
     ``update_one`` would (checks, hooks and the step counter are the caller's)."""
     threads = 1 if parallel.in_worker() else parallel.get_num_threads()
-    buffers: dict[tuple[str, str], Array] = optimizer.__dict__.setdefault("_scratch_buffers", {})
+    buffers: dict[str, Array] = optimizer.__dict__.setdefault("_scratch_buffers", {})
+    slot, names = optimizer.slot, optimizer.slot_names
     for key, p in params.items():
         g = grads[key]
         if g.dtype != p.dtype:
             g = g.astype(p.dtype)
-        state = tuple(optimizer.slot(name, key, p) for name in optimizer.slot_names)
+        state = tuple([slot(name, key, p) for name in names])
         parts = min(threads, p.size // PARALLEL_MIN_PART)
         if not p.flags.c_contiguous or (parts < 2 and p.size <= UPDATE_BLOCK):
-            buf = buffers.get((key, p.dtype.str))
-            if buf is None or buf.shape != p.shape:
-                buf = buffers[key, p.dtype.str] = np.empty(p.shape, dtype=p.dtype)
+            buf = _NO_BUFFER if kernel in _TEMPORARIES else _whole_buffer(buffers, key, p)
             kernel(optimizer, p, g, state, buf)
         else:
             state = tuple(_contiguous(optimizer, name, key, arr) for name, arr
                           in zip(optimizer.slot_names, state, strict=True))
             _in_parts(optimizer, kernel, p, g, state, max(parts, 1))
+
+
+def _whole_buffer(buffers: dict[str, Array], key: str, p: Array) -> Array:
+    # a whole-size buffer per parameter, reused every step
+    buf = buffers.get(key)
+    if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
+        buf = buffers[key] = np.empty(p.shape, dtype=p.dtype)
+    return buf
 
 
 def _contiguous(optimizer: Any, slot: str, key: str, arr: Array) -> Array:
