@@ -7,30 +7,7 @@ what it holds (and does not shadow the standard library's :mod:`io`).
 
 from __future__ import annotations
 
-from layerwise.model_files import (
-    FORMAT_VERSION,
-    MAX_JSON_DEPTH,
-    MODEL_FORMAT,
-    Metadata,
-    build_network,
-    check_tensors,
-    load_model,
-    load_weights,
-    read_safetensors,
-    save_model,
-    write_safetensors,
-)
+from layerwise import model_files as _model_files
+from layerwise.model_files import *  # noqa: F403 - the same names, re-exported whole
 
-__all__ = [
-    "save_model",
-    "load_model",
-    "load_weights",
-    "read_safetensors",
-    "write_safetensors",
-    "Metadata",
-    "check_tensors",
-    "build_network",
-    "MODEL_FORMAT",
-    "FORMAT_VERSION",
-    "MAX_JSON_DEPTH",
-]
+__all__ = list(_model_files.__all__)

@@ -52,6 +52,7 @@ from layerwise.networks.sequential import Sequential
 __all__ = [
     "save_model",
     "load_model",
+    "load_model_and_metadata",
     "load_weights",
     "read_safetensors",
     "write_safetensors",
@@ -412,10 +413,16 @@ def load_model(path: PathLike) -> Sequential:
     architecture describes a network and whose tensors are exactly that network's weights, in
     its dtype, finite (see the module docstring); nothing is allocated before that is known.
     """
-    tensors, config = _read_model(path)
-    network = build_network(path, config)
+    return load_model_and_metadata(path)[0]
+
+
+def load_model_and_metadata(path: PathLike) -> tuple[Sequential, Metadata]:
+    """:func:`load_model`, and the file's metadata from the same read (what ``save_model``'s
+    ``extra_metadata`` stored, such as the data a model was trained on)."""
+    tensors, metadata = read_safetensors(path, MODEL_FORMAT)
+    network = build_network(path, metadata.architecture(tensors))
     try:
         network.load_state_dict(tensors, strict=True)
     except StateDictError as exc:
         raise DataError(f"{path}: {exc}") from None
-    return network
+    return network, metadata

@@ -49,10 +49,9 @@ def _recorded_source(metadata: dict[str, str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerwise.model_files import MODEL_FORMAT, load_model, read_safetensors
+    from layerwise.model_files import load_model_and_metadata
 
-    net = load_model(args.model)
-    _, metadata = read_safetensors(args.model, MODEL_FORMAT)
+    net, metadata = load_model_and_metadata(args.model)
     recorded = _recorded_source(metadata)
     if args.data is None and args.data_dir is None:
         # Evaluate on what the model was trained on: the data set, or the folder it came from.

@@ -207,8 +207,10 @@ def read_idx_hashed(
     return array, digests
 
 
-def _regular_file_size(path: Path) -> int:
-    """The size of ``path``, or DataError saying why it is not a readable regular file.
+def idx_file_problem(path: Path) -> tuple[int, str | None]:
+    """``(size, None)`` if ``path`` is a readable regular file, else ``(0, why)``: one phrase
+    saying what it is instead ("is a folder, expected an IDX file"), ``why`` starting with
+    "no such file" when nothing is there.
 
     Checked before opening, so a FIFO (whose ``open`` would block) is refused, not waited on.
     """
@@ -216,17 +218,28 @@ def _regular_file_size(path: Path) -> int:
         st = os.stat(path)
     except FileNotFoundError:
         if path.is_symlink():
-            raise DataError(f"{path}: is a broken symbolic link, expected an IDX file") from None
-        raise DataError(f"{path}: no such file, expected an IDX file") from None
+            return 0, "is a broken symbolic link, expected an IDX file"
+        return 0, "no such file, expected an IDX file"
     except OSError as exc:
-        raise DataError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+        return 0, f"cannot read it: {exc.strerror or exc}"
     except ValueError:  # a NUL byte: no such path can exist
-        raise DataError(f"{str(path)!r}: not a usable file name (it holds a NUL byte)") from None
+        return 0, "not a usable file name (it holds a NUL byte)"
     if stat.S_ISDIR(st.st_mode):
-        raise DataError(f"{path}: is a folder, expected an IDX file")
+        return 0, "is a folder, expected an IDX file"
     if not stat.S_ISREG(st.st_mode):
-        raise DataError(f"{path}: is not a regular file (a device, pipe or socket), expected an IDX file")
-    return st.st_size
+        return 0, "is not a regular file (a device, pipe or socket), expected an IDX file"
+    if not os.access(path, os.R_OK):
+        return 0, "is not readable (permission denied)"
+    return st.st_size, None
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of ``path``, or DataError saying why it is not a readable regular file."""
+    size, problem = idx_file_problem(path)
+    if problem is not None:
+        shown = repr(str(path)) if "NUL byte" in problem else str(path)
+        raise DataError(f"{shown}: {problem}")
+    return size
 
 
 def _parse(

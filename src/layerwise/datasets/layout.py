@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from layerwise.datasets.catalog import FILE_NAMES, SPLITS
+from layerwise.datasets.idx import idx_file_problem
 from layerwise.errors import ConfigError, DataError
 
 __all__ = ["check_folder", "find_files", "split_keys", "normalize_splits", "candidates"]
@@ -78,20 +79,12 @@ def check_folder(folder: Path) -> None:
 
 
 def _entry_problem(path: Path) -> str | None:
-    """Why ``path``, present in its folder, is not an IDX file we can read; None if it is one."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return "is a broken symbolic link, expected an IDX file" if path.is_symlink() else None
-    except OSError as exc:
-        return f"cannot be examined: {exc.strerror or exc}"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a folder, expected an IDX file"
-    if not stat.S_ISREG(st.st_mode):
-        return "is not a regular file (a device, pipe or socket), expected an IDX file"
-    if not os.access(path, os.R_OK):
-        return "is not readable (permission denied)"
-    return ""
+    """Why ``path``, present in its folder, is not an IDX file we can read; "" if it is one,
+    None if nothing is there."""
+    _, problem = idx_file_problem(path)
+    if problem is not None and problem.startswith("no such file"):
+        return None
+    return "" if problem is None else problem
 
 
 def find_files(folder: Path, keys: Sequence[str]) -> tuple[dict[str, Path], list[str]]:
