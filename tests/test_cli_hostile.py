@@ -551,3 +551,25 @@ def test_hidden_sizes_that_cannot_be_built_are_usage_errors(hidden: str, message
 def test_graph_errors_follow_the_common_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", "nosuch"]) == 2
     assert one_error_line(capsys.readouterr().err).startswith("layerwise: error: ")
+
+
+def test_ctrl_c_during_a_checkpoint_write_names_the_epoch_the_file_still_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import layerwise.model_files
+
+    real = layerwise.model_files.save_file
+    writes = []
+
+    def interrupted_on_the_second(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
+        if metadata and metadata.get("format") == "layerwise-checkpoint":
+            writes.append(filename)
+            if len(writes) == 2:
+                raise KeyboardInterrupt
+        return real(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(layerwise.model_files, "save_file", interrupted_on_the_second)
+    ck = tmp_path / "run.ckpt"
+    assert main(["train", "--data", "mnist-sample", "--epochs", "5", "--quiet", "--checkpoint", str(ck)]) == 130
+    err = capsys.readouterr().err
+    assert checkpoint_epoch(ck) == 1
+    assert "holds epoch 1." in err and "--resume" in err

@@ -438,15 +438,23 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
 
 
 def _resume_hint(args: argparse.Namespace, trainer: Trainer) -> str:
-    """What the checkpoint holds after an interruption, and the command that carries on."""
+    """What the checkpoint holds after an interruption, and the command that carries on.
+
+    The epoch is read from the file, not from the trainer: a Ctrl-C during a checkpoint's
+    write leaves the previous one in place, one epoch behind the trainer's count.
+    """
     if args.checkpoint is None:
         return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; nothing was "
                 "saved (train with --checkpoint PATH to be able to resume)")
-    if trainer.epoch == 0 and not Path(args.checkpoint).is_file():
-        return (f"interrupted during epoch 1 of {trainer.epochs}, before the first checkpoint; "
-                "nothing to resume from: start the run again")
+    from layerwise.checkpoints import read_checkpoint
+
+    try:
+        held = int(read_checkpoint(args.checkpoint)[1]["epoch"])
+    except DataError:
+        return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}, before the "
+                "first checkpoint; nothing to resume from: start the run again")
     return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; {args.checkpoint} "
-            f"holds epoch {trainer.epoch}. Resume with: "
+            f"holds epoch {held}. Resume with: "
             f"layerwise train --resume {shlex.quote(str(args.checkpoint))}")
 
 
