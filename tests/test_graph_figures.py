@@ -166,12 +166,12 @@ def test_softmax_loss_rejects_bad_label() -> None:
 
 
 def test_unknown_figure_lists_available_ones() -> None:
-    with pytest.raises(UnknownFigureError, match="available: apple, apple-orange, sigmoid"):
+    with pytest.raises(UnknownFigureError, match="available: apple, apple-orange, relu, sigmoid"):
         figure("pear")
 
 
 def test_x_on_a_figure_without_inputs_is_an_error() -> None:
-    with pytest.raises(ValueError, match="figure 'apple' takes no x; figures that do: sigmoid"):
+    with pytest.raises(ValueError, match="figure 'apple' takes no x; figures that do: relu, sigmoid"):
         figure("apple", x=[1.0])
 
 
@@ -183,3 +183,77 @@ def test_every_figure_has_backward_run_and_an_edge_per_input(name: str) -> None:
         if node.op == "input":
             assert node.grad is not None, node
     assert len(parse_edges(g.to_dot())) == len(g.edges)
+
+
+# -- ReLU and Softmax-with-Loss from its outputs (the chapter's worked examples) ----------------
+def test_relu_figure_passes_where_x_positive_as_the_relu_layer() -> None:
+    from layerwise.layers import Relu
+
+    x = np.array([-1.0, 2.0, 0.0, 3.5])
+    g = figure("relu", x=x.tolist())
+    layer = Relu()
+    y = layer.forward(x[None, :])[0]
+    dx = layer.backward(np.ones((1, 4)))[0]
+    [edge] = edges_from(g.to_dot(), "x")
+    assert edge.forward == "[-1, 2, 0, 3.5]"
+    np.testing.assert_array_equal(g.node("x").grad, dx)
+    np.testing.assert_array_equal(g.outputs[0].value, y)
+    assert any("backward ∂L/∂x = [0, 1, 0, 1]" in note for note in g.notes)
+    assert g.node("x").grad.tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_relu_figure_default_has_one_blocked_and_one_passing_value() -> None:
+    [edge] = edges_from(figure("relu").to_dot(), "x")
+    assert (edge.forward, edge.grad) == ("[-1, 2]", "∂L/∂y where x > 0, else 0  [0, 1]")
+
+
+@pytest.mark.parametrize(("y", "sent_back"), [((0.3, 0.2, 0.5), (0.3, -0.8, 0.5)),
+                                              ((0.01, 0.99, 0.0), (0.01, -0.01, 0.0))])
+def test_softmax_loss_from_outputs_sends_back_y_minus_t_as_the_layer(y: tuple[float, ...],
+                                                                     sent_back: tuple[float, ...]) -> None:
+    from layerwise.layers import SoftmaxWithLoss
+
+    g = figure("softmax-loss", y=list(y), t=1)
+    np.testing.assert_allclose(g.node("y").grad, sent_back, atol=1e-15)
+    # the layer, fed scores whose softmax is y (−1000 for the 0), sends back the same
+    scores = np.array([np.log(v) if v > 0 else -1000.0 for v in y])[None, :]
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(scores, np.array([1]))
+    np.testing.assert_allclose(layer.backward(1.0)[0], sent_back, atol=1e-12)
+    assert float(g.outputs[0].value) == pytest.approx(loss, rel=1e-12)
+    [edge] = edges_from(g.to_dot(), "y")
+    assert edge.grad == "to the scores a: y − t  [" + ", ".join(
+        ("0" if v == 0 else f"{v:g}") for v in sent_back) + "]"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"y": [0.5, 0.6], "t": 0}, "y sums to 1.1"),
+    ({"y": [1.5, -0.5], "t": 0}, r"y\[0\] = 1.5 is not a probability"),
+    ({"y": [1.0, 0.0], "t": 1}, r"y\[1\] = 0 for the label t=1"),
+    ({"y": [0.5, 0.5], "t": 2}, "t=2 is out of range for 2 classes"),
+    ({"y": [0.5, 0.5], "x": [1.0, 2.0]}, "not both"),
+    ({"y": [1.0]}, "at least 2 outputs"),
+])
+def test_softmax_loss_from_outputs_refuses_what_is_not_a_softmax(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ValueError, match=message):
+        figure("softmax-loss", **kwargs)
+
+
+def test_y_is_refused_by_figures_that_take_none() -> None:
+    with pytest.raises(ValueError, match="takes no y; figures that do: softmax-loss"):
+        figure("relu", y=[0.5, 0.5])
+
+
+# -- Jupyter display ------------------------------------------------------------------------------
+def test_graph_displays_inline_and_falls_back_to_dot_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    g = figure("apple")
+    if shutil.which("dot") is not None:
+        svg = g._repr_svg_()
+        assert svg is not None and "<svg" in svg
+        assert g._repr_html_().lstrip().startswith("<svg")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert g._repr_svg_() is None
+    fallback = g._repr_html_()
+    assert "needs Graphviz" in fallback and "digraph &quot;apple&quot;" in fallback

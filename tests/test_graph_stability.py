@@ -209,7 +209,7 @@ def test_sigmoid_property_any_finite_x_agrees_with_the_layer(x: float) -> None:
         ("sigmoid", {"x": [1.0, 2.0]}, "takes one x value, got 2"),
         ("sigmoid", {"x": []}, "takes one x value, got 0"),
         ("sigmoid", {"x": "0.5"}, "x: expected a finite number, got '0.5'"),
-        ("apple", {"x": [1.0]}, "takes no x; figures that do: sigmoid, softmax-loss"),
+        ("apple", {"x": [1.0]}, "takes no x; figures that do: relu, sigmoid, softmax-loss"),
         ("affine", {"t": 1}, "takes no t; figures that do: softmax-loss"),
     ],
 )

@@ -67,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "DeepConvNet": "layerwise.networks",
     "save_model": "layerwise.model_files",
     "load_model": "layerwise.model_files",
+    "trace": "layerwise.tracing",
+    "Trace": "layerwise.tracing",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -132,3 +134,4 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     )
     from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
     from layerwise.parallel import get_num_threads, set_num_threads
+    from layerwise.tracing import Trace, trace

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from layerwise.errors import ConfigError, DataError
 
-__all__ = ["DATA_CHOICES", "LoadedData", "add_data_arguments", "load_data", "fail", "warn"]
+__all__ = ["DATA_CHOICES", "LoadedData", "add_data_arguments", "load_data", "load_model_test_data", "fail",
+           "warn"]
 
 DATA_CHOICES = ("auto", "mnist", "fashion-mnist", "kmnist", "mnist-sample")
 
@@ -124,3 +126,38 @@ def load_data(
     return LoadedData(name=known, setting=known or "auto", description=description,
                       train=loaded.get("train"), test=loaded["test"], record=record)
 
+
+def _recorded_source(metadata: dict[str, str]) -> dict[str, Any]:
+    """The data record a model file carries (empty for files from older versions)."""
+    import json
+
+    try:
+        record = json.loads(metadata.get("data_source", "{}"))
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def load_model_test_data(model: str, metadata: dict[str, str], data: str | None,
+                         data_dir: str | None) -> LoadedData:
+    """The test images for a saved model: ``--data``/``--data-dir`` when given, else what the
+    model file says it was trained on (the data set, or the folder it came from). Images are
+    ``(N, 1, 28, 28)``: conv nets need them so, and Affine flattens them itself. Warns when
+    the data differ from those the model was trained on."""
+    recorded = _recorded_source(metadata)
+    if data is None and data_dir is None:
+        name = metadata.get("data")
+        folder = recorded.get("folder")
+        if name in DATA_CHOICES:
+            data = name
+        elif isinstance(folder, str) and Path(folder).is_dir():
+            data, data_dir = "auto", folder
+        else:
+            raise ConfigError(f"{model} does not say which data it was trained on "
+                              f"(data: {name!r}); give --data or --data-dir")
+    loaded = load_data(data or "auto", data_dir, flatten=False, quiet=True, splits=("test",))
+    if recorded and loaded.differs_from(recorded):
+        trained_on = recorded.get("description") or recorded.get("name") or "other data"
+        warn(f"{model} was trained on {trained_on}; this is {loaded.description}, so what follows "
+             "is not on the data it was trained for")
+    return loaded

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise.commands.common import DATA_CHOICES, add_data_arguments, load_data, warn
+from layerwise.commands.common import add_data_arguments, load_model_test_data
 from layerwise.datasets.mnist import N_CLASSES
-from layerwise.errors import ConfigError, DataError
+from layerwise.errors import DataError
 
 __all__ = ["add_parser", "run", "confusion_matrix", "format_confusion"]
 
@@ -39,39 +37,13 @@ def format_confusion(m: NDArray[np.int64]) -> str:
     return "\n".join([head, *rows])
 
 
-def _recorded_source(metadata: dict[str, str]) -> dict[str, Any]:
-    """The data record a model file carries (empty for files from older versions)."""
-    try:
-        record = json.loads(metadata.get("data_source", "{}"))
-    except ValueError:
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
 def run(args: argparse.Namespace) -> int:
     from layerwise.model_files import load_model_and_metadata
 
     net, metadata = load_model_and_metadata(args.model)
-    recorded = _recorded_source(metadata)
-    if args.data is None and args.data_dir is None:
-        # Evaluate on what the model was trained on: the data set, or the folder it came from.
-        name = metadata.get("data")
-        folder = recorded.get("folder")
-        if name in DATA_CHOICES:
-            args.data = name
-        elif isinstance(folder, str) and Path(folder).is_dir():
-            args.data, args.data_dir = "auto", folder
-        else:
-            raise ConfigError(f"{args.model} does not say which data it was trained on "
-                              f"(data: {name!r}); give --data or --data-dir")
-    # Images as (N, 1, 28, 28): conv nets need them so, and Affine flattens them itself.
-    data = load_data(args.data or "auto", args.data_dir, flatten=False, quiet=True, splits=("test",))
+    data = load_model_test_data(args.model, metadata, args.data, args.data_dir)
     x_test, t_test = data.test
     print(f"dataset: {data.description}; {len(x_test)} test images")
-    if recorded and data.differs_from(recorded):
-        trained_on = recorded.get("description") or recorded.get("name") or "other data"
-        warn(f"{args.model} was trained on {trained_on}; this is {data.description}, so the "
-             "accuracy below is not on the data it was trained for")
     net.eval()
     n_classes = int(net.predict(x_test[:1]).shape[1])
     if n_classes != N_CLASSES:

@@ -1,12 +1,17 @@
-"""``layerwise graph NAME``: draw one of the book's computational-graph figures.
+"""``layerwise graph NAME``: draw one of the book's computational-graph figures;
+``layerwise graph --model MODEL``: draw backprop through a saved network on one test image.
 
-Without ``-o`` the DOT text goes to stdout (pipe it into ``dot -Tsvg``); with ``-o`` the file's
-suffix picks the format: ``.dot``, ``.svg`` or ``.png``.
+Without ``-o`` a figure's DOT text goes to stdout (pipe it into ``dot -Tsvg``); with ``-o`` the
+file's suffix picks the format: ``.dot``, ``.svg`` or ``.png`` (SVG and PNG through Graphviz).
+A trace (``--model``) needs no Graphviz: ``.svg`` (``--animate``: the backward pass step by
+step; ``--steps``: also one file per frame) or ``.html`` (a slider over the frames); without
+``-o`` its SVG goes to stdout.
 
-Exit codes: 0 done; 2 a usage error (unknown figure or suffix, an ``--x`` or ``--t`` the figure
-cannot use: NaN, infinite, out of range, too few or too many values; an output path that
-cannot be written); 1 writing failed on the way or Graphviz is missing. Each error is one
-line, ``layerwise: error: ...``.
+Exit codes: 0 done; 2 a usage error (unknown figure or suffix, an ``--x``, ``--t`` or ``--y``
+the figure cannot use: NaN, infinite, out of range, too few or too many values; an ``--index``
+or ``--label`` out of range; an output path that cannot be written); 1 the work failed (a
+missing or corrupt model or data file, writing failed on the way, Graphviz missing). Each
+error is one line, ``layerwise: error: ...``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -26,6 +32,7 @@ _NEGATIVE_NUMBER = re.compile(r"^-(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf|infin
 def add_parser(subparsers: Any) -> None:
     """Add the ``graph`` sub-command to ``subparsers`` (from ``add_subparsers``)."""
     # The figures module is light (numpy only); imported here to list the names in --help.
+    from layerwise.commands.common import DATA_CHOICES
     from layerwise.graph.figures import FIGURES
 
     names = ", ".join(FIGURES)
@@ -37,7 +44,7 @@ def add_parser(subparsers: Any) -> None:
             f"edges and gradients below. Figures: {names}."
         ),
     )
-    parser.add_argument("name", metavar="NAME", help=f"the figure: {names}")
+    parser.add_argument("name", metavar="NAME", nargs="?", help=f"the figure: {names}")
     # --x and --t are read as text and turned into numbers in run(), so that a bad value is one
     # line naming the flag, like every other error of this command, not argparse's usage text.
     parser.add_argument(
@@ -47,11 +54,28 @@ def add_parser(subparsers: Any) -> None:
         help="input: one value for sigmoid (default 0.5), the scores for softmax-loss (default 0.3 2.9 4.0)",
     )
     parser.add_argument("--t", metavar="LABEL", help="softmax-loss: the correct class (default 2)")
+    parser.add_argument("--y", nargs="+", metavar="VALUE",
+                        help="softmax-loss: the softmax outputs y instead of the scores (they sum to 1)")
+    trace = parser.add_argument_group(
+        "tracing a saved network (no Graphviz needed)",
+        "--model MODEL draws one forward and backward pass of the network on one test image.")
+    trace.add_argument("--model", metavar="MODEL", help="a model file written by `layerwise train --save`")
+    trace.add_argument("--data", default=None, choices=DATA_CHOICES,
+                       help="the data set of the test image (default: the one recorded in the model file)")
+    trace.add_argument("--data-dir", default=None, metavar="DIR", help="a folder holding the IDX files")
+    trace.add_argument("--index", default="0", metavar="I", help="which test image (default 0)")
+    trace.add_argument("--label", default=None, metavar="L",
+                       help="the label the loss is taken against (default: the image's true label)")
+    trace.add_argument("--steps", action="store_true",
+                       help="with -o FILE.svg, also write FILE-00.svg ... one frame per backward step")
+    trace.add_argument("--animate", action="store_true",
+                       help="with -o FILE.svg, an animated SVG: the backward pass one layer a second")
     parser.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="write FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz); default: DOT to stdout",
+        help="write FILE.dot, FILE.svg or FILE.png (figures: SVG/PNG need Graphviz), or FILE.svg or "
+             "FILE.html (traces); default: DOT (a trace: SVG) to stdout",
     )
     parser._negative_number_matcher = _NEGATIVE_NUMBER
     parser.set_defaults(func=run)
@@ -62,28 +86,38 @@ def _error(message: object, code: int) -> int:
     return code
 
 
-def _parse_numbers(args: argparse.Namespace) -> tuple[list[float] | None, int | None]:
-    """``--x`` as floats and ``--t`` as an int; :class:`ConfigError` naming the flag otherwise.
-
-    NaN and infinities parse here; the figure refuses them, naming ``x[i]``.
-    """
+def _floats(flag: str, texts: list[str] | None) -> list[float] | None:
+    """The values of ``flag`` as floats; :class:`ConfigError` naming the flag otherwise.
+    NaN and infinities parse here; the figure refuses them, naming ``x[i]``."""
     from layerwise.errors import ConfigError
 
-    x: list[float] | None = None
-    if args.x is not None:
-        x = []
-        for text in args.x:
-            try:
-                x.append(float(text))
-            except ValueError:
-                raise ConfigError(f"--x: expected numbers, got {text!r}") from None
-    t: int | None = None
-    if args.t is not None:
+    if texts is None:
+        return None
+    values = []
+    for text in texts:
         try:
-            t = int(args.t)
+            values.append(float(text))
         except ValueError:
-            raise ConfigError(f"--t: expected an integer label, got {args.t!r}") from None
-    return x, t
+            raise ConfigError(f"{flag}: expected numbers, got {text!r}") from None
+    return values
+
+
+def _integer(flag: str, text: str | None, what: str = "an integer") -> int | None:
+    from layerwise.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{flag}: expected {what}, got {text!r}") from None
+
+
+def _trace_only_flags(args: argparse.Namespace) -> list[str]:
+    given = [("--data", args.data), ("--data-dir", args.data_dir), ("--label", args.label)]
+    flags = [flag for flag, value in given if value is not None]
+    flags += [flag for flag, on in (("--steps", args.steps), ("--animate", args.animate)) if on]
+    return flags + (["--index"] if args.index != "0" else [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
     from layerwise.errors import ConfigError, LayerwiseError
     from layerwise.graph import UnknownFigureError, figure
     from layerwise.graph.rendering import format_for, render
+
+    if args.model is not None:
+        return run_trace(args)
+    if args.name is None:
+        return _error("give a figure NAME or --model MODEL (see layerwise graph --help)", 2)
+    misplaced = _trace_only_flags(args)
+    if misplaced:
+        return _error(f"{', '.join(misplaced)} apply to a trace: add --model MODEL, or leave them out", 2)
 
     if args.output is not None:
         from layerwise.fileio import probe_writable
@@ -101,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as exc:  # ConfigError, OutputError
             return _error(exc, 2)
     try:
-        x, t = _parse_numbers(args)
-        graph = figure(args.name, x=x, t=t)
+        x, t, y = _floats("--x", args.x), _integer("--t", args.t, "an integer label"), _floats("--y", args.y)
+        graph = figure(args.name, x=x, t=t, y=y)
     except (ConfigError, UnknownFigureError) as exc:
         return _error(exc, 2)
     if args.output is None:
@@ -117,3 +159,89 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    """``--model``: trace the network on one test image and write the figure (no Graphviz).
+
+    Every flag is checked, and the output path probed, before the model and data are read.
+    """
+    import numpy as np
+
+    from layerwise.commands.common import load_model_test_data
+    from layerwise.errors import ConfigError
+    from layerwise.fileio import atomic_write_text
+    from layerwise.functions import softmax
+    from layerwise.model_files import load_model_and_metadata
+    from layerwise.trace_figure import TRACE_FORMATS, trace_svg
+    from layerwise.tracing import trace as trace_network
+
+    if args.name is not None:
+        raise ConfigError(f"give a figure NAME ({args.name!r}) or --model, not both")
+    given = [flag for flag, value in (("--x", args.x), ("--t", args.t), ("--y", args.y)) if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to the chapter-5 figures, not to a trace (--model)")
+    index = _integer("--index", args.index, "an image number")
+    label = _integer("--label", args.label, "an integer label")
+    assert index is not None
+    suffix = None if args.output is None else Path(args.output).suffix.lower().lstrip(".")
+    if suffix is not None and suffix not in TRACE_FORMATS:
+        raise ConfigError(f"-o {args.output}: a trace is written as " +
+                          " or ".join(f".{f}" for f in TRACE_FORMATS) + f", not .{suffix or '(no suffix)'}")
+    for flag, on in (("--steps", args.steps), ("--animate", args.animate)):
+        if on and suffix != "svg":
+            shown = "no -o" if args.output is None else args.output
+            raise ConfigError(f"{flag} needs -o FILE.svg, got {shown}")
+    outputs: list[Path] = [] if args.output is None else [Path(args.output)]
+    if outputs:  # before reading anything: an unwritable -o is a usage error (exit 2)
+        _probe(outputs[0])
+    net, metadata = load_model_and_metadata(args.model)
+    net.eval()
+    steps_count = len(net.execution_order()) + 1  # the layers and the loss layer
+    if args.steps:
+        outputs += [_frame_path(outputs[0], k, steps_count) for k in range(steps_count + 1)]
+        for path in outputs[1:]:
+            _probe(path)
+    data = load_model_test_data(args.model, metadata, args.data, args.data_dir)
+    x_test, t_test = data.test
+    if not 0 <= index < len(x_test):
+        raise ConfigError(f"--index {index}: out of range for the {len(x_test)} test images of "
+                          f"{data.description} (expected 0..{len(x_test) - 1})")
+    x = x_test[index : index + 1]
+    classes = int(net.predict(x).shape[1])
+    if label is not None and not 0 <= label < classes:
+        raise ConfigError(f"--label {label}: out of range for the network's {classes} classes "
+                          f"(expected 0..{classes - 1})")
+    true_label = int(t_test[index])
+    t = np.array([true_label if label is None else label])
+    trace = trace_network(net, x, t)
+    probs = softmax(np.asarray(trace.steps[-1].x[0], dtype=np.float64))
+    print(f"{data.description}, test image {index}: true label {true_label}, predicted "
+          f"{int(np.argmax(probs))} (p = {float(np.max(probs)):.3f}); loss for label {int(t[0])}: "
+          f"{trace.loss:.4g}", file=sys.stderr)
+    if args.output is None:
+        sys.stdout.write(trace_svg(trace))
+        return 0
+    trace.save(args.output, animate=args.animate)
+    print(f"wrote {args.output}", file=sys.stderr)
+    if args.steps:
+        for k, path in enumerate(outputs[1:]):
+            atomic_write_text(path, trace_svg(trace, k))
+        print(f"wrote {len(outputs) - 1} frames, {outputs[1].name} ... {outputs[-1].name}", file=sys.stderr)
+    return 0
+
+
+def _probe(path: Path) -> None:
+    """:class:`ConfigError` (exit 2) unless ``path`` can be written."""
+    from layerwise.errors import ConfigError
+    from layerwise.fileio import probe_writable
+
+    try:
+        probe_writable(path, "-o")
+    except OSError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _frame_path(out: Path, k: int, steps: int) -> Path:
+    """``trace-03.svg`` for frame 3 of ``trace.svg``: zero-padded, so that they sort."""
+    return out.with_name(f"{out.stem}-{k:0{len(str(steps))}d}{out.suffix}")

@@ -280,6 +280,10 @@ class Graph:
         """The one-node sigmoid, backward dout·y(1 − y)."""
         return self.apply(ops.Sigmoid(), a, **kw)
 
+    def relu(self, a: Node, **kw: str | None) -> Node:
+        """max(a, 0) as one node: the ReLU layer."""
+        return self.apply(ops.Relu(), a, **kw)
+
     def softmax(self, a: Node, **kw: str | None) -> Node:
         """softmax over the last axis."""
         return self.apply(ops.Softmax(), a, **kw)

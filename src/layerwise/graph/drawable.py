@@ -7,11 +7,13 @@ graph; this subclass only gives them the method spelling, ``g.to_dot()`` and ``g
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from layerwise.graph import core
 from layerwise.graph.dot import to_dot
-from layerwise.graph.rendering import Format, render
+from layerwise.graph.errors import GraphvizUnavailableError
+from layerwise.graph.rendering import Format, render, render_bytes
 
 __all__ = ["Graph"]
 
@@ -28,3 +30,21 @@ class Graph(core.Graph):
         """Write this graph to ``path`` as .dot, .svg or .png (see
         :func:`layerwise.graph.rendering.render`)."""
         return render(self, path, format=format)
+
+    # -- Jupyter ---------------------------------------------------------------------------
+    def _repr_svg_(self) -> str | None:
+        """The figure as SVG for Jupyter, or None without Graphviz (then HTML shows DOT)."""
+        try:
+            return render_bytes(self, "svg").decode("utf-8")
+        except GraphvizUnavailableError:
+            return None
+
+    def _repr_html_(self) -> str:
+        """The SVG figure inline; without Graphviz, the DOT text with a note saying why, which
+        any Graphviz viewer (or an online one) draws."""
+        try:
+            svg = render_bytes(self, "svg").decode("utf-8")
+            return svg[svg.find("<svg"):]  # inline in HTML: no XML prolog or DOCTYPE
+        except GraphvizUnavailableError as exc:
+            return (f"<p><b>{html.escape(self.name)}</b>: drawing this figure needs Graphviz "
+                    f"({html.escape(str(exc))}). Its DOT text:</p><pre>{html.escape(self.to_dot())}</pre>")

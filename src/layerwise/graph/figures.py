@@ -25,9 +25,9 @@ from layerwise.errors import ConfigError
 from layerwise.graph.drawable import Graph
 from layerwise.graph.errors import UnknownFigureError
 from layerwise.graph.fmt import format_number, format_value
-from layerwise.graph.ops import Array
+from layerwise.graph.ops import Array, SoftmaxWithLossOfOutputs
 
-__all__ = ["FIGURES", "figure", "apple", "apple_orange", "sigmoid", "affine", "softmax_loss"]
+__all__ = ["FIGURES", "figure", "apple", "apple_orange", "relu", "sigmoid", "affine", "softmax_loss"]
 
 
 #: The largest batch or layer size the ``affine`` figure draws (it shows shapes, not values).
@@ -142,6 +142,22 @@ def apple_orange(
     return g
 
 
+def relu(x: float | Sequence[float] = (-1.0, 2.0)) -> Graph:
+    """ReLU (figure 5-18): where x > 0 the value passes forward and ∂L/∂y passes back; where
+    x ≤ 0 the layer sends 0 forward and 0 back. ``x`` is one value or several (each its own
+    entry of one array); backward starts from ∂L/∂y = 1 for every entry."""
+    xs = np.array(_numbers("relu", x), dtype=np.float64)
+    g = Graph("relu")
+    a = g.input("x", xs if xs.size > 1 else xs[0], grad_tag="∂L/∂y where x > 0, else 0")
+    y = g.relu(a, tag="y", grad_tag="∂L/∂y")
+    g.output(y, "y")
+    g.backward()
+    assert a.grad is not None
+    g.note(f"x > 0: {format_value(xs > 0) if xs.size > 1 else bool(xs[0] > 0)} (the layer's mask is x <= 0)")
+    g.note(f"forward y = {format_value(y.value)};  backward ∂L/∂x = {format_value(a.grad)}  (∂L/∂y = 1)")
+    return g
+
+
 def _one_value(x: float | Sequence[float], figure: str) -> float:
     """``x`` as one finite float: a number, or a sequence of exactly one."""
     if isinstance(x, np.ndarray) and x.ndim == 0:
@@ -234,7 +250,7 @@ def affine(seed: int = 0, n: int = 2, d_in: int = 2, d_out: int = 3) -> Graph:
     return g
 
 
-def softmax_loss(x: Sequence[float] = (0.3, 2.9, 4.0), t: int = 2) -> Graph:
+def softmax_loss(x: Sequence[float] | None = None, t: int = 2, y: Sequence[float] | None = None) -> Graph:
     """Softmax-with-Loss (figure 5-29): scores a, label t; backward at a is y − t.
 
     Softmax then Cross Entropy Error, each its own node; the gradient −t/y that leaves the
@@ -243,21 +259,24 @@ def softmax_loss(x: Sequence[float] = (0.3, 2.9, 4.0), t: int = 2) -> Graph:
     (:class:`~layerwise.graph.ops.SoftmaxCrossEntropy`), so they stay exact when y_t underflows
     to 0 (x = (1000, 0, 0), t = 1: L = 1000, y − t = (1, −1, 0)). The edge between the two nodes
     then shows −t/y as float64 has it, ``-inf``, and a note says why.
+
+    With ``y`` (softmax outputs, instead of the scores ``x``) the layer is drawn as one box from
+    y, the simplified figure 5-30 with the chapter's worked examples: for t = 1,
+    y = (0.3, 0.2, 0.5) sends back (0.3, −0.8, 0.5) and y = (0.01, 0.99, 0) sends back
+    (0.01, −0.01, 0).
     """
-    a_val = np.array(_numbers("softmax-loss", x), dtype=np.float64)
+    if y is not None:
+        if x is not None:
+            raise ConfigError("figure 'softmax-loss' takes the scores x or the softmax outputs y, not both")
+        return _softmax_loss_of_outputs(y, t)
+    a_val = np.array(_numbers("softmax-loss", (0.3, 2.9, 4.0) if x is None else x), dtype=np.float64)
     classes = a_val.size
     if classes < 2:
         raise ConfigError(f"figure 'softmax-loss' needs at least 2 scores in x, got {classes}")
     if isinstance(t, bool) or not isinstance(t, numbers.Integral):
         raise ConfigError(f"figure 'softmax-loss': label t: expected an integer, got {reprlib.repr(t)}")
-    if not 0 <= t < classes:
-        raise ConfigError(
-            f"figure 'softmax-loss': label t={t} is out of range for {classes} classes "
-            f"(expected 0..{classes - 1})"
-        )
+    onehot = _one_hot(t, classes)
     t = int(t)
-    onehot = np.zeros(classes)
-    onehot[t] = 1.0
     with _quiet():
         g = Graph("softmax-loss")
         a = g.input("a", a_val, grad_tag="y − t")
@@ -279,20 +298,71 @@ def softmax_loss(x: Sequence[float] = (0.3, 2.9, 4.0), t: int = 2) -> Graph:
     return g
 
 
+def _one_hot(t: object, classes: int) -> np.ndarray:
+    """Label ``t`` as a one-hot vector; :class:`ConfigError` unless an integer in range."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+        raise ConfigError(f"figure 'softmax-loss': label t: expected an integer, got {reprlib.repr(t)}")
+    label = int(t)
+    if not 0 <= label < classes:
+        raise ConfigError(
+            f"figure 'softmax-loss': label t={label} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1})"
+        )
+    onehot = np.zeros(classes)
+    onehot[label] = 1.0
+    return onehot
+
+
+#: How far the given softmax outputs may sum from 1.
+Y_SUM_TOLERANCE = 1e-6
+
+
+def _softmax_loss_of_outputs(y: Sequence[float], t: int) -> Graph:
+    """The Softmax-with-Loss layer as one box fed by its softmax outputs y (figure 5-30)."""
+    y_val = np.array(_numbers("softmax-loss", y), dtype=np.float64)
+    for i, v in enumerate(y_val):
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"figure 'softmax-loss': y[{i}] = {format_number(v)} is not a probability "
+                              "(expected 0 <= y <= 1)")
+    if y_val.size < 2:
+        raise ConfigError(f"figure 'softmax-loss' needs at least 2 outputs in y, got {y_val.size}")
+    if abs(float(np.sum(y_val)) - 1.0) > Y_SUM_TOLERANCE:
+        raise ConfigError(f"figure 'softmax-loss': y sums to {format_number(float(np.sum(y_val)), 8)}; "
+                          f"softmax outputs sum to 1 (within {Y_SUM_TOLERANCE:g})")
+    onehot = _one_hot(t, y_val.size)
+    if y_val[int(t)] == 0:
+        raise ConfigError(f"figure 'softmax-loss': y[{int(t)}] = 0 for the label t={int(t)}: the loss "
+                          "−log y[t] is infinite")
+    g = Graph("softmax-loss")
+    y_node = g.input("y", y_val, tag="y = softmax(a)", grad_tag="to the scores a: y − t")
+    loss = g.apply(SoftmaxWithLossOfOutputs(), y_node, g.const(onehot, "t"))
+    g.output(loss, "L")
+    g.backward()
+    assert y_node.grad is not None
+    g.note(f"y = {format_value(y_val)},  t = {format_value(onehot)},  L = −log y[{int(t)}] = "
+           f"{format_number(float(loss.value))}")
+    g.note(f"the layer sends back y − t = {format_value(y_node.grad)} to the scores a "
+           "(a large error when y is far from t, a small one when close)")
+    return g
+
+
 FIGURES: dict[str, Callable[..., Graph]] = {
     "apple": apple,
     "apple-orange": apple_orange,
+    "relu": relu,
     "sigmoid": sigmoid,
     "affine": affine,
     "softmax-loss": softmax_loss,
 }
 
 
-def figure(name: str, *, x: float | Sequence[float] | None = None, t: int | None = None) -> Graph:
+def figure(name: str, *, x: float | Sequence[float] | None = None, t: int | None = None,
+           y: Sequence[float] | None = None) -> Graph:
     """The ready-made figure ``name`` (a key of :data:`FIGURES`), computed with backward run.
 
-    ``x`` is the input of ``sigmoid`` (one value) or the scores of ``softmax-loss``; ``t`` the
-    latter's label. Raises :class:`UnknownFigureError` naming the available figures, and
+    ``x`` is the input of ``sigmoid`` (one value), of ``relu`` (one or more values) or the
+    scores of ``softmax-loss``; ``t`` the latter's label and ``y`` its softmax outputs, given
+    instead of the scores. Raises :class:`UnknownFigureError` naming the available figures, and
     :class:`~layerwise.errors.ConfigError` for an ``x`` or ``t`` the figure does not take or
     cannot use (NaN, infinite, out of range).
     """
@@ -301,7 +371,7 @@ def figure(name: str, *, x: float | Sequence[float] | None = None, t: int | None
         raise UnknownFigureError(f"unknown figure {name!r}; available: {', '.join(FIGURES)}")
     params = inspect.signature(func).parameters
     kwargs: dict[str, object] = {}
-    for key, value in (("x", x), ("t", t)):
+    for key, value in (("x", x), ("t", t), ("y", y)):
         if value is None:
             continue
         if key not in params:

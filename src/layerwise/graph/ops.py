@@ -36,7 +36,9 @@ __all__ = [
     "SumBatch",
     "Repeat",
     "Sigmoid",
+    "Relu",
     "Softmax",
+    "SoftmaxWithLossOfOutputs",
     "CrossEntropy",
     "SoftmaxCrossEntropy",
 ]
@@ -259,6 +261,49 @@ class Sigmoid(Op):
 
     def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
         return (dout * y * (1.0 - y),)
+
+
+class Relu(Op):
+    """y = max(x, 0), as the ReLU layer (book section 5.5.1): forward passes x where x > 0;
+    backward passes dout where x > 0 and sends 0 elsewhere (the layer's ``mask``)."""
+
+    name = "relu"
+    label = "relu"
+    shape = "box"
+
+    def forward(self, *xs: Array) -> Array:
+        x = np.asarray(xs[0], dtype=np.float64)
+        return np.where(x > 0, x, 0.0)
+
+    def backward(self, dout: Array, xs: Sequence[Array], y: Array) -> tuple[Array, ...]:
+        return (np.where(np.asarray(xs[0]) > 0, dout, 0.0),)
+
+
+class SoftmaxWithLossOfOutputs(Op):
+    """The Softmax-with-Loss layer drawn from its softmax outputs y rather than its scores a.
+
+    Forward: L = −Σ t·log y / N (a term with t = 0 counts 0, so y may hold zeros there).
+    Backward: what the layer sends back to its scores, dout·(y·Σt − t)/N, which is
+    dout·(y − t)/N for one-hot t (book section 5.6.3). That is the gradient at a, not at y:
+    the figure's edge says so.
+    """
+
+    name = "softmax_with_loss_of_outputs"
+    label = "Softmax-with-Loss"
+    shape = "box"
+    arity = 2
+
+    def forward(self, *xs: Array) -> Array:
+        y, t = xs
+        with np.errstate(divide="ignore"):
+            logs = np.log(np.asarray(y, dtype=np.float64))
+        return np.asarray(-_weighted_sum(t, logs) / _batch(y), dtype=np.float64)
+
+    def backward(self, dout: Array, xs: Sequence[Array], y_out: Array) -> tuple[Array, ...]:
+        y, t = xs
+        total = np.sum(np.broadcast_to(t, y.shape), axis=-1, keepdims=True)
+        return (np.asarray(dout * (y * total - t) / _batch(y), dtype=np.float64),
+                np.zeros_like(np.asarray(t, dtype=np.float64)))
 
 
 class Softmax(Op):

@@ -28,6 +28,7 @@ from layerwise.networks.config import (
     sequential_config_shapes,
     sequential_from_config,
 )
+from layerwise.networks.summary import Summary, summarize
 from layerwise.networks.views import BufferView, GradView, ParamView
 
 if TYPE_CHECKING:
@@ -109,6 +110,10 @@ class Sequential:
     def execution_order(self) -> list[tuple[str, Layer]]:
         """``(name, layer)`` pairs in the order :meth:`predict` runs them: that of :attr:`layers`."""
         return list(self.layers.items())
+
+    def summary(self, input_shape: tuple[int, ...] | None = None) -> Summary:
+        """Layers, output shapes, parameter counts and totals, as Keras's ``model.summary()``."""
+        return summarize(self, input_shape)
 
     def fuse(self) -> Sequential:
         """Rewrite :attr:`layers` visibly for speed: each ``Relu`` directly followed by a max
@@ -262,16 +267,9 @@ class Sequential:
         a first forward pass (to compare with :meth:`gradient`, call
         :meth:`freeze_randomness` after it, so that the copy reuses the same masks).
         """
-        from layerwise.gradient_check import numerical_gradient
+        from layerwise.gradient_check import network_numerical_gradient
 
-        net = self.copy().astype(np.float64)
-        x64 = np.asarray(x, dtype=np.float64)
-        net.loss(x64, t)
-        net.freeze_randomness()
-        grads: dict[str, Array] = {}
-        for key in net.params:
-            grads[key] = numerical_gradient(lambda _: net.loss(x64, t), net.params[key])
-        return grads
+        return network_numerical_gradient(self, x, t)
 
     # -- architecture and weights ------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -1,0 +1,456 @@
+"""Figures of a :class:`~layerwise.tracing.Trace` in the style of chapter 5, without Graphviz.
+
+A network is a chain of layers, so its figure needs no layout engine: the layers stand one
+under the other, the forward pass runs down in black, the backward pass comes back up in red.
+Each edge carries, on the left, the array going forward (its shape, its values when there are
+few, else min / mean / max, and a small heat map) and, on the right, the gradient coming back.
+A layer with parameters shows their gradients beside it. The loss is at the bottom.
+
+The drawing is built once as SVG elements, each tagged with the backward step from which it
+shows; frame ``k`` (``k`` backward steps done, 0..len(trace)) keeps the elements of steps up to
+``k``. The same elements make the still frames, an animated SVG (CSS, no script) and an HTML
+page with a slider. Heat maps are PNG images made with the standard library (zlib).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from layerwise.errors import ConfigError
+from layerwise.fileio import atomic_write_text
+from layerwise.graph.fmt import format_number
+
+if TYPE_CHECKING:
+    from layerwise.tracing import Trace, TraceStep
+
+__all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "save_trace", "TRACE_FORMATS",
+           "png_bytes", "heat_rgb"]
+
+TRACE_FORMATS = ("svg", "html")
+
+# Layout, in SVG user units (pixels).
+WIDTH = 980
+BOX_X, BOX_W, BOX_H = 370, 180, 40
+FORWARD_X = BOX_X + 60          # the forward arrow, down
+BACKWARD_X = BOX_X + BOX_W - 60  # the backward arrow, up
+LEFT_X = 16                     # forward labels
+RIGHT_X = BOX_X + BOX_W + 24    # backward labels
+EDGE_H = 92
+THUMB_H = 44
+RED = "#c62828"
+INK = "#222222"
+FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
+
+#: At most this many values are written out in a label; more are summarised.
+MAX_LISTED = 6
+#: At most this many channels of a feature map are drawn.
+MAX_CHANNELS = 8
+#: A heat map's cell is drawn at most this many pixels wide.
+MAX_CELL_PX = 10
+#: Heat maps are reduced to at most this many cells a side before encoding.
+MAX_CELLS = 96
+
+
+# -- heat maps --------------------------------------------------------------------------------
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An 8-bit RGB image ``(H, W, 3)`` as PNG file bytes (no dependency but zlib)."""
+    img = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, _ = img.shape
+    raw = b"".join(b"\x00" + img[row].tobytes() for row in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + \
+        chunk(b"IEND", b"")
+
+
+def heat_rgb(values: np.ndarray, signed: bool | None = None) -> np.ndarray:
+    """A 2-D array as colours: blue–white–red around 0 for signed data, white–black for
+    data that is never negative (an image), scaled by the largest magnitude. NaN is grey."""
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    signed = bool(np.any(v[finite] < 0)) if signed is None else signed
+    scale = float(np.max(np.abs(v[finite]))) if np.any(finite) else 0.0
+    u = np.where(finite, v, 0.0) / scale if scale > 0 else np.zeros_like(v)
+    rgb = np.empty((*v.shape, 3))
+    if signed:
+        pos, neg = np.clip(u, 0, 1)[..., None], np.clip(-u, 0, 1)[..., None]
+        white = np.array([255.0, 255.0, 255.0])
+        rgb[...] = white - pos * (white - np.array([178.0, 24.0, 43.0])) \
+            - neg * (white - np.array([33.0, 102.0, 172.0]))
+    else:
+        rgb[...] = (255.0 * (1.0 - np.clip(u, 0, 1)))[..., None]
+    rgb[~finite] = 160.0
+    return np.rint(rgb).astype(np.uint8)
+
+
+def _reduce(m: np.ndarray, cells: int = MAX_CELLS) -> np.ndarray:
+    """``m`` (2-D) averaged over blocks so that neither side exceeds ``cells``."""
+    h, w = m.shape
+    fh, fw = max(1, math.ceil(h / cells)), max(1, math.ceil(w / cells))
+    if fh == 1 and fw == 1:
+        return m
+    ph, pw = -h % fh, -w % fw
+    padded = np.pad(m.astype(np.float64), ((0, ph), (0, pw)), constant_values=np.nan)
+    blocks = padded.reshape(padded.shape[0] // fh, fh, padded.shape[1] // fw, fw)
+    with np.errstate(invalid="ignore"):
+        counts = np.sum(np.isfinite(blocks), axis=(1, 3))
+        sums = np.nansum(blocks, axis=(1, 3))
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _tiles(value: np.ndarray, image: bool = False) -> tuple[list[np.ndarray], str]:
+    """The 2-D maps to draw for one sample's array, and a note on what was left out.
+    ``image``: a flat vector of a square size is drawn as the square image it was (784 = 28²)."""
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim == 3:  # (C, H, W): the first channels side by side
+        shown = v[:MAX_CHANNELS]
+        note = f"channels 1–{shown.shape[0]} of {v.shape[0]}" if v.shape[0] > MAX_CHANNELS else ""
+        return [_reduce(c) for c in shown], note
+    if v.ndim == 4:  # convolution filters (F, C, kh, kw): the first channel of the first ones
+        shown = v[:MAX_CHANNELS, 0]
+        note = f"filters 1–{shown.shape[0]} of {v.shape[0]}, channel 1" if v.shape[0] > shown.shape[0] \
+            or v.shape[1] > 1 else ""
+        return [_reduce(f) for f in shown], note
+    if v.ndim == 2:
+        return [_reduce(v.T if v.shape[0] > v.shape[1] else v)], ""
+    flat = v.reshape(-1)
+    side = math.isqrt(flat.size)
+    if image and side * side == flat.size and side >= 4:
+        return [_reduce(flat.reshape(side, side))], ""
+    cols = min(flat.size, 50)
+    rows = math.ceil(flat.size / cols)
+    grid = np.full(rows * cols, np.nan)
+    grid[: flat.size] = flat
+    return [_reduce(grid.reshape(rows, cols))], ""
+
+
+def _summary(value: np.ndarray) -> str:
+    """The values when few, else min / mean / max (and the share of zeros when notable)."""
+    v = np.asarray(value, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        return "empty"
+    if v.size <= MAX_LISTED:
+        return "[" + ", ".join(format_number(x, 3) for x in v) + "]"
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return "no finite values"
+    text = (f"min {format_number(float(finite.min()), 3)}  mean {format_number(float(finite.mean()), 3)}"
+            f"  max {format_number(float(finite.max()), 3)}")
+    zeros = float(np.mean(v == 0))
+    if zeros >= 0.05:
+        text += f"  ({zeros:.0%} zero)"
+    if finite.size < v.size:
+        text += f"  {v.size - finite.size} not finite"
+    return text
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+# -- the drawing --------------------------------------------------------------------------------
+@dataclass
+class _Element:
+    svg: str
+    shown_from: int = 0            # the first frame (backward steps done) that shows it
+    only: bool = False             # shown in that frame only (the highlight of the latest step)
+
+
+class _Drawing:
+    """SVG elements with the frame each appears in, and images shared between frames."""
+
+    def __init__(self) -> None:
+        self.elements: list[_Element] = []
+        self.images: dict[bytes, tuple[str, int, int]] = {}
+        self.height = 0.0
+
+    def add(self, svg: str, shown_from: int = 0, only: bool = False) -> None:
+        self.elements.append(_Element(svg, shown_from, only))
+
+    def text(self, x: float, y: float, text: str, *, color: str = INK, size: int = 12, bold: bool = False,
+             anchor: str = "start", shown_from: int = 0) -> None:
+        weight = ' font-weight="bold"' if bold else ""
+        self.add(f'<text x="{x:g}" y="{y:g}" font-size="{size}" fill="{color}" text-anchor="{anchor}"'
+                 f'{weight}>{html.escape(text)}</text>', shown_from)
+
+    def arrow(self, x: float, y1: float, y2: float, color: str, shown_from: int = 0) -> None:
+        marker = "fwd" if color == INK else "bwd"
+        self.add(f'<line x1="{x:g}" y1="{y1:g}" x2="{x:g}" y2="{y2:g}" stroke="{color}" stroke-width="2"'
+                 f' marker-end="url(#lw-{marker})"/>', shown_from)
+
+    def maps(self, x: float, y: float, value: np.ndarray, signed: bool | None, shown_from: int,
+             max_width: float, image: bool = False) -> float:
+        """Heat maps of ``value`` from ``(x, y)``, at most THUMB_H high; returns the width used."""
+        tiles, note = _tiles(value, image)
+        if signed is None:
+            finite = np.asarray(value, dtype=np.float64)
+            signed = bool(np.any(finite[np.isfinite(finite)] < 0))
+        used = 0.0
+        for tile in tiles:
+            h, w = tile.shape
+            scale = min(THUMB_H / h, MAX_CELL_PX)
+            width = min(w * scale, max_width - used)
+            if used and width < w * scale:  # the next tile does not fit whole: stop there
+                break
+            height = width / w * h if w * scale > width else h * scale
+            ref = self.image(heat_rgb(tile, signed))
+            self.add(f'<use href="#{ref}" x="{x + used:g}" y="{y:g}" width="{width:g}" height="{height:g}"/>'
+                     f'<rect x="{x + used:g}" y="{y:g}" width="{width:g}" height="{height:g}" fill="none"'
+                     f' stroke="#999" stroke-width="0.5"/>', shown_from)
+            used += width + 3
+        if note:
+            self.text(x, y + THUMB_H + 11, note, size=9, color="#666", shown_from=shown_from)
+        return used
+
+    def image(self, rgb: np.ndarray) -> str:
+        """The id of a symbol holding ``rgb`` as a PNG, drawn once however often it is used."""
+        data = png_bytes(rgb)
+        if data not in self.images:
+            self.images[data] = (f"lw-img{len(self.images)}", rgb.shape[1], rgb.shape[0])
+        return self.images[data][0]
+
+    def defs(self) -> str:
+        images = "".join(
+            f'<symbol id="{ref}" viewBox="0 0 {w} {h}" preserveAspectRatio="none"><image width="{w}"'
+            f' height="{h}" preserveAspectRatio="none" style="image-rendering:pixelated"'
+            f' href="data:image/png;base64,{base64.b64encode(data).decode()}"/></symbol>'
+            for data, (ref, w, h) in self.images.items()
+        )
+        markers = "".join(
+            f'<marker id="lw-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7"'
+            f' orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
+            for name, color in (("fwd", INK), ("bwd", RED))
+        )
+        return f"<defs>{markers}{images}</defs>"
+
+
+def _sample(array: np.ndarray, sample: int, batch: int) -> np.ndarray:
+    """Row ``sample`` of a batch array; a scalar or a non-batch array as it is."""
+    a = np.asarray(array)
+    if a.ndim >= 1 and a.shape[0] == batch:
+        return a[sample]
+    return a
+
+
+def _edge_labels(d: _Drawing, y: float, forward: tuple[str, str, np.ndarray | None],
+                 backward: tuple[str, str, np.ndarray | None], shown_from: int, image: bool) -> None:
+    """The two label blocks of one edge: forward on the left, backward (red) on the right."""
+    (f_title, f_text, f_map), (b_title, b_text, b_map) = forward, backward
+    d.text(LEFT_X, y + 14, f_title, bold=True)
+    d.text(LEFT_X, y + 29, f_text, size=11)
+    if f_map is not None:
+        d.maps(LEFT_X, y + 36, f_map, None, 0, BOX_X - LEFT_X - 20, image)
+    d.text(RIGHT_X, y + 14, b_title, color=RED, bold=True, shown_from=shown_from)
+    d.text(RIGHT_X, y + 29, b_text, color=RED, size=11, shown_from=shown_from)
+    if b_map is not None:
+        d.maps(RIGHT_X, y + 36, b_map, True, shown_from, WIDTH - RIGHT_X - 12, image)
+
+
+def _map_of(value: np.ndarray) -> np.ndarray | None:
+    """A heat map is drawn for arrays with more values than a label lists."""
+    return value if np.asarray(value).size > MAX_LISTED else None
+
+
+def _build(trace: Trace, sample: int) -> _Drawing:
+    steps = trace.steps
+    n = len(steps)
+    batch = steps[0].x.shape[0]
+    if isinstance(sample, bool) or not isinstance(sample, int | np.integer) or not 0 <= sample < batch:
+        raise ConfigError(f"trace figure: sample: expected an integer in 0..{batch - 1}, got {sample!r}")
+    d = _Drawing()
+    target = _sample(trace.t, sample, batch)
+    label = (f"label {int(target)}" if np.ndim(target) == 0
+             else f"label {int(np.argmax(target))}" if np.ndim(target) == 1 else "")
+    d.text(LEFT_X, 20, f"{trace.network}: forward (black) and backward (red), sample {sample} of {batch}"
+           + (f", {label}" if label else ""), size=14, bold=True)
+    d.text(LEFT_X, 38, "frame k: the backward pass has run through the last k layers", size=11,
+           color="#555")
+    y = 52.0
+    for j, step in enumerate(steps):
+        shown = n - j  # the backward step that reaches this layer's input edge
+        if j == 0:
+            f_title, f_value = f"x {_shape(step.x.shape)}", _sample(step.x, sample, batch)
+            b_title = f"∂L/∂x {_shape(step.dx.shape)}"
+        else:
+            f_title = f"{steps[j - 1].name} → {step.name}  {_shape(step.x.shape)}"
+            f_value = _sample(step.x, sample, batch)
+            b_title = f"dx of {step.name} = dout of {steps[j - 1].name}"
+        b_value = _sample(step.dx, sample, batch)
+        _edge_labels(d, y, (f_title, _summary(f_value), _map_of(f_value)),
+                     (b_title, _summary(b_value), _map_of(b_value)), shown, image=j == 0)
+        top, bottom = y + 4, y + EDGE_H
+        d.arrow(FORWARD_X, top, bottom - 2, INK)
+        d.arrow(BACKWARD_X, bottom, top + 2, RED, shown)
+        y = bottom
+        y = _node(d, step, y, shown, n)
+    # below the loss layer: the loss forward, the seed 1 backward
+    top, bottom = y, y + 40
+    d.arrow(FORWARD_X, top + 2, bottom, INK)
+    d.arrow(BACKWARD_X, bottom, top + 2, RED, 1)
+    d.text(LEFT_X, top + 24, f"L = {format_number(trace.loss, 6)}", size=13, bold=True)
+    d.text(RIGHT_X, top + 24, "∂L/∂L = 1", color=RED, size=13, bold=True, shown_from=1)
+    d.height = bottom + 16
+    return d
+
+
+def _node(d: _Drawing, step: TraceStep, y: float, shown: int, n: int) -> float:
+    """The layer's box, its gradient-check verdict and its parameter gradients; returns the
+    y below them."""
+    d.add(f'<rect x="{BOX_X}" y="{y:g}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="#f4f6fb"'
+          f' stroke="{INK}" stroke-width="1.5"/>')
+    d.add(f'<rect x="{BOX_X - 3}" y="{y - 3:g}" width="{BOX_W + 6}" height="{BOX_H + 6}" rx="8" fill="none"'
+          f' stroke="{RED}" stroke-width="3"/>', shown, only=True)
+    title = step.name if step.name == step.kind else f"{step.name} ({step.kind})"
+    d.text(BOX_X + BOX_W / 2, y + 25, title, anchor="middle", bold=True, size=13)
+    if step.check is not None:
+        verdict = "gradient check ok" if step.check.passed else "gradient check FAILED"
+        worst = max((r.max_rel_error for r in step.check.rows), default=0.0)
+        d.text(BOX_X - 12, y + 25, f"{verdict} ({worst:.1e})", anchor="end", size=10,
+               color="#2e7d32" if step.check.passed else RED, shown_from=shown)
+    below = y + BOX_H
+    for key, grad in step.grads.items():
+        d.text(RIGHT_X, below + 4, f"∂L/∂{key} {_shape(grad.shape)}: {_summary(grad)}", color=RED,
+               size=11, shown_from=shown)
+        if grad.size > MAX_LISTED:
+            d.maps(RIGHT_X, below + 10, grad, True, shown, WIDTH - RIGHT_X - 12)
+            below += THUMB_H + (34 if _tiles(grad)[1] else 22)
+        else:
+            below += 18
+    if step.grads:
+        d.arrow(FORWARD_X, y + BOX_H + 2, below, INK)
+        d.arrow(BACKWARD_X, below, y + BOX_H + 2, RED, shown - 1 if shown > 1 else 1)
+    return below
+
+
+def _svg(d: _Drawing, body: Iterable[str], extra_style: str = "", id_: str = "") -> str:
+    ident = f' id="{id_}"' if id_ else ""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg"{ident} width="{WIDTH}" height="{d.height:g}" '
+            f'viewBox="0 0 {WIDTH} {d.height:g}" style="background:#fff;{FONT}">'
+            f"{extra_style}{d.defs()}" + "".join(body) + "</svg>\n")
+
+
+def _frame_count(trace: Trace, reached: int | None) -> int:
+    n = len(trace.steps)
+    if reached is None:
+        return n
+    if isinstance(reached, bool) or not isinstance(reached, int | np.integer) or not 0 <= reached <= n:
+        raise ConfigError(f"trace figure: reached: expected an integer in 0..{n}, got {reached!r}")
+    return int(reached)
+
+
+def trace_svg(trace: Trace, reached: int | None = None, *, sample: int = 0) -> str:
+    """Frame ``reached`` of the trace (backward steps done; all by default) as SVG text."""
+    k = _frame_count(trace, reached)
+    d = _build(trace, sample)
+    body = [e.svg for e in d.elements if e.shown_from <= k and (not e.only or e.shown_from == k)]
+    return _svg(d, body)
+
+
+def _tagged(d: _Drawing) -> list[str]:
+    """Every element in a group whose classes say from which frame it shows."""
+    out = []
+    for e in d.elements:
+        if e.shown_from == 0 and not e.only:
+            out.append(e.svg)
+        else:
+            cls = f"lw-at{e.shown_from}" if e.only else f"lw-from{e.shown_from}"
+            out.append(f'<g class="{cls}">{e.svg}</g>')
+    return out
+
+
+def animated_svg(trace: Trace, *, sample: int = 0, seconds_per_step: float = 1.0) -> str:
+    """The backward pass as an animated SVG (CSS animation, no script): one step a second."""
+    d = _build(trace, sample)
+    frames = len(trace.steps) + 2  # forward only, each backward step, and a pause at the end
+    period = frames * seconds_per_step
+    rules = []
+    for k in range(1, len(trace.steps) + 1):
+        start = 100.0 * k / frames
+        rules.append(f"@keyframes lw-f{k}{{0%,{start - 0.01:.2f}%{{visibility:hidden}}"
+                     f"{start:.2f}%,100%{{visibility:visible}}}}"
+                     f".lw-from{k}{{animation:lw-f{k} {period:g}s step-end infinite}}")
+        end = 100.0 * (k + 1) / frames
+        rules.append(f"@keyframes lw-a{k}{{0%,{start - 0.01:.2f}%{{visibility:hidden}}"
+                     f"{start:.2f}%,{end - 0.01:.2f}%{{visibility:visible}}"
+                     f"{end:.2f}%,100%{{visibility:hidden}}}}"
+                     f".lw-at{k}{{animation:lw-a{k} {period:g}s step-end infinite}}")
+    style = "<style>" + "".join(rules) + "</style>"
+    return _svg(d, _tagged(d), style)
+
+
+def _slider(trace: Trace, sample: int, uid: str) -> str:
+    """An SVG of every frame with a range input that shows frame k (a few lines of script;
+    without script the whole backward pass shows)."""
+    d = _build(trace, sample)
+    n = len(trace.steps)
+    figure = _svg(d, _tagged(d), id_=f"{uid}-svg")
+    names = [step.name for step in trace.backward_order()]
+    captions = ["forward pass only"] + [f"backward through {', '.join(names[:k])}" for k in range(1, n + 1)]
+    script = (
+        "<script>(function(){"
+        f"var s=document.getElementById('{uid}-range'),c=document.getElementById('{uid}-caption'),"
+        f"g=document.getElementById('{uid}-svg'),caps={_js_list(captions)};"
+        "function show(k){for(var i=1;i<=" + str(n) + ";i++){"
+        "g.querySelectorAll('.lw-from'+i).forEach(function(e){e.style.visibility=i<=k?'visible':'hidden';});"
+        "g.querySelectorAll('.lw-at'+i).forEach(function(e){e.style.visibility=i==k?'visible':'hidden';});}"
+        "c.textContent='frame '+k+' of " + str(n) + ": '+caps[k];}"
+        "s.addEventListener('input',function(){show(+s.value);});show(+s.value);})();</script>"
+    )
+    controls = (
+        f'<div style="{FONT};margin:6px 0"><label for="{uid}-range">backward steps </label>'
+        f'<input type="range" id="{uid}-range" min="0" max="{n}" value="{n}" step="1" style="width:320px">'
+        f' <span id="{uid}-caption">frame {n} of {n}: {html.escape(captions[n])}</span></div>'
+    )
+    return f'<div class="layerwise-trace">{controls}{figure}{script}</div>'
+
+
+def _js_list(items: list[str]) -> str:
+    import json
+
+    return json.dumps(items).replace("</", "<\\/")
+
+
+def trace_widget(trace: Trace, *, sample: int = 0) -> str:
+    """An HTML fragment for Jupyter: the figure with its slider (ids unique per call)."""
+    uid = "lwtrace" + os.urandom(4).hex()
+    return _slider(trace, sample, uid)
+
+
+def trace_html(trace: Trace, *, sample: int = 0) -> str:
+    """A self-contained HTML page with the figure and a slider over the backward steps."""
+    title = html.escape(f"layerwise trace: {trace.network}")
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
+            f"<body style=\"margin:16px\">{_slider(trace, sample, 'lwtrace')}</body></html>\n")
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in TRACE_FORMATS:
+        raise ConfigError(f"cannot tell the format of {str(path)!r}: use a suffix among "
+                          + ", ".join(f".{f}" for f in TRACE_FORMATS))
+    return suffix
+
+
+def save_trace(trace: Trace, path: str | os.PathLike[str], *, sample: int = 0, animate: bool = False) -> Path:
+    """Write the trace's figure to ``path`` atomically: ``.svg`` (the whole backward pass, or
+    animated with ``animate``) or ``.html`` (with a slider)."""
+    out = Path(path)
+    fmt = _format(out)
+    text = trace_html(trace, sample=sample) if fmt == "html" else (
+        animated_svg(trace, sample=sample) if animate else trace_svg(trace, sample=sample))
+    atomic_write_text(out, text)
+    return out

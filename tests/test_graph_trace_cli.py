@@ -1,0 +1,119 @@
+"""`layerwise graph --model`: trace a network trained by `layerwise train`, with no Graphviz."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import layerwise as lw
+from layerwise.datasets import load_mnist
+
+
+def _layerwise(*args: str, cwd: Path, hide_dot: bool = False) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if hide_dot:  # nothing on PATH at all: no `dot`, and python is called by its full path
+        empty = cwd / "empty-bin"
+        empty.mkdir(exist_ok=True)
+        env["PATH"] = str(empty)
+        assert shutil.which("dot", path=env["PATH"]) is None
+    return subprocess.run([sys.executable, "-m", "layerwise", *args], cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A TwoLayerNet and a SimpleConvNet trained (briefly) by `layerwise train` on the bundled data."""
+    folder = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, model in (("two-layer", "two-layer"), ("simple-cnn", "simple-cnn")):
+        path = folder / f"{name}.safetensors"
+        done = _layerwise("train", "--model", model, "--epochs", "1", "--save", str(path), cwd=folder)
+        assert done.returncode == 0, done.stderr
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("name", ["two-layer", "simple-cnn"])
+def test_trace_of_a_trained_model_writes_svg_and_html_without_dot(models: dict[str, Path], tmp_path: Path,
+                                                                  name: str) -> None:
+    svg, page = tmp_path / "trace.svg", tmp_path / "trace.html"
+    for out in (svg, page):
+        done = _layerwise("graph", "--model", str(models[name]), "--index", "7", "-o", str(out), cwd=tmp_path,
+                          hide_dot=True)
+        assert done.returncode == 0, done.stderr
+        assert f"wrote {out}" in done.stderr
+    text = svg.read_text()
+    assert text.startswith("<svg") and "∂L/∂x" in text
+    assert '<input type="range"' in page.read_text()
+    # the figure is the trace of that image with its true label, computed again here
+    net = lw.load_model(models[name]).eval()
+    (_, _), (x_test, t_test) = load_mnist("mnist-sample", flatten=False)
+    trace = lw.trace(net, x_test[7:8], t_test[7:8])
+    assert text == trace.to_svg()
+    assert f"label {int(t_test[7])}" in text
+
+
+def test_steps_write_one_frame_per_backward_step_and_animate(models: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "t.svg"
+    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(out), "--steps", "--animate",
+                      "--label", "3", cwd=tmp_path, hide_dot=True)
+    assert done.returncode == 0, done.stderr
+    frames = sorted(tmp_path.glob("t-*.svg"))
+    assert [f.name for f in frames] == [f"t-{k}.svg" for k in range(5)]  # Affine, Relu, Affine, loss: 4 steps
+    assert "@keyframes" in out.read_text()
+    assert "∂L/∂L = 1" not in frames[0].read_text() and "∂L/∂L = 1" in frames[1].read_text()
+    assert "loss for label 3" in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--index", "1000"], "--index 1000: out of range for the 1000 test images"),
+    (["--index", "x"], "--index: expected an image number, got 'x'"),
+    (["--label", "10"], "--label 10: out of range for the network's 10 classes"),
+    (["-o", "t.png"], "-o t.png: a trace is written as .svg or .html, not .png"),
+    (["-o", "t.html", "--steps"], "--steps needs -o FILE.svg, got t.html"),
+    (["--animate"], "--animate needs -o FILE.svg, got no -o"),
+    (["--x", "1"], "--x apply to the chapter-5 figures, not to a trace"),
+    (["-o", "missing/t.svg"], "folder missing does not exist"),
+])
+def test_trace_usage_errors_are_one_line_and_exit_2(models: dict[str, Path], tmp_path: Path, args: list[str],
+                                                    message: str) -> None:
+    done = _layerwise("graph", "--model", str(models["two-layer"]), *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("layerwise: error: ") and message in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_trace_of_a_missing_model_fails_with_exit_1(tmp_path: Path) -> None:
+    done = _layerwise("graph", "--model", "nope.safetensors", "-o", "t.svg", cwd=tmp_path)
+    assert done.returncode == 1 and "nope.safetensors" in done.stderr
+    assert not (tmp_path / "t.svg").exists()
+
+
+def test_figure_flags_and_trace_flags_do_not_mix(tmp_path: Path) -> None:
+    done = _layerwise("graph", "apple", "--label", "2", cwd=tmp_path)
+    assert done.returncode == 2 and "--label apply to a trace" in done.stderr
+    done = _layerwise("graph", cwd=tmp_path)
+    assert done.returncode == 2 and "give a figure NAME or --model MODEL" in done.stderr
+
+
+def test_relu_and_softmax_outputs_from_the_cli(tmp_path: Path) -> None:
+    done = _layerwise("graph", "relu", "--x", "-1", "2", cwd=tmp_path)
+    assert done.returncode == 0 and "relu" in done.stdout
+    done = _layerwise("graph", "softmax-loss", "--y", "0.3", "0.2", "0.5", "--t", "1", cwd=tmp_path)
+    assert done.returncode == 0 and "[0.3, -0.8, 0.5]" in done.stdout
+    done = _layerwise("graph", "softmax-loss", "--y", "0.3", "0.2", "--t", "1", cwd=tmp_path)
+    assert done.returncode == 2 and "y sums to 0.5" in done.stderr
+
+
+def test_trace_matches_predict_of_the_saved_model(models: dict[str, Path]) -> None:
+    net = lw.load_model(models["simple-cnn"]).eval()
+    (_, _), (x_test, t_test) = load_mnist("mnist-sample", flatten=False)
+    trace = lw.trace(net, x_test[:3], t_test[:3])
+    np.testing.assert_allclose(trace.steps[-1].x, net.predict(x_test[:3]), rtol=1e-6)
