@@ -31,16 +31,16 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path, modules: set[str]) -> set[str]:
+def _imports(path: Path, modules: set[str], annotations: bool = False) -> set[str]:
     """The package's modules that ``path`` imports at module level or inside functions
-    (``TYPE_CHECKING`` blocks aside: they never run)."""
+    (``TYPE_CHECKING`` blocks aside, which never run, unless ``annotations``)."""
     tree = ast.parse(path.read_text())
     me = _module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) and not annotations:
             for child in node.orelse:
                 visit(child)
             return
@@ -66,9 +66,9 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
     return found
 
 
-def test_the_package_has_no_import_cycle() -> None:
+def _cycles(annotations: bool) -> list[list[str]]:
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph = {name: _imports(path, set(files)) for name, path in files.items()}
+    graph = {name: _imports(path, set(files), annotations) for name, path in files.items()}
     # a package's __init__ importing its own submodules is how packages work, not a cycle
     for name in graph:
         graph[name] = {dep for dep in graph[name] if not dep.startswith(name + ".")}
@@ -87,4 +87,23 @@ def test_the_package_has_no_import_cycle() -> None:
     for name in sorted(graph):
         if name not in state:
             walk(name, [name])
+    return cycles
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    cycles = _cycles(annotations=False)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+#: Loops through type annotations alone, which never run: the network registry and the
+#: data-parallel object name the Sequential class they serve (and Sequential uses them).
+KNOWN_ANNOTATION_LOOPS = {
+    ("layerwise.networks.config", "layerwise.networks.sequential"),
+    ("layerwise.networks.sequential", "layerwise.parallel"),
+}
+
+
+def test_no_import_cycle_even_through_annotations_but_the_known_ones() -> None:
+    """The fast kernels name protocols of the layers they serve, not the layer classes."""
+    loops = {tuple(sorted(set(c))) for c in _cycles(annotations=True)}
+    assert loops <= KNOWN_ANNOTATION_LOOPS, sorted(loops - KNOWN_ANNOTATION_LOOPS)

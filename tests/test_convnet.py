@@ -40,7 +40,12 @@ def test_simple_conv_net_with_padding_stride_and_channels_gradient_check() -> No
 
 def test_simple_conv_net_book_api_and_float32() -> None:
     net = lw.SimpleConvNet(rng=0)  # the book's defaults: 30 5x5 filters, hidden 100
-    assert list(net.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    # Relu1 and Pool1 run as one visible fused layer by default; fused=False: the book's list
+    assert list(net.layers) == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2"]
+    assert "fused: Relu1+Pool1" in repr(net)
+    book = lw.SimpleConvNet(rng=0, fused=False)
+    assert list(book.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    assert "fused" not in repr(book)
     assert {k: v.shape for k, v in net.params.items()} == {
         "W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10), "b3": (10,)}
     assert all(v.dtype == np.float32 for v in net.params.values())
@@ -111,7 +116,8 @@ def test_deep_conv_net() -> None:
     for key, fan_in in (("W2", 16 * 9), ("W6", 64 * 9), ("W7", 64 * 4 * 4)):
         assert net.params[key].std() == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.1)
     names = list(net.layers)
-    assert names[:5] == ["Conv1", "Relu1", "Conv2", "Relu2", "Pool1"]
+    assert names[:5] == ["Conv1", "Relu1", "Conv2", "Relu2+Pool1", "Conv3"]
+    assert list(lw.DeepConvNet(rng=0, fused=False).layers)[:5] == ["Conv1", "Relu1", "Conv2", "Relu2", "Pool1"]
     assert names[-3:] == ["Dropout1", "Affine2", "Dropout2"]
     x, t = _images(0, 2, (1, 28, 28), 10)
     assert net.predict(x).shape == (2, 10)
@@ -193,7 +199,8 @@ def test_relu_mask_has_the_shape_of_the_convolution_output() -> None:
     np.testing.assert_array_equal(relu.mask, conv.forward(x) <= 0)
 
     simple = lw.SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 4, "filter_size": 3, "pad": 0,
-                                                                 "stride": 1}, hidden_size=6, output_size=3, rng=0)
+                                                                 "stride": 1}, hidden_size=6, output_size=3, rng=0,
+                              fused=False)
     assert list(simple.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
     before = parallel.get_num_threads()
     parallel.set_num_threads(1)  # (a split step leaves the first part's caches; see DataParallel)
@@ -259,14 +266,20 @@ def test_fuse_takes_exactly_relu_then_max_pooling() -> None:
 
 def test_a_simple_conv_net_file_saved_before_loads_to_the_same_network(tmp_path: Any) -> None:
     net = lw.SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 4, "filter_size": 3, "pad": 0,
-                                                              "stride": 1}, hidden_size=6, output_size=3, rng=0)
+                                                              "stride": 1}, hidden_size=6, output_size=3, rng=0,
+                           fused=False)
     x = np.random.default_rng(2).standard_normal((3, 1, 10, 10)).astype(np.float32)
     fused = net.copy().fuse()
     np.testing.assert_array_equal(fused.predict(x), net.predict(x))
-    again = network_from_config(fused.get_config())  # the config names the class and sizes only
+    config = fused.get_config()  # the config names the class and sizes only, as before
+    assert "fused" not in config and "layers" not in config
+    again = network_from_config(config)
     again.load_state_dict(fused.state_dict())
-    assert list(again.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    assert list(again.layers) == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2"]
     np.testing.assert_array_equal(again.predict(x), net.predict(x))
+    book = network_from_config(net.get_config())  # fused=False is written, and kept
+    assert net.get_config()["fused"] is False
+    assert list(book.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
 
 
 def test_a_relu_pool_config_takes_a_pooling_config_only() -> None:

@@ -71,7 +71,8 @@ def test_trace_gradients_equal_net_gradient(name: str) -> None:
 
 def test_trace_leaves_the_network_as_gradient_does() -> None:
     net = lw.SimpleConvNet(input_dim=(1, 8, 8), conv_param={"filter_num": 3, "filter_size": 3, "pad": 0,
-                           "stride": 1}, hidden_size=6, output_size=3, rng=np.random.default_rng(0))
+                           "stride": 1}, hidden_size=6, output_size=3, rng=np.random.default_rng(0),
+                           fused=False)
     x, t = _batch((1, 8, 8))
     before = net.predict(x).copy()
     tr = lw.trace(net, x, t)

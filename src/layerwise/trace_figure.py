@@ -20,19 +20,55 @@ import math
 import os
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from layerwise.errors import ConfigError
 from layerwise.fileio import atomic_write_text
+from layerwise.gradient_check import GradientCheckReport
 from layerwise.graph.fmt import format_number
 
-if TYPE_CHECKING:
-    from layerwise.tracing import Trace, TraceStep
+
+class TraceStep(Protocol):
+    """What the figure reads of a step of :class:`layerwise.tracing.Trace` (named here as a
+    protocol, so that drawing depends on the trace's shape, not on its module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def x(self) -> NDArray[Any]: ...
+    @property
+    def out(self) -> NDArray[Any]: ...
+    @property
+    def dout(self) -> NDArray[Any]: ...
+    @property
+    def dx(self) -> NDArray[Any]: ...
+    @property
+    def grads(self) -> Mapping[str, NDArray[Any]]: ...
+    @property
+    def check(self) -> GradientCheckReport | None: ...
+
+
+class Trace(Protocol):
+    """What the figure reads of a :class:`layerwise.tracing.Trace`."""
+
+    @property
+    def network(self) -> str: ...
+    @property
+    def steps(self) -> Sequence[TraceStep]: ...
+    @property
+    def loss(self) -> float: ...
+    @property
+    def t(self) -> NDArray[Any]: ...
+
+    def backward_order(self) -> Sequence[TraceStep]: ...
 
 __all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "save_trace", "TRACE_FORMATS",
            "png_bytes", "heat_rgb"]

@@ -8,17 +8,16 @@ in that same memory order, so that the layers below read it without a copy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from layerwise.layers.affine import Affine
+from layerwise.fast._layers import AffineState
 
 __all__ = ["affine_backward"]
 
 
-def affine_backward(layer: Affine, dout: Any, need_dx: bool = True) -> NDArray[Any] | None:
+def affine_backward(layer: AffineState, dout: Any, need_dx: bool = True) -> NDArray[Any] | None:
     """:meth:`Affine.backward <layerwise.layers.Affine.backward>`: set ``layer.dW`` and
     ``layer.db``; return ``dx`` when ``need_dx``."""
     x = layer.x

@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from layerwise.conv_utils import _Geometry, _pad
+from layerwise.fast._layers import ConvolutionState
 from layerwise.fast._state import load, save
-
-if TYPE_CHECKING:
-    from layerwise.layers.convolution import Convolution
 
 __all__ = ["conv_forward", "conv_backward", "windows_bl", "col2im_bl",
            "CHUNK_BYTES", "SMALL_PRODUCT", "MIN_BLOCK"]
@@ -165,7 +163,7 @@ def _correlate(x: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) 
     return out, col
 
 
-def conv_forward(layer: Convolution, x: Array) -> Array:
+def conv_forward(layer: ConvolutionState, x: Array) -> Array:
     """:meth:`Convolution.forward <layerwise.layers.Convolution.forward>` for a checked
     input ``x`` of shape ``(N, C, H, W)``; returns ``(N, FN, OH, OW)`` as a batch-last view."""
     fn, c, fh, fw = layer.W.shape
@@ -181,7 +179,7 @@ def conv_forward(layer: Convolution, x: Array) -> Array:
     return out.reshape(fn, g.out_h, g.out_w, g.n).transpose(3, 0, 1, 2)
 
 
-def conv_backward(layer: Convolution, dout: Any, need_dx: bool = True) -> Array | None:
+def conv_backward(layer: ConvolutionState, dout: Any, need_dx: bool = True) -> Array | None:
     """Set ``layer.dW`` and ``layer.db`` after :func:`conv_forward`; return ``dx`` when
     ``need_dx``.
 

@@ -18,23 +18,21 @@ PyTorch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from layerwise.conv_utils import _Geometry, col2im_t, im2col_t
+from layerwise.fast._layers import PoolingState
 from layerwise.fast._state import load, save
-
-if TYPE_CHECKING:
-    from layerwise.layers.pooling import Pooling
 
 __all__ = ["pool_forward", "pool_backward", "window_max", "non_overlapping"]
 
 Array = NDArray[Any]
 
 
-def non_overlapping(layer: Pooling) -> bool:
+def non_overlapping(layer: PoolingState) -> bool:
     """Whether ``layer``'s windows tile its input without padding (the strided-view path)."""
     return layer.stride == (layer.pool_h, layer.pool_w) and layer.pad == (0, 0)
 
@@ -106,7 +104,7 @@ def _like_layout(d: Array, x: Array) -> Array:
     return out
 
 
-def pool_forward(layer: Pooling, x: Array) -> Array:
+def pool_forward(layer: PoolingState, x: Array) -> Array:
     """:meth:`Pooling.forward <layerwise.layers.Pooling.forward>` for a checked 4-D ``x``."""
     g = _Geometry("Pooling", x.shape, layer.pool_h, layer.pool_w, layer.stride, layer.pad)
     layer.arg_max = None
@@ -118,7 +116,7 @@ def pool_forward(layer: Pooling, x: Array) -> Array:
     return out
 
 
-def pool_backward(layer: Pooling, dout: Any) -> Array:
+def pool_backward(layer: PoolingState, dout: Any) -> Array:
     """``dx`` of :func:`pool_forward`'s last call."""
     x, g, arg = load(layer)
     d = layer._dout(dout, (g.n, g.c, g.out_h, g.out_w), x.dtype)
@@ -128,7 +126,7 @@ def pool_backward(layer: Pooling, dout: Any) -> Array:
 
 
 # -- non-overlapping windows without padding ----------------------------------------------------
-def _forward_tiles(layer: Pooling, x: Array) -> tuple[Array, Any]:
+def _forward_tiles(layer: PoolingState, x: Array) -> tuple[Array, Any]:
     ph, pw = layer.pool_h, layer.pool_w
     if layer.mode == "avg":
         acc = x[:, :, 0::ph, 0::pw].copy(order="K")  # in the memory order of x
@@ -142,7 +140,7 @@ def _forward_tiles(layer: Pooling, x: Array) -> tuple[Array, Any]:
     return (out if out.base is None else out.copy(order="K")), (arg_r, arg_c)
 
 
-def _backward_tiles(layer: Pooling, d: Array, x: Array, arg: Any) -> Array:
+def _backward_tiles(layer: PoolingState, d: Array, x: Array, arg: Any) -> Array:
     ph, pw = layer.pool_h, layer.pool_w
     n, c, h, w = x.shape
     dx = _empty_like_layout(x, (n, c, h, w))
@@ -165,7 +163,7 @@ def _backward_tiles(layer: Pooling, d: Array, x: Array, arg: Any) -> Array:
 
 
 # -- any stride and padding, through im2col_t ---------------------------------------------------
-def _forward_im2col(layer: Pooling, x: Array, g: _Geometry) -> tuple[Array, Any]:
+def _forward_im2col(layer: PoolingState, x: Array, g: _Geometry) -> tuple[Array, Any]:
     planes = x.reshape(g.n * g.c, 1, g.h, g.w)
     fill = -np.inf if layer.mode == "max" else 0.0
     col = im2col_t(planes, layer.pool_h, layer.pool_w, layer.stride, layer.pad, fill=fill)
@@ -179,7 +177,7 @@ def _forward_im2col(layer: Pooling, x: Array, g: _Geometry) -> tuple[Array, Any]
     return out.reshape(g.n, g.c, g.out_h, g.out_w), arg
 
 
-def _backward_im2col(layer: Pooling, d: Array, g: _Geometry, arg: Any) -> Array:
+def _backward_im2col(layer: PoolingState, d: Array, g: _Geometry, arg: Any) -> Array:
     k = layer.pool_h * layer.pool_w
     flat = d.reshape(-1)
     if layer.mode == "max":

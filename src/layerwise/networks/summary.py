@@ -18,15 +18,32 @@ Non-trainable params: 0
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from layerwise.errors import ConfigError
+from layerwise.layers.base import Layer
 
-if TYPE_CHECKING:
-    from layerwise.networks.sequential import Sequential
+
+class Network(Protocol):
+    """What the summary reads of a :class:`~layerwise.networks.Sequential` (a protocol, so
+    that this module, which Sequential uses, does not import it back)."""
+
+    @property
+    def layers(self) -> Mapping[str, Layer]: ...
+    @property
+    def last_layer(self) -> Layer: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+
+    def copy(self) -> Network: ...
+
+    def eval(self) -> Network: ...
+
+    def execution_order(self) -> list[tuple[str, Layer]]: ...
 
 __all__ = ["Summary", "SummaryRow", "summarize", "input_shape_of"]
 
@@ -99,7 +116,7 @@ def _shape(shape: tuple[int | None, ...]) -> str:
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-def input_shape_of(net: Sequential) -> tuple[int, ...] | None:
+def input_shape_of(net: Network) -> tuple[int, ...] | None:
     """The shape of one sample the network takes, when it can tell: its ``input_dim`` (conv
     nets) or the rows of its first layer's weight matrix (an Affine first)."""
     dim = getattr(net, "input_dim", None)
@@ -112,7 +129,7 @@ def input_shape_of(net: Sequential) -> tuple[int, ...] | None:
     return None
 
 
-def summarize(net: Sequential, input_shape: tuple[int, ...] | None = None) -> Summary:
+def summarize(net: Network, input_shape: tuple[int, ...] | None = None) -> Summary:
     """Run one zero sample through a copy of ``net`` in inference mode and tabulate each
     layer's output shape and parameter count (the network itself is not touched)."""
     shape = input_shape if input_shape is not None else input_shape_of(net)
