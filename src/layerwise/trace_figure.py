@@ -82,8 +82,8 @@ FORWARD_X = BOX_X + 60          # the forward arrow, down
 BACKWARD_X = BOX_X + BOX_W - 60  # the backward arrow, up
 LEFT_X = 16                     # forward labels
 RIGHT_X = BOX_X + BOX_W + 24    # backward labels
-EDGE_H = 92
-THUMB_H = 44
+EDGE_H = 100
+THUMB_H = 52
 RED = "#c62828"
 INK = "#222222"
 FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
@@ -134,44 +134,45 @@ def heat_rgb(values: np.ndarray, signed: bool | None = None) -> np.ndarray:
 
 
 def _reduce(m: np.ndarray, cells: int = MAX_CELLS) -> np.ndarray:
-    """``m`` (2-D) averaged over blocks so that neither side exceeds ``cells``."""
+    """``m`` (2-D) reduced by blocks so that neither side exceeds ``cells``: each block shows
+    its entry of largest magnitude, sign kept, so that a sparse gradient stays visible."""
     h, w = m.shape
     fh, fw = max(1, math.ceil(h / cells)), max(1, math.ceil(w / cells))
     if fh == 1 and fw == 1:
         return m
     ph, pw = -h % fh, -w % fw
-    padded = np.pad(m.astype(np.float64), ((0, ph), (0, pw)), constant_values=np.nan)
-    blocks = padded.reshape(padded.shape[0] // fh, fh, padded.shape[1] // fw, fw)
+    padded = np.pad(m.astype(np.float64), ((0, ph), (0, pw)), constant_values=0.0)
+    blocks = padded.reshape(padded.shape[0] // fh, fh, padded.shape[1] // fw, fw).transpose(0, 2, 1, 3)
+    flat = blocks.reshape(*blocks.shape[:2], fh * fw)
     with np.errstate(invalid="ignore"):
-        counts = np.sum(np.isfinite(blocks), axis=(1, 3))
-        sums = np.nansum(blocks, axis=(1, 3))
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        pick = np.argmax(np.where(np.isfinite(flat), np.abs(flat), -1.0), axis=-1)
+    return np.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
 
 
-def _tiles(value: np.ndarray, image: bool = False) -> tuple[list[np.ndarray], str]:
+def _tiles(value: np.ndarray, image: bool = False) -> tuple[list[np.ndarray], str, bool]:
     """The 2-D maps to draw for one sample's array, and a note on what was left out.
     ``image``: a flat vector of a square size is drawn as the square image it was (784 = 28²)."""
     v = np.asarray(value, dtype=np.float64)
     if v.ndim == 3:  # (C, H, W): the first channels side by side
         shown = v[:MAX_CHANNELS]
         note = f"channels 1–{shown.shape[0]} of {v.shape[0]}" if v.shape[0] > MAX_CHANNELS else ""
-        return [_reduce(c) for c in shown], note
+        return [_reduce(c) for c in shown], note, True
     if v.ndim == 4:  # convolution filters (F, C, kh, kw): the first channel of the first ones
         shown = v[:MAX_CHANNELS, 0]
         note = f"filters 1–{shown.shape[0]} of {v.shape[0]}, channel 1" if v.shape[0] > shown.shape[0] \
             or v.shape[1] > 1 else ""
-        return [_reduce(f) for f in shown], note
-    if v.ndim == 2:
-        return [_reduce(v.T if v.shape[0] > v.shape[1] else v)], ""
+        return [_reduce(f) for f in shown], note, True
+    if v.ndim == 2:  # a matrix: stretched to the space there is
+        return [_reduce(v.T if v.shape[0] > v.shape[1] else v)], "", False
     flat = v.reshape(-1)
     side = math.isqrt(flat.size)
     if image and side * side == flat.size and side >= 4:
-        return [_reduce(flat.reshape(side, side))], ""
+        return [_reduce(flat.reshape(side, side))], "", True
     cols = min(flat.size, 50)
     rows = math.ceil(flat.size / cols)
     grid = np.full(rows * cols, np.nan)
     grid[: flat.size] = flat
-    return [_reduce(grid.reshape(rows, cols))], ""
+    return [_reduce(grid.reshape(rows, cols))], "", False
 
 
 def _summary(value: np.ndarray) -> str:
@@ -231,18 +232,21 @@ class _Drawing:
     def maps(self, x: float, y: float, value: np.ndarray, signed: bool | None, shown_from: int,
              max_width: float, image: bool = False) -> float:
         """Heat maps of ``value`` from ``(x, y)``, at most THUMB_H high; returns the width used."""
-        tiles, note = _tiles(value, image)
+        tiles, note, keep_aspect = _tiles(value, image)
         if signed is None:
             finite = np.asarray(value, dtype=np.float64)
             signed = bool(np.any(finite[np.isfinite(finite)] < 0))
         used = 0.0
         for tile in tiles:
             h, w = tile.shape
-            scale = min(THUMB_H / h, MAX_CELL_PX)
-            width = min(w * scale, max_width - used)
-            if used and width < w * scale:  # the next tile does not fit whole: stop there
-                break
-            height = width / w * h if w * scale > width else h * scale
+            room = max_width - used
+            if keep_aspect:  # images and feature maps: square cells, THUMB_H high at most
+                scale = min(THUMB_H / h, MAX_CELL_PX)
+                if used and w * scale > room:  # the next tile does not fit whole: stop there
+                    break
+                width, height = min(w * scale, room), min(w * scale, room) / w * h
+            else:  # a matrix or a vector: stretched to the room there is
+                width, height = min(room, w * MAX_CELL_PX), min(THUMB_H, h * MAX_CELL_PX)
             ref = self.image(heat_rgb(tile, signed))
             self.add(f'<use href="#{ref}" x="{x + used:g}" y="{y:g}" width="{width:g}" height="{height:g}"/>'
                      f'<rect x="{x + used:g}" y="{y:g}" width="{width:g}" height="{height:g}" fill="none"'
