@@ -69,6 +69,9 @@ _EXPORTS: dict[str, str] = {
     "load_model": "layerwise.model_files",
     "trace": "layerwise.tracing",
     "Trace": "layerwise.tracing",
+    "export_onnx": "layerwise.export",
+    "to_torch": "layerwise.torch_bridge",
+    "from_torch": "layerwise.torch_bridge",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -97,6 +100,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         ShapeError,
         TrainingDiverged,
     )
+    from layerwise.export import export_onnx
     from layerwise.functions import (
         cross_entropy_error,
         log_softmax,
@@ -134,4 +138,5 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     )
     from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
     from layerwise.parallel import get_num_threads, set_num_threads
+    from layerwise.torch_bridge import from_torch, to_torch
     from layerwise.tracing import Trace, trace

@@ -305,7 +305,8 @@ class DeepConvNet(_ConvNet):
     def __repr__(self) -> str:
         filters = [layer.params["W"].shape[0] for layer in self.layers.values()
                    if isinstance(layer, Convolution)]
-        return f"DeepConvNet(input_dim={self.input_dim}, filters={filters}, dtype={self.dtype}{_fused_note(self)})"
+        return (f"DeepConvNet(input_dim={self.input_dim}, filters={filters}, dtype={self.dtype}"
+                f"{_fused_note(self)})")
 
 
 def _fused_note(net: Sequential) -> str:
