@@ -10,7 +10,7 @@ import pytest
 import layerwise as lw
 from layerwise import parallel
 from layerwise.layers.fused import ReluPool, fuse_relu_pool
-from layerwise.networks.config import network_from_config
+from layerwise.networks.sequential import network_from_config
 
 TINY = {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}
 

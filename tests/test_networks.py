@@ -287,6 +287,8 @@ def test_config_names_stay_importable_from_sequential() -> None:
     )
 
     assert NETWORK_TYPES is config.NETWORK_TYPES and NETWORK_TYPES["Sequential"] is Sequential
-    assert (Shapes, StateDictError, config_shapes, mismatch_problems, network_from_config) == (
-        config.Shapes, config.StateDictError, config.config_shapes, config.mismatch_problems,
-        config.network_from_config)
+    assert (Shapes, StateDictError, mismatch_problems) == (
+        config.Shapes, config.StateDictError, config.mismatch_problems)
+    # rebuilding lives here, where Sequential is: config, which Sequential uses, names no class
+    assert callable(network_from_config) and callable(config_shapes)
+    assert not hasattr(config, "network_from_config")

@@ -72,8 +72,13 @@ def numerical_gradient(f: Callable[[Array], Any], x: Array, h: float | None = No
 
 
 def network_numerical_gradient(net: Any, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray[np.float64]]:
-    """Every parameter's gradient of ``net.loss(x, t)`` by central differences, on a float64
-    copy of ``net`` with its random choices frozen after a first pass (``net`` is untouched)."""
+    """Every parameter's gradient of ``net.loss(x, t)`` by central differences (book §4.4).
+
+    Computed on a float64 copy of the network, so the result does not suffer from float32
+    round-off and ``net`` is left untouched. Dropout masks are frozen after a first forward
+    pass (to compare with ``net.gradient``, call ``net.freeze_randomness()`` after it, so that
+    the copy reuses the same masks).
+    """
     copied = net.copy().astype(np.float64)
     x64 = np.asarray(x, dtype=np.float64)
     copied.loss(x64, t)

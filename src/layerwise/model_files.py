@@ -6,7 +6,7 @@ header's metadata, ``format`` (``"layerwise-model"``), ``format_version`` and
 
 Reading is strict, and checks before it builds. The architecture is parsed by one validating
 reader (:class:`Metadata`), the shapes of the weights it implies are computed without
-allocating them (:func:`~layerwise.networks.config.config_shapes`) and compared with the
+allocating them (:func:`~layerwise.networks.sequential.config_shapes`) and compared with the
 file's tensors, and every tensor must have the architecture's floating dtype and hold no NaN
 or infinity; only then is a network built. So a file asking for a 5 TiB weight, holding
 integer weights or an ``int8`` architecture, or NaN weights, is refused with a
@@ -40,14 +40,8 @@ from safetensors.numpy import save_file
 from layerwise.errors import ConfigError, DataError, LayerwiseError, OutputError
 from layerwise.fileio import atomic_path
 from layerwise.layers.base import short_repr
-from layerwise.networks.config import (
-    Shapes,
-    StateDictError,
-    config_shapes,
-    mismatch_problems,
-    network_from_config,
-)
-from layerwise.networks.sequential import Sequential
+from layerwise.networks.config import Shapes, StateDictError, mismatch_problems
+from layerwise.networks.sequential import Sequential, config_shapes, network_from_config
 
 __all__ = [
     "save_model",

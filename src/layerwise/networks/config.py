@@ -1,12 +1,14 @@
-"""Architectures as JSON-able configs: the registry of network classes, rebuilding a network
-from :meth:`~layerwise.networks.sequential.Sequential.get_config`, and the shapes of its
-weights computed without building it (so that a model file is checked before allocation)."""
+"""Architectures as JSON-able configs: the registry of network classes, checking a
+:meth:`~layerwise.networks.sequential.Sequential.get_config` output, building a plain
+Sequential's layers from it, and the shapes of its weights computed without building it.
+Rebuilding any network from its config: ``network_from_config`` in
+:mod:`layerwise.networks.sequential`."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,16 +23,16 @@ from layerwise.layers.base import (
     short_repr,
 )
 
-if TYPE_CHECKING:
-    from layerwise.networks.sequential import Sequential
-
-__all__ = ["NETWORK_TYPES", "Shapes", "StateDictError", "network_from_config", "config_shapes",
+__all__ = ["NETWORK_TYPES", "Shapes", "StateDictError", "network_class",
            "mismatch_problems", "sequential_config", "sequential_config_shapes", "check_one_input",
            "book_keys", "named_layers", "load_weights", "sequential_from_config"]
 
 #: Every network class by name, so a saved architecture can be rebuilt (classes whose name
 #: starts with ``_``, shared bases, are not listed). Filled by ``Sequential.__init_subclass__``.
-NETWORK_TYPES: dict[str, type[Sequential]] = {}
+#: The classes are Sequential and its subclasses; this module, which Sequential uses, does not
+#: import it back to say so (``network_from_config`` in :mod:`~layerwise.networks.sequential`
+#: gives them their type).
+NETWORK_TYPES: dict[str, type[Any]] = {}
 
 Shapes = dict[str, tuple[int, ...]]
 _L = TypeVar("_L", bound="Layer | _LayerSpec")
@@ -40,7 +42,7 @@ class StateDictError(LayerwiseError, ValueError):
     """Weights that do not fit a network: names every missing, unexpected or mis-shaped entry."""
 
 
-def _network_class(config: Any) -> tuple[type[Sequential], np.dtype[Any]]:
+def network_class(config: Any) -> tuple[type[Any], np.dtype[Any]]:
     """The class a :meth:`Sequential.get_config` output names, and its dtype (float32 when
     the config gives none), checked."""
     if not isinstance(config, dict):
@@ -66,29 +68,6 @@ def mismatch_problems(missing: Sequence[str], unexpected: Sequence[str],
     return problems
 
 
-def network_from_config(config: Any) -> Sequential:
-    """Rebuild a network (with placeholder weights) from :meth:`Sequential.get_config`.
-
-    Raises :class:`~layerwise.errors.ConfigError` (or :class:`~layerwise.errors.ShapeError`)
-    for a config that describes no network. The network is built as described, however large:
-    to check a config against the weights meant for it first, see :func:`config_shapes`.
-    """
-    cls, dtype = _network_class(config)
-    return cls._from_config(config).astype(dtype)
-
-
-def config_shapes(config: Any) -> Shapes:
-    """The shape of every entry of the :meth:`~Sequential.state_dict` of the network that
-    :func:`network_from_config` would build from ``config``, computed without building it.
-
-    A model file's tensors are compared with these before anything is allocated, so an
-    architecture asking for a 5 TiB weight is refused by a message, not a MemoryError.
-    Raises as :func:`network_from_config`.
-    """
-    cls, _ = _network_class(config)
-    return cls._config_shapes(config)
-
-
 class _LayerSpec:
     """A layer of a config before it is built: its class (for the names of its parameters and
     buffers) and their shapes."""
@@ -111,7 +90,8 @@ def sequential_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def sequential_config_shapes(config: dict[str, Any]) -> Shapes:
-    """:func:`config_shapes` for a plain :class:`Sequential` config (a list of layer configs)."""
+    """:func:`~layerwise.networks.sequential.config_shapes` for a plain Sequential config (a list
+    of layer configs)."""
     args = sequential_config(config)
     specs = []
     for layer_config in args["layers"]:
@@ -224,8 +204,9 @@ def load_weights(targets: Mapping[str, tuple[Layer, str]], state: Mapping[str, A
             layer.set_buffer(name, value)
 
 
-def sequential_from_config(config: dict[str, Any]) -> Sequential:
-    """The plain :class:`Sequential` of a config listing its layers (see :func:`network_from_config`)."""
+def sequential_from_config(config: dict[str, Any]) -> Any:
+    """The plain :class:`~layerwise.networks.Sequential` of a config listing its layers (see
+    :func:`layerwise.networks.sequential.network_from_config`)."""
     args = sequential_config(config)
     layers = [layer_from_config(c) for c in args["layers"]]
     loss = layer_from_config(args["loss"])

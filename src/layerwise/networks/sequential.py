@@ -20,11 +20,10 @@ from layerwise.networks.config import (
     Shapes,
     StateDictError,
     book_keys,
-    config_shapes,
     load_weights,
     mismatch_problems,
     named_layers,
-    network_from_config,
+    network_class,
     sequential_config_shapes,
     sequential_from_config,
 )
@@ -51,10 +50,9 @@ class Sequential:
     names : sequence of str, optional
         Names of the layers in ``self.layers``; by default ``Affine1``, ``Relu1``, ...
     weight_decay_lambda : float, optional
-        L2 weight decay (book §6.4.2): :meth:`loss` adds ``0.5 * lambda * sum(W**2)`` over
-        every weight matrix ``W`` (not biases, not BatchNorm's gamma/beta) and
-        :meth:`gradient` adds ``lambda * W`` to each ``dW``. Subclasses may override
-        :meth:`_regularization_loss` and :meth:`_regularize_grads` for other penalties.
+        L2 weight decay (book §6.4.2): :meth:`loss` adds ``0.5 * lambda * sum(W**2)`` over the
+        weight matrices (not biases, not BatchNorm's gamma/beta), :meth:`gradient` ``lambda * W``
+        to each ``dW`` (other penalties: override the two ``_regulariz*`` hooks).
 
     ``params`` and ``grads`` are views keyed ``W1``, ``b1``, ``W2``... of the layers' arrays;
     ``buffers`` (``running_mean1``, ...) holds non-trainable state such as BatchNorm's.
@@ -65,8 +63,7 @@ class Sequential:
         if not cls.__name__.startswith("_"):
             NETWORK_TYPES[cls.__name__] = cls
 
-    #: Samples per batch in :meth:`accuracy` and :meth:`evaluate`. Conv nets use 100: their
-    #: activations for 1,000 images (50 MB per layer in DeepConvNet) would not fit in cache.
+    #: Samples per batch in :meth:`accuracy` and :meth:`evaluate` (conv nets: 100, for the cache).
     eval_batch_size = 1000
 
     def __init__(self, layers: Iterable[Layer], loss_layer: LossLayer, names: Sequence[str] | None = None,
@@ -123,8 +120,7 @@ class Sequential:
         return self
 
     def predict(self, x: ArrayLike) -> Array:
-        """Scores of the last layer before the loss, shape ``(N, n_out)``: the layers of
-        :attr:`layers` applied in their order."""
+        """Scores of the last layer before the loss, ``(N, n_out)``: :attr:`layers` in order."""
         out: Any = x
         for layer in self.layers.values():
             out = layer.forward(out)
@@ -228,14 +224,12 @@ class Sequential:
         layers[0].backward_params(grad)
 
     def apply_weight_decay(self, data_loss: float) -> tuple[float, dict[str, Array]]:
-        """After :meth:`backward`: add the penalty to ``data_loss`` and its gradient to the
-        weight gradients (:meth:`_regularization_loss`, :meth:`_regularize_grads`); keep the
-        total in ``last_loss`` and return it with the gradients."""
+        """After :meth:`backward`: add weight decay to ``data_loss`` and to the weight gradients;
+        keep the total in ``last_loss`` and return it with the gradients."""
         self.last_loss = data_loss + self._regularization_loss()
         self._regularize_grads()
         return self.last_loss, dict(self.grads)
 
-    # -- regularization hooks -----------------------------------------------------------------
     def _decayed(self) -> list[tuple[Layer, str]]:
         """The weight matrices weight decay applies to: ``(layer, "W")`` pairs, each once."""
         weights = {id(layer): (layer, name) for layer, name in self._index.values() if name == "W"}
@@ -260,13 +254,8 @@ class Sequential:
             setattr(layer, grad, getattr(layer, grad) + lam * getattr(layer, name))
 
     def numerical_gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
-        """Gradients by float64 central differences (slow; for checking, book §4.4).
-
-        Computed on a float64 copy of the network, so the result does not suffer from
-        float32 round-off and this network is left untouched. Dropout masks are frozen after
-        a first forward pass (to compare with :meth:`gradient`, call
-        :meth:`freeze_randomness` after it, so that the copy reuses the same masks).
-        """
+        """Gradients by float64 central differences on a float64 copy (slow; book §4.4): see
+        :func:`~layerwise.gradient_check.network_numerical_gradient`."""
         from layerwise.gradient_check import network_numerical_gradient
 
         return network_numerical_gradient(self, x, t)
@@ -353,3 +342,19 @@ class Sequential:
 
 
 NETWORK_TYPES["Sequential"] = Sequential
+
+
+def network_from_config(config: Any) -> Sequential:
+    """Rebuild a network (placeholder weights) from :meth:`Sequential.get_config`; a
+    :class:`ConfigError` for a config that describes none (checking first: :func:`config_shapes`)."""
+    cls, dtype = network_class(config)
+    net: Sequential = cls._from_config(config).astype(dtype)
+    return net
+
+
+def config_shapes(config: Any) -> Shapes:
+    """The shapes of ``network_from_config(config).state_dict()``, computed without building it:
+    a model file asking for a 5 TiB weight is refused before anything is allocated."""
+    cls, _ = network_class(config)
+    shapes: Shapes = cls._config_shapes(config)
+    return shapes
