@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "get_num_threads": "layerwise.parallel",
     "set_num_threads": "layerwise.parallel",
+    "distributed": "layerwise.distributed",  # a module: lw.distributed.allreduce_mean(...)
     "LayerwiseError": "layerwise.errors",
     "ConfigError": "layerwise.errors",
     "ShapeError": "layerwise.errors",
@@ -81,7 +82,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)  # a submodule as is
     globals()[name] = value  # later look-ups skip this function
     return value
 
@@ -91,6 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from layerwise import distributed
     from layerwise.conv_utils import col2im, conv_output_size, im2col
     from layerwise.errors import (
         ConfigError,

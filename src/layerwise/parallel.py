@@ -282,7 +282,9 @@ class DataParallel:
     shard's values, Dropout's ``mask`` the whole batch's.
 
     The three methods are the seam for other backends (processes, MPI): a subclass may
-    override them and keep the rest.
+    override them and keep the rest. :mod:`layerwise.distributed` is the MPI one, in the same
+    three steps: the same contiguous split, one shard per process through
+    :meth:`data_loss_and_backward`, and an allreduce for the sum.
 
     Parameters
     ----------
@@ -378,6 +380,16 @@ class DataParallel:
             self._measure(copies, np.asarray(x), key)
         return threads
 
+    def input_shapes(self, x: ArrayLike) -> dict[str, tuple[int, ...]]:
+        """Each layer's input shape for one sample shaped like ``x[0]``, by name (measured by
+        an inference-mode forward pass of one sample when the shape is new; cached)."""
+        xs = np.asarray(x)
+        copies = _COPIES.setdefault(self.net, _Copies())
+        key = (tuple(xs.shape[1:]), tuple(id(layer) for layer in self.net.layers.values()))
+        if copies.measured_for != key:
+            self._measure(copies, xs, key)
+        return dict(copies.input_shapes)
+
     def _layers_per_sample(self) -> bool:
         return all(_per_sample(layer) for layer in [*self.net.layers.values(), self.net.last_layer])
 
@@ -432,12 +444,19 @@ class DataParallel:
 
     def loss_and_gradient(self, x: ArrayLike, t: ArrayLike) -> tuple[float, dict[str, NDArray[Any]]]:
         """:meth:`Sequential.loss_and_gradient`, split across threads when that pays."""
+        return self.net.apply_weight_decay(self.data_loss_and_backward(x, t))
+
+    def data_loss_and_backward(self, x: ArrayLike, t: ArrayLike, dout: float = 1.0) -> float:
+        """Forward and backward of ``(x, t)``, split across threads when that pays: returns
+        the data loss times ``dout`` and leaves the gradients of that product in the layers
+        (no weight decay). ``dout`` is a shard's share of a larger batch, for callers that
+        add up shards themselves (:mod:`layerwise.distributed`)."""
         net = self.net
         shards = self.shard_count(x, t)
         if shards < 2:
             data_loss = net.data_loss(x, t)
-            net.backward()
-            return net.apply_weight_decay(data_loss)
+            net.backward(dout)
+            return data_loss * dout
         xs, ts = np.asarray(x), np.asarray(t)
         n = xs.shape[0]
         nets = [net, *self._replicas(shards - 1)]
@@ -447,8 +466,8 @@ class DataParallel:
         def shard(i: int) -> float:
             lo, hi = bounds[i]
             loss = nets[i].data_loss(xs[lo:hi], ts[lo:hi])
-            nets[i].backward((hi - lo) / n)  # each shard's mean loss weighted by its share
-            return loss * (hi - lo) / n
+            nets[i].backward((hi - lo) / n * dout)  # each shard's mean loss weighted by its share
+            return loss * (hi - lo) / n * dout
 
         try:
             losses = self.run_shards(shard, shards)
@@ -459,7 +478,7 @@ class DataParallel:
         for name, mask in masks.items():  # the whole batch's mask, as after an unsplit step
             net.layers[name].mask = mask  # type: ignore[attr-defined]
         self.sum_gradients(nets)
-        return net.apply_weight_decay(float(sum(losses)))
+        return float(sum(losses))
 
     def _fix_dropout_masks(self, nets: list[Sequential], bounds: list[tuple[int, int]],
                            n: int) -> dict[str, NDArray[Any]]:

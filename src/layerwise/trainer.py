@@ -201,17 +201,12 @@ class Trainer:
         """One pass over ``perm`` in mini-batches; returns the mean of the batches' losses
         (each batch counts once, whatever its size)."""
         net = self.network
-        # Gathering each batch as it is needed is faster than shuffling a copy of the whole
-        # training set per epoch (no 188 MB allocation for MNIST) and uses the same order.
-        x_all, t_all = self.x_train, self.t_train
-        augment, rng = self.augment, self.rng
         total_loss = 0.0
         steps = self._batch_starts(len(perm))
         for i, lo in enumerate(steps):
             idx = perm[lo : steps[i + 1] if i + 1 < len(steps) else None]
             try:
-                x = x_all[idx] if augment is None else augment(x_all[idx], rng)
-                loss, grads = net.loss_and_gradient(x, t_all[idx])
+                loss, grads = self._loss_and_gradient(idx)
                 if not math.isfinite(loss):
                     raise NonFiniteError(f"loss is {loss}")
             except NonFiniteError as exc:
@@ -224,6 +219,14 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
         return total_loss / len(steps)
 
+    def _loss_and_gradient(self, idx: NDArray[np.intp]) -> tuple[float, dict[str, NDArray[Any]]]:
+        """One step's ``(loss, grads)`` on the training samples ``idx`` (augmented if set).
+        Gathering each batch as it is needed is faster than shuffling a copy of the whole
+        training set per epoch (no 188 MB allocation for MNIST) and uses the same order.
+        :class:`layerwise.distributed.DistributedTrainer` computes it across processes."""
+        x = self.x_train[idx] if self.augment is None else self.augment(self.x_train[idx], self.rng)
+        return self.network.loss_and_gradient(x, self.t_train[idx])
+
     def _diverged(self, good: dict[str, NDArray[Any]], iteration: int, why: str) -> NoReturn:
         """Put back the weights of the last complete epoch and raise TrainingDiverged."""
         self.network.load_state_dict(good)
@@ -235,12 +238,11 @@ class Trainer:
         )
 
     def _evaluate(self, train_loss: float, seconds: float) -> EpochRecord:
-        net = self.network
         n = self.train_eval_samples
-        train_acc = net.accuracy(self.x_train[:n], self.t_train[:n])
+        train_acc = self._score(self.x_train[:n], self.t_train[:n], with_loss=False)[1]
         test_loss = test_acc = None
         if self.x_test is not None and self.t_test is not None:
-            test_loss, test_acc = net.evaluate(self.x_test, self.t_test)  # one pass for both
+            test_loss, test_acc = self._score(self.x_test, self.t_test)  # one pass for both
         lr = getattr(self.optimizer, "lr", None)
         return EpochRecord(self.epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
                            None if lr is None else float(lr))
@@ -248,7 +250,14 @@ class Trainer:
     def mean_loss(self, x: NDArray[Any], t: NDArray[Any], batch_size: int | None = None) -> float:
         """The data loss over all of ``x`` in inference mode (batched, weighted by batch
         size), without the weight-decay penalty, so runs with and without weight decay compare."""
-        return self.network.evaluate(x, t, batch_size)[0]
+        return self._score(x, t, batch_size=batch_size)[0]
+
+    def _score(self, x: NDArray[Any], t: NDArray[Any], with_loss: bool = True,
+               batch_size: int | None = None) -> tuple[float, float]:
+        """``network.evaluate(x, t)`` (with ``with_loss=False``, the loss is not computed: 0.0)."""
+        if with_loss:
+            return self.network.evaluate(x, t, batch_size)
+        return 0.0, self.network.accuracy(x, t, batch_size)
 
     def format_record(self, r: EpochRecord) -> str:
         width = len(str(self.epochs))

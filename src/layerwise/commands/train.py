@@ -17,13 +17,15 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from layerwise import parallel
+from layerwise import distributed, parallel
 from layerwise.augment import parse_augment
 from layerwise.commands.common import LoadedData, add_data_arguments, load_data
 from layerwise.commands.models import (
@@ -129,6 +131,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads for data-parallel steps of large networks (default: "
                         "$LAYERWISE_NUM_THREADS, else every CPU this process may use; 1: none)")
+    p.add_argument("--distributed", action="store_true",
+                   help="train data-parallel across the processes of an MPI job, each on a shard "
+                        "of every batch (the default when started by mpirun with more than one "
+                        "process; needs pip install 'layerwise[mpi]')")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     p.set_defaults(func=run)
 
@@ -361,11 +367,12 @@ def _restore(args: argparse.Namespace) -> RunPlan:
                                       "threads": saved.get("threads")}, resume_epoch=done)
 
 
-def prepare(args: argparse.Namespace) -> RunPlan:
+def prepare(args: argparse.Namespace, *, outputs: bool = True) -> RunPlan:
     """Check a run whole before any training: raises ConfigError, DataError or OutputError.
 
     Resolves defaults, restores ``--resume`` settings, validates every flag and output path,
-    the thread count and the data (which it loads).
+    the thread count and the data (which it loads). ``outputs=False`` leaves the output
+    paths alone (the ranks of a distributed run other than rank 0, which write nothing).
     """
     plan = _restore(args) if args.resume is not None else RunPlan(args)
     for key, default in RUN_SETTINGS.items():
@@ -376,10 +383,11 @@ def prepare(args: argparse.Namespace) -> RunPlan:
         parallel.default_num_threads()  # a bad LAYERWISE_NUM_THREADS is a usage error, now
     else:
         parallel.set_num_threads(args.threads)
-    _check_outputs(args)
-    for key in OUTPUTS:  # leftovers of writes killed in an earlier run
-        if getattr(args, key) is not None:
-            remove_stale_parts(getattr(args, key))
+    if outputs:
+        _check_outputs(args)
+        for key in OUTPUTS:  # leftovers of writes killed in an earlier run
+            if getattr(args, key) is not None:
+                remove_stale_parts(getattr(args, key))
     if args.optimizer is None:
         args.optimizer = DEFAULT_OPTIMIZER[args.model]
     plan.data = load_data(args.data, args.data_dir, flatten=args.model not in CNN_MODELS,
@@ -463,56 +471,76 @@ def _absolute(path: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (getattr(args, "distributed", False) or distributed.launched()):
+        return _run(args, None)
+    world = distributed.init()  # under mpirun: every rank runs _run, data-parallel
+    return distributed.run_command(world, lambda: _run(args, world))
+
+
+def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
     from layerwise.cli import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
-    plan = prepare(args)
-    data = plan.data
-    assert data is not None and data.train is not None
-    (x_train, t_train), (x_test, t_test) = data.train, data.test
-    print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
-    args.data = data.setting  # a checkpoint of an `auto` run resumes on the same data
+    root = world is None or world.is_root  # the process that prints and writes files
+    if world is not None:
+        cpus = world.cpus_per_rank()  # collective: every rank asks, whatever its flags
+        if args.threads is None and not os.environ.get("LAYERWISE_NUM_THREADS"):
+            args.threads = cpus
+    # Under MPI every rank reports here whether its start succeeded, and which settings it runs.
+    with distributed.starting(world) as facts:
+        plan = prepare(args, outputs=root)
+        if world is not None:
+            world.limit_threads(parallel.get_num_threads())
+        data = plan.data
+        assert data is not None and data.train is not None
+        (x_train, t_train), (x_test, t_test) = data.train, data.test
+        print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
+        args.data = data.setting  # a checkpoint of an `auto` run resumes on the same data
 
-    rng = np.random.default_rng(args.seed)
-    net = build_network(args, tuple(x_train.shape[1:]), 10, rng)
-    # A ReLU before a max pooling runs after it, on a quarter of the values: a visible rewrite
-    # of the layer list (net.fuse()), with the same scores and gradients.
-    fused = [name for name in net.fuse().layers if "+" in name] if args.model in CNN_MODELS else []
-    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-    optimizer = build_optimizer(args.optimizer, lr)
-    iters = math.ceil(len(x_train) / args.batch_size)
-    epochs = args.epochs or DEFAULT_EPOCHS.get(args.model) or math.ceil(BOOK_ITERATIONS / iters)
-    settings: dict[str, Any] = {key: getattr(args, key) for key in RUN_SETTINGS}
-    settings["data_dir"] = _absolute(args.data_dir)
-    settings["epochs"] = epochs
-    # Outputs as absolute paths: `--resume` from another folder writes the same files.
-    settings["outputs"] = {key: _absolute(getattr(args, key)) for key in OUTPUTS}
-    settings["data_source"] = data.record
-    settings["threads"] = parallel.get_num_threads()
-    trainer = Trainer(
-        net, optimizer, x_train, t_train, x_test, t_test,
-        epochs=epochs, batch_size=args.batch_size, rng=rng,
-        progress=not args.quiet and sys.stderr.isatty(),
-        log=None if args.quiet else print,
-        checkpoint=args.checkpoint,
-        metadata={"settings": settings},
-        log_every=math.ceil(epochs / 25),  # at most about 25 lines
-        lr_schedule=None if args.lr_schedule is None else parse_schedule(args.lr_schedule),
-        train_eval_samples=args.eval_train_samples,
-        augment=None if args.augment is None else parse_augment(args.augment, (1, *IMAGE_SHAPE)),
-    )
-    if args.resume is not None:
-        trainer.load_checkpoint(args.resume)
-        trainer.epochs = epochs
-        print(f"resumed from {args.resume} after epoch {trainer.epoch} of {epochs}")
-        ran_with = plan.resume_meta.get("threads")
-        if ran_with is not None and ran_with != parallel.get_num_threads():
-            print(f"note: the run began with {ran_with} thread(s), this part runs with "
-                  f"{parallel.get_num_threads()}: the weights may differ in the last bits from an "
-                  f"uninterrupted run (--threads {ran_with} gives the same)")
+        rng = np.random.default_rng(args.seed)
+        net = build_network(args, tuple(x_train.shape[1:]), 10, rng)
+        # A ReLU before a max pooling runs after it, on a quarter of the values: a visible
+        # rewrite of the layer list (net.fuse()), with the same scores and gradients.
+        fused = [name for name in net.fuse().layers if "+" in name] if args.model in CNN_MODELS else []
+        lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+        optimizer = build_optimizer(args.optimizer, lr)
+        iters = math.ceil(len(x_train) / args.batch_size)
+        epochs = args.epochs or DEFAULT_EPOCHS.get(args.model) or math.ceil(BOOK_ITERATIONS / iters)
+        settings: dict[str, Any] = {key: getattr(args, key) for key in RUN_SETTINGS}
+        settings["data_dir"] = _absolute(args.data_dir)
+        settings["epochs"] = epochs
+        facts.update({_flag(k): json.dumps(v) for k, v in settings.items() if k != "data_dir"})
+        # Outputs as absolute paths: `--resume` from another folder writes the same files.
+        settings["outputs"] = {key: _absolute(getattr(args, key)) for key in OUTPUTS}
+        settings["data_source"] = data.record
+        settings["threads"] = parallel.get_num_threads()
+        make: Callable[..., Trainer] = (
+            Trainer if world is None else partial(distributed.DistributedTrainer, world=world))
+        trainer = make(
+            net, optimizer, x_train, t_train, x_test, t_test,
+            epochs=epochs, batch_size=args.batch_size, rng=rng,
+            progress=not args.quiet and sys.stderr.isatty(),
+            log=None if args.quiet else print,
+            checkpoint=args.checkpoint,
+            metadata={"settings": settings},
+            log_every=math.ceil(epochs / 25),  # at most about 25 lines
+            lr_schedule=None if args.lr_schedule is None else parse_schedule(args.lr_schedule),
+            train_eval_samples=args.eval_train_samples,
+            augment=None if args.augment is None else parse_augment(args.augment, (1, *IMAGE_SHAPE)),
+        )
+        if args.resume is not None:
+            trainer.load_checkpoint(args.resume)
+            trainer.epochs = epochs
+            print(f"resumed from {args.resume} after epoch {trainer.epoch} of {epochs}")
+            ran_with = plan.resume_meta.get("threads")
+            if ran_with is not None and ran_with != parallel.get_num_threads():
+                print(f"note: the run began with {ran_with} thread(s), this part runs with "
+                      f"{parallel.get_num_threads()}: the weights may differ in the last bits from an "
+                      f"uninterrupted run (--threads {ran_with} gives the same)")
     schedule = "" if args.lr_schedule in (None, "constant") else f" ({args.lr_schedule} schedule)"
+    ranks = "" if world is None else f", {world.size} MPI ranks (each a shard of every batch)"
     print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
           f"{epochs} epochs ({iters} iterations each), seed {args.seed}, "
-          f"{parallel.get_num_threads()} thread(s)")
+          f"{parallel.get_num_threads()} thread(s){ranks}")
     if fused:
         print(f"layers fused for speed (net.fuse(), same values): {', '.join(fused)}")
     if args.augment is not None:
@@ -524,12 +552,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         trainer.fit()
     except TrainingDiverged as exc:
-        print(f"layerwise: error: {exc}", file=sys.stderr)
+        if root:  # every rank diverges together; one says so
+            print(f"layerwise: error: {exc}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt as exc:
-        print(f"layerwise: {_resume_hint(args, trainer)}", file=sys.stderr)
+        if root:
+            print(f"layerwise: {_resume_hint(args, trainer)}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     elapsed = time.perf_counter() - start
+    if not root:
+        return code
     if args.save:
         save_model(net, args.save, {"data": data.name or "unknown", "data_source": data.record})
         print(f"saved model to {args.save}")
