@@ -27,7 +27,7 @@ def test_bench_conv_runs_and_reports_both_libraries(tmp_path: Path) -> None:
     stdout, result = run_script("bench_conv.py", "--iters", "2", "--repeats", "1", tmp_path=tmp_path)
     assert "book-style loop" in stdout and "through layerwise train" in stdout
     names = [row[0] for row in result["per_layer_ms"]]
-    # the network as `layerwise train` runs it: net.fuse() made ReLU1 and Pool1 one layer
+    # the network as built by default (and as `layerwise train` runs it): ReLU1 and Pool1 one layer
     assert names == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2", "Adam step"]
     assert [row[0] for row in result["torch_per_layer_ms"]] == [
         "Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2", "Adam step"]
