@@ -11,8 +11,10 @@ is given (not ``-``), writes each rank's final weights to ``OUT/cli.rankR.npz``.
 
 Faults, for the fault tests, from the environment: ``LW_FAULT=kind:rank:step`` with kind
 ``kill`` (the rank SIGKILLs itself before that training step), ``raise`` (it raises
-RuntimeError there), ``version`` (it claims another layerwise version; step unused) or
-``data`` (it changes one training label; api only).
+RuntimeError there), ``nan`` (its loss layer raises NonFiniteError in that step's forward
+pass, after the BatchNorm layers' allreduces and before their backward ones), ``version``
+(it claims another layerwise version; step unused) or ``data`` (it changes one training
+label; api only).
 """
 
 from __future__ import annotations
@@ -87,6 +89,20 @@ def install_faults(world: distributed.World) -> None:
             return step(self, *args, **kwargs)
 
         distributed.World.train_step = faulty  # type: ignore[method-assign]
+    if kind == "nan":
+        from layerwise.errors import NonFiniteError
+        from layerwise.layers.loss import SoftmaxWithLoss
+
+        forward = SoftmaxWithLoss.forward
+        calls = [0]
+
+        def overflowing(self: SoftmaxWithLoss, x: Any, t: Any) -> float:
+            calls[0] += 1
+            if calls[0] == at:
+                raise NonFiniteError(f"injected overflow at step {at}")
+            return forward(self, x, t)
+
+        SoftmaxWithLoss.forward = overflowing  # type: ignore[method-assign]
 
 
 def dump(path: Path, trainer: distributed.DistributedTrainer) -> None:

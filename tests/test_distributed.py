@@ -4,7 +4,6 @@ hang fails the test instead of stalling the suite."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -68,66 +67,22 @@ N_TRAIN, EPOCHS = 1000, 1
 MODELS = ["two-layer", "mlp-dropout", "mlp-bn-dropout", "simple-cnn", "book-loop"]
 
 
-def single_process(model: str, batch: int) -> tuple[dict[str, np.ndarray], Any]:
+def single_process(model: str, batch: int, n_train: int = N_TRAIN) -> tuple[dict[str, np.ndarray], Any]:
     """The same model trained by one process with the same global batches."""
     from layerwise.trainer import Trainer
 
     net, opt, gen = make(model)
-    x, t, xt, tt = data(model, N_TRAIN)
+    x, t, xt, tt = data(model, n_train)
     trainer = Trainer(net, opt, x, t, xt, tt, epochs=EPOCHS, batch_size=batch, rng=gen, progress=False, log=None)
     trainer.fit()
     return net.state_dict(), trainer.history
 
 
-def ghost_batch_reference(model: str, batch: int, ranks: int) -> dict[str, np.ndarray]:
-    """What ``ranks`` processes compute for a network with BatchNormalization, in one
-    process: each global batch cut into contiguous shards, each shard through its own copy
-    of the network (whose BatchNorm normalises by the shard's statistics and keeps its own
-    running statistics), with that shard's slice of the whole batch's Dropout masks; the
-    shards' gradients weighted by their share of the batch and summed, weight decay added
-    once, one update; the running statistics averaged after the epoch."""
-    from layerwise.parallel import DataParallel
-
-    net, opt, gen = make(model)
-    x, t, _, _ = data(model, N_TRAIN)
-    copies = [net, *(copy.deepcopy(net) for _ in range(ranks - 1))]
-    drops = [name for name in net.layers if name.startswith("Dropout")]
-    shapes = DataParallel(net).input_shapes(x[:1])
-    for _ in range(EPOCHS):
-        perm = gen.permutation(len(x))
-        for start in range(0, len(x), batch):
-            idx = perm[start:start + batch]
-            b = len(idx)
-            masks = {name: net.layers[name].draw_mask((b, *shapes[name])) for name in drops}
-            total = {k: np.zeros_like(v) for k, v in net.params.items()}
-            for r, each in enumerate(copies):
-                lo, hi = b * r // ranks, b * (r + 1) // ranks
-                for name in drops:
-                    each.layers[name].fix_mask(masks[name][lo:hi])
-                each.train()
-                each.data_loss(x[idx[lo:hi]], t[idx[lo:hi]])
-                each.backward((hi - lo) / b)
-                each.unfreeze_randomness()
-                for k in total:
-                    total[k] += each.grads[k]
-            for k in total:
-                if k.startswith("W"):
-                    total[k] = total[k] + net.weight_decay_lambda * net.params[k]
-            opt.update(net.params, total)
-            for each in copies[1:]:
-                for k in net.params:
-                    each.params[k][...] = net.params[k]
-        for k in net.buffers:
-            mean = sum(each.buffers[k] for each in copies) / np.float32(ranks)
-            for each in copies:
-                each.buffers[k][...] = mean
-    return net.state_dict()
-
-
-# Float32 rounding: the allreduce sums the shards' gradients in another order than one
-# process's matrix products; over a few steps that moves a weight by ~1e-7. Sharding
-# mistakes (weights 1/N instead of each shard's share, masks or statistics of the wrong
-# samples) move them by 1e-5 or more.
+# Float32 rounding: the allreduce sums the shards' gradients (and BatchNorm's sums) in
+# another order than one process's matrix products and reductions; over a few steps that
+# moves a weight by ~1e-7. Sharding mistakes (weights 1/N instead of each shard's share,
+# masks or statistics of the wrong samples, a shard's count for the batch's) move them by
+# 1e-5 or more.
 ATOL = 2e-6
 
 
@@ -152,7 +107,7 @@ def test_weights_are_bitwise_identical_on_every_rank(model: str, api_run: tuple[
             np.testing.assert_array_equal(other[key], first[key], err_msg=f"{model}: rank {r}, {key}")
 
 
-@pytest.mark.parametrize("model", ["two-layer", "mlp-dropout", "simple-cnn"])
+@pytest.mark.parametrize("model", ["two-layer", "mlp-dropout", "mlp-bn-dropout", "simple-cnn"])
 def test_weights_equal_a_single_process_run_with_the_same_global_batch(
         model: str, api_run: tuple[Path, int, int]) -> None:
     out, n, batch = api_run
@@ -173,14 +128,22 @@ def test_the_book_loop_on_shard_and_allreduce_mean_equals_one_process(api_run: t
         np.testing.assert_allclose(mine[key], value, rtol=0, atol=ATOL, err_msg=key)
 
 
-def test_batchnorm_normalises_each_shard_and_averages_the_running_statistics(api_run: tuple[Path, int, int]) -> None:
-    out, n, batch = api_run
-    mine = weights(states(out, "mlp-bn-dropout", n)[0])
-    ref = ghost_batch_reference("mlp-bn-dropout", batch, n)
+def test_batchnorm_with_an_empty_shard_equals_one_process(tmp_path: Path) -> None:
+    """203 samples in batches of 100 on 4 ranks (25 each): the last batch of 3 leaves rank 0
+    no sample and the others one each. BatchNorm still normalises by the batch's three
+    samples, and rank 0 takes part in its allreduces with zeros (a rank that skipped them
+    would leave the others waiting). (Not a last batch of 2 on 3 ranks: two samples make
+    BatchNorm so ill-conditioned that the ~1e-7 differences of the earlier steps grow to
+    ~2e-6, one process against itself in another summation order.)"""
+    proc = launch(4, ["api", str(tmp_path), "203", "100", str(EPOCHS), "mlp-bn-dropout"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, *others = states(tmp_path, "mlp-bn-dropout", 4)
+    for other in others:
+        for key in first:
+            np.testing.assert_array_equal(other[key], first[key], err_msg=key)
+    ref, _ = single_process("mlp-bn-dropout", 100, n_train=203)
     for key, value in ref.items():
-        np.testing.assert_allclose(mine[key], value, rtol=0, atol=ATOL, err_msg=key)
-    whole_batch, _ = single_process("mlp-bn-dropout", batch)
-    assert not np.allclose(mine["W1"], whole_batch["W1"], atol=1e-4)  # the statistics do differ
+        np.testing.assert_allclose(weights(first)[key], value, rtol=0, atol=ATOL, err_msg=key)
 
 
 def test_one_allreduce_per_step_carries_the_gradients_in_their_dtype(api_run: tuple[Path, int, int]) -> None:
@@ -191,6 +154,21 @@ def test_one_allreduce_per_step_carries_the_gradients_in_their_dtype(api_run: tu
     evaluations = 2  # train and test accuracy, 3 numbers each
     assert int(state["allreduce_calls"]) == steps + evaluations
     assert int(state["allreduce_bytes"]) == steps * (n_params + 1) * 4 + evaluations * 3 * 8
+
+
+def test_batchnorm_adds_three_small_allreduces_per_layer_and_step(api_run: tuple[Path, int, int]) -> None:
+    """Forward: the sums, then the squared deviations (C values each); backward: the two sums
+    of dx in one buffer (2 C values); all float32. Nothing more before evaluating or saving:
+    the running statistics are the same on every rank."""
+    out, n, batch = api_run
+    state = states(out, "mlp-bn-dropout", n)[0]
+    w = weights(state)
+    n_params = sum(v.size for k, v in w.items() if not k.startswith("running_"))
+    channels = [w[f"gamma{i}"].size for i in (1, 2)]  # 32 and 16
+    steps = -(-N_TRAIN // batch)
+    evaluations = 2
+    assert int(state["allreduce_calls"]) == steps * (1 + 3 * len(channels)) + evaluations
+    assert int(state["allreduce_bytes"]) == steps * (n_params + 1 + 4 * sum(channels)) * 4 + evaluations * 3 * 8
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -216,7 +194,7 @@ def test_mpirun_layerwise_train_resumes_to_the_weights_of_an_uninterrupted_run(t
     assert full.stdout.count("dataset: ") == 1 and full.stdout.count("epoch 2/2") == 1  # rank 0 alone prints
     assert "2 MPI ranks" in full.stdout
     first, second = states(tmp_path, "cli", 2)
-    for key in first:  # BatchNorm's running statistics too: averaged before each save
+    for key in first:  # BatchNorm's running statistics too: from the same global statistics
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
 
     part = launch(2, ["cli", "--", *RUN, "--epochs", "1", "--quiet", "--checkpoint", str(tmp_path / "part.ckpt")])
@@ -233,15 +211,22 @@ def test_mpirun_layerwise_train_resumes_to_the_weights_of_an_uninterrupted_run(t
 
 
 def test_mpirun_layerwise_train_equals_a_single_process_run(tmp_path: Path) -> None:
+    """With BatchNorm (synchronised across the 3 ranks, 33 + 33 + 34 samples a batch): the
+    same model file as one process, running statistics and architecture included."""
     from layerwise.cli import main
+    from layerwise.model_files import MODEL_FORMAT, read_safetensors
 
-    args = ["train", "--data", "mnist-sample", "--epochs", "1", "--batch-size", "100", "--quiet", "--threads", "1"]
+    args = ["train", "--data", "mnist-sample", "--model", "mlp", "--hidden", "32,16", "--batchnorm", "--epochs", "1",
+            "--batch-size", "100", "--quiet", "--threads", "1"]
     proc = launch(3, ["cli", "--", *args, "--save", str(tmp_path / "three.safetensors")])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert main([*args, "--save", str(tmp_path / "one.safetensors")]) == 0
-    expected, got = model_file(tmp_path / "one.safetensors"), model_file(tmp_path / "three.safetensors")
+    expected, one = read_safetensors(tmp_path / "one.safetensors", MODEL_FORMAT)
+    got, three = read_safetensors(tmp_path / "three.safetensors", MODEL_FORMAT)
+    assert got.keys() == expected.keys() and "running_var2" in got
     for key in expected:
         np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=ATOL, err_msg=key)
+    assert three["architecture"] == one["architecture"]
 
 
 # -- faults --------------------------------------------------------------------------------------
@@ -263,6 +248,16 @@ def test_a_rank_that_raises_stops_every_rank_with_its_error(tmp_path: Path) -> N
     assert proc.returncode != 0
     assert error_lines(proc) == ["layerwise: error: rank 1 of 2: RuntimeError: injected fault at step 5; "
                                  "stopping every rank of the job"], proc.stderr
+
+
+def test_a_loss_that_overflows_on_one_rank_stops_every_rank_without_a_hang(tmp_path: Path) -> None:
+    """Rank 1's loss raises NonFiniteError between the BatchNorm layers' forward allreduces
+    and their backward ones: it makes the backward ones with zeros, the NaN loss reaches
+    every rank through the gradients' allreduce, and all report the divergence."""
+    proc = launch(2, ["api", str(tmp_path), "400", "100", "1", "mlp-bn-dropout"], env={"LW_FAULT": "nan:1:3"},
+                  timeout=60)
+    assert proc.returncode != 0
+    assert "training diverged at epoch 1, iteration 3: loss is nan" in proc.stderr, proc.stderr
 
 
 def test_ranks_of_another_layerwise_version_are_refused_at_start() -> None:
