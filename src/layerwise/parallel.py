@@ -29,10 +29,10 @@ import copy
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from layerwise.errors import ConfigError
 from layerwise.layers.activation import Relu, Sigmoid
 from layerwise.layers.affine import Affine
-from layerwise.layers.base import Layer
+from layerwise.layers.base import Layer, LossLayer
 from layerwise.layers.convolution import Convolution
 from layerwise.layers.dropout import Dropout
 from layerwise.layers.fused import ReluPool
@@ -48,8 +48,26 @@ from layerwise.layers.loss import IdentityWithLoss, SoftmaxWithLoss
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.pooling import Pooling
 
-if TYPE_CHECKING:
-    from layerwise.networks.sequential import Sequential
+
+class Network(Protocol):
+    """What :class:`DataParallel` uses of the network it splits: a
+    :class:`~layerwise.networks.Sequential` (named here as a protocol, because Sequential
+    uses this module: the dependency goes one way)."""
+
+    layers: dict[str, Layer]
+    last_layer: LossLayer
+
+    def data_loss(self, x: ArrayLike, t: ArrayLike) -> float: ...
+
+    def backward(self, dout: float = 1.0) -> None: ...
+
+    def apply_weight_decay(self, data_loss: float) -> tuple[float, dict[str, NDArray[Any]]]: ...
+
+    def score_batches(self, x: NDArray[Any], t: NDArray[Any], starts: Iterable[int], step: int,
+                      with_loss: bool = True) -> tuple[int, float]: ...
+
+    def _evaluate(self, x: ArrayLike, t: ArrayLike, batch_size: int | None, with_loss: bool,
+                  split: DataParallel | None = None) -> tuple[float, float]: ...
 
 __all__ = ["get_num_threads", "set_num_threads", "run_sharded", "blas_single_threaded", "in_worker",
            "DataParallel", "PER_SAMPLE", "MIN_SHARD_VALUES", "MIN_SHARD_SAMPLES"]
@@ -263,10 +281,10 @@ class _Copies:
         self.values_per_sample = 0.0
         self.input_shapes: dict[str, tuple[int, ...]] = {}  # each layer's input, per sample
         self.made_from: Any = None  # the layers' names and configs when the copies were made
-        self.replicas: list[Sequential] = []
+        self.replicas: list[Network] = []
 
 
-_COPIES: weakref.WeakKeyDictionary[Sequential, _Copies] = weakref.WeakKeyDictionary()
+_COPIES: weakref.WeakKeyDictionary[Network, _Copies] = weakref.WeakKeyDictionary()
 
 
 class DataParallel:
@@ -298,7 +316,7 @@ class DataParallel:
         earlier steps, so a resumed run splits its steps as the uninterrupted run did.
     """
 
-    def __init__(self, net: Sequential, threads: int | None = None) -> None:
+    def __init__(self, net: Network, threads: int | None = None) -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
                                     or threads < 1):
             raise ConfigError(f"DataParallel: threads must be a positive integer, got {threads!r}")
@@ -319,7 +337,7 @@ class DataParallel:
         with blas_single_threaded():
             return run_sharded(fn, shards)
 
-    def sum_gradients(self, nets: list[Sequential]) -> None:
+    def sum_gradients(self, nets: list[Network]) -> None:
         """Add the parameter gradients of ``nets[1:]`` into those of ``nets[0]`` (in place:
         the first shard's gradients are fresh arrays of this step)."""
         for name, layer in nets[0].layers.items():
@@ -413,7 +431,7 @@ class DataParallel:
                 layer.train(mode)
         copies.measured_for, copies.values_per_sample, copies.input_shapes = key, float(values), shapes
 
-    def _replicas(self, count: int) -> list[Sequential]:
+    def _replicas(self, count: int) -> list[Network]:
         """``count`` copies of the network whose layers share its parameters and buffers."""
         net = self.net
         copies = _COPIES.setdefault(net, _Copies())
@@ -480,7 +498,7 @@ class DataParallel:
         self.sum_gradients(nets)
         return float(sum(losses))
 
-    def _fix_dropout_masks(self, nets: list[Sequential], bounds: list[tuple[int, int]],
+    def _fix_dropout_masks(self, nets: list[Network], bounds: list[tuple[int, int]],
                            n: int) -> dict[str, NDArray[Any]]:
         """Draw each training-mode Dropout's mask for the whole batch, as an unsplit forward
         pass would (same generator, same order), and fix each shard's slice of it in that
