@@ -70,8 +70,8 @@ class Trace(Protocol):
 
     def backward_order(self) -> Sequence[TraceStep]: ...
 
-__all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "save_trace", "TRACE_FORMATS",
-           "png_bytes", "heat_rgb"]
+__all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "layered_svg", "save_trace",
+           "TRACE_FORMATS", "png_bytes", "heat_rgb"]
 
 TRACE_FORMATS = ("svg", "html")
 
@@ -410,6 +410,14 @@ def _tagged(d: _Drawing) -> list[str]:
             cls = f"lw-at{e.shown_from}" if e.only else f"lw-from{e.shown_from}"
             out.append(f'<g class="{cls}">{e.svg}</g>')
     return out
+
+
+def layered_svg(trace: Trace, *, sample: int = 0) -> str:
+    """Every frame in one SVG, drawn once: the elements that frame ``k`` adds carry the class
+    ``lw-from{k}`` and the highlight of frame ``k`` alone ``lw-at{k}``, so that a page shows
+    frame ``k`` by hiding the others (what the HTML slider and the playground do)."""
+    d = _build(trace, sample)
+    return _svg(d, _tagged(d))
 
 
 def animated_svg(trace: Trace, *, sample: int = 0, seconds_per_step: float = 1.0) -> str:

@@ -1,0 +1,292 @@
+"""Page 3: training sessions, one per browser tab, each with its own network and thread.
+
+A session is created with its settings (network, optimizer, learning rate, batch size,
+epochs), then started, paused, resumed and stopped; it trains on the bundled
+``mnist-sample`` with the book's loop (a shuffled permutation per epoch, then
+``loss_and_gradient`` and ``optimizer.update``). What it does is a list of events, read by the
+page as server-sent events: ``step`` (loss and each layer's gradient norm, at most
+:data:`STEP_EVERY_S` apart), ``epoch`` (accuracies) and ``state``.
+
+A session's network is touched only under its own lock, by its own thread and by
+:meth:`TrainingSession.save`, which copies the weights under that lock and writes the copy
+with :func:`layerwise.save_model` (atomic) to a file named by the server in the save folder:
+two tabs never share a network or a file, and stopping never touches a saved file.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layerwise.networks.sequential import Sequential
+from layerwise.playground.digits import sample_data
+from layerwise.playground.validation import BadRequest, get_choice, get_float, get_int
+
+__all__ = ["TrainingSession", "Sessions", "NETWORKS", "OPTIMIZERS", "MAX_SESSIONS", "STEP_EVERY_S"]
+
+#: The most sessions kept at once; beyond it, the oldest one not running is dropped.
+MAX_SESSIONS = 16
+#: Step events are sent at most this often (seconds); the loss is the mean since the last one.
+STEP_EVERY_S = 0.05
+#: Images evaluated after every epoch (train and test each).
+EVAL_SAMPLES = 1000
+
+
+def _two_layer(rng: int) -> Sequential:
+    from layerwise.networks import TwoLayerNet
+
+    return TwoLayerNet(784, 50, 10, weight_init_std="he", rng=rng)
+
+
+def _mlp(rng: int) -> Sequential:
+    from layerwise.networks import MultiLayerNet
+
+    return MultiLayerNet(784, [100, 100], 10, activation="relu", weight_init_std="he", rng=rng)
+
+
+def _conv(rng: int) -> Sequential:
+    from layerwise.networks import SimpleConvNet
+
+    return SimpleConvNet(conv_param={"filter_num": 16, "filter_size": 5, "pad": 0, "stride": 1},
+                         hidden_size=100, weight_init_std="he", rng=rng)
+
+
+NETWORKS: dict[str, tuple[str, Callable[[int], Sequential]]] = {
+    "TwoLayerNet": ("784-50-10, ReLU", _two_layer),
+    "MLP": ("784-100-100-10, ReLU", _mlp),
+    "SimpleConvNet": ("16 filters 5×5, pool, 100 hidden", _conv),
+}
+OPTIMIZERS: tuple[str, ...] = ("SGD", "Momentum", "AdaGrad", "RMSprop", "Adam")
+
+
+def _optimizer(name: str, lr: float) -> Any:
+    from layerwise import optimizers
+
+    return getattr(optimizers, name)(lr=lr)
+
+
+class TrainingSession:
+    """One tab's training run: its network, optimizer, thread and events."""
+
+    def __init__(self, settings: dict[str, Any], save_dir: Path) -> None:
+        self.id = secrets.token_urlsafe(12)
+        self.network_name = get_choice(settings, "network", tuple(NETWORKS), "TwoLayerNet")
+        self.optimizer_name = get_choice(settings, "optimizer", OPTIMIZERS, "SGD")
+        self.lr = get_float(settings, "lr", 0.0, 10.0, 0.1)
+        self.batch_size = get_int(settings, "batch_size", 1, 1000, 100)
+        self.epochs = get_int(settings, "epochs", 1, 100, 10)
+        self.seed = get_int(settings, "seed", 0, 2**31 - 1, 0)
+        self.save_dir = save_dir
+        self.net = NETWORKS[self.network_name][1](self.seed)
+        self.optimizer = _optimizer(self.optimizer_name, self.lr)
+        self.state = "ready"
+        self.message = ""
+        self.epoch = 0
+        self.iteration = 0
+        self.saved: list[str] = []
+        self.created = time.monotonic()
+        self._net_lock = threading.Lock()
+        self._events: list[dict[str, Any]] = []
+        self._events_lock = threading.Lock()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._parked = threading.Event()  # set while the thread waits out a pause
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._layer_of = self._param_layers()
+
+    def _param_layers(self) -> dict[str, str]:
+        """Each parameter key (``W1``) to the name of the layer that owns it (``Affine1``)."""
+        owner: dict[str, str] = {}
+        for key in self.net.params:
+            array = self.net.params[key]
+            for name, layer in self.net.layers.items():
+                if any(getattr(layer, p) is array for p in layer.param_names):
+                    owner[key] = name
+        return owner
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "network": self.network_name, "optimizer": self.optimizer_name,
+                "lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs, "state": self.state,
+                "epoch": self.epoch, "iteration": self.iteration, "saved": list(self.saved),
+                "message": self.message, "layers": sorted(set(self._layer_of.values()),
+                                                          key=list(self.net.layers).index)}
+
+    # -- events -------------------------------------------------------------------------------
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        with self._events_lock:
+            self._events.append({"id": len(self._events), "type": kind, "data": data})
+
+    def events_since(self, n: int) -> list[dict[str, Any]]:
+        with self._events_lock:
+            return self._events[n:]
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("stopped", "finished", "diverged", "failed")
+
+    def _set_state(self, state: str, message: str = "") -> None:
+        self.state, self.message = state, message
+        self._emit("state", {"state": state, "message": message, "epoch": self.epoch,
+                             "iteration": self.iteration})
+
+    # -- controls -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.state != "ready":
+            raise BadRequest(f"this session is {self.state}; start a new one to train again", 409)
+        self._thread = threading.Thread(target=self._run, name=f"playground-train-{self.id[:6]}", daemon=True)
+        self._set_state("running")
+        self._thread.start()
+
+    def pause(self, wait: float = 10.0) -> None:
+        """Pause after the present step; returns once no step runs (the weights hold still)."""
+        if self.state != "running":
+            raise BadRequest(f"only a running session can pause; this one is {self.state}", 409)
+        self._resume.clear()
+        self._set_state("paused")
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        deadline = time.monotonic() + wait
+        while not self._parked.wait(0.02) and thread.is_alive() and time.monotonic() < deadline:
+            pass
+
+    def resume(self) -> None:
+        if self.state != "paused":
+            raise BadRequest(f"only a paused session can resume; this one is {self.state}", 409)
+        self._set_state("running")
+        self._resume.set()
+
+    def stop(self, wait: float = 10.0) -> None:
+        """Stop training after the present step; the weights stay and can still be saved."""
+        if self.finished:
+            return
+        self._stop.set()
+        self._resume.set()
+        if self._thread is None:
+            self._set_state("stopped")
+            return
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=wait)
+
+    def save(self) -> Path:
+        """Write the present weights to a new file in the save folder; returns its path."""
+        from layerwise.model_files import save_model
+
+        with self._net_lock:
+            snapshot = self.net.copy()
+            epoch, iteration = self.epoch, self.iteration
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        n = len(self.saved) + 1
+        name = f"playground-{self.network_name.lower()}-{stamp}-{self.id[:8]}-{n}.safetensors"
+        path = self.save_dir / name
+        save_model(snapshot, path, {"data": "mnist-sample", "playground": {
+            "optimizer": self.optimizer_name, "lr": self.lr, "batch_size": self.batch_size,
+            "epoch": epoch, "iteration": iteration}})
+        self.saved.append(name)
+        self._emit("saved", {"file": name, "path": str(path), "epoch": epoch, "iteration": iteration})
+        return path
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._train()
+        except Exception as exc:  # shown on the page, never a dead thread with no word
+            self._set_state("failed", f"{type(exc).__name__}: {exc}")
+
+    def _train(self) -> None:
+        (x, t), (x_test, t_test) = sample_data()
+        if self.network_name != "SimpleConvNet":
+            x, x_test = x.reshape(len(x), -1), x_test.reshape(len(x_test), -1)
+        rng = np.random.default_rng(self.seed)
+        net, opt = self.net, self.optimizer
+        good = net.state_dict()
+        losses: list[float] = []
+        last_emit = 0.0
+        for epoch in range(self.epochs):
+            perm = rng.permutation(len(x))
+            for lo in range(0, len(x), self.batch_size):
+                if not self._resume.is_set():
+                    self._parked.set()
+                    self._resume.wait()
+                    self._parked.clear()
+                if self._stop.is_set():
+                    self._set_state("stopped", f"stopped in epoch {self.epoch + 1}, "
+                                               f"iteration {self.iteration}")
+                    return
+                idx = perm[lo : lo + self.batch_size]
+                with self._net_lock, np.errstate(over="ignore", invalid="ignore"):
+                    net.train()
+                    loss, grads = net.loss_and_gradient(x[idx], t[idx])
+                    if not np.isfinite(loss):
+                        net.load_state_dict(good)
+                        self._set_state("diverged", f"the loss became {loss} at iteration "
+                                        f"{self.iteration + 1}; the weights are back at the last "
+                                        "epoch's end: try a smaller learning rate")
+                        return
+                    norms = self._grad_norms(grads)
+                    opt.update(net.params, grads)
+                    self.iteration += 1
+                losses.append(float(loss))
+                now = time.monotonic()
+                if now - last_emit >= STEP_EVERY_S:
+                    self._emit("step", {"iteration": self.iteration, "epoch": epoch + lo / len(x),
+                                        "loss": float(np.mean(losses)), "grad_norms": norms})
+                    losses, last_emit = [], now
+            with self._net_lock:
+                train_acc = net.accuracy(x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
+                test_loss, test_acc = net.evaluate(x_test[:EVAL_SAMPLES], t_test[:EVAL_SAMPLES])
+                self.epoch = epoch + 1
+                good = net.state_dict()
+            self._emit("epoch", {"epoch": self.epoch, "iteration": self.iteration, "train_acc": train_acc,
+                                 "test_acc": test_acc, "test_loss": test_loss})
+        self._set_state("finished", f"{self.epochs} epochs done")
+
+    def _grad_norms(self, grads: dict[str, Any]) -> dict[str, float]:
+        """The norm of each layer's parameter gradients together, by layer name."""
+        squares: dict[str, float] = {}
+        for key, g in grads.items():
+            layer = self._layer_of.get(key, key)
+            squares[layer] = squares.get(layer, 0.0) + float(np.sum(np.square(g, dtype=np.float64)))
+        return {k: float(np.sqrt(v)) for k, v in squares.items()}
+
+
+class Sessions:
+    """The server's training sessions, by id (an unguessable token given to the tab)."""
+
+    def __init__(self, save_dir: Path) -> None:
+        self.save_dir = save_dir
+        self._sessions: dict[str, TrainingSession] = {}
+        self._lock = threading.Lock()
+
+    def create(self, settings: dict[str, Any]) -> TrainingSession:
+        session = TrainingSession(settings, self.save_dir)
+        with self._lock:
+            if len(self._sessions) >= MAX_SESSIONS:
+                idle = sorted((s for s in self._sessions.values() if s.state != "running"),
+                              key=lambda s: s.created)
+                if not idle:
+                    raise BadRequest(f"{MAX_SESSIONS} sessions are training already; stop one first", 429)
+                idle[0].stop()
+                del self._sessions[idle[0].id]
+            self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str) -> TrainingSession:
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None:
+            raise BadRequest("no such training session (the server may have restarted): start a new one", 404)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for s in sessions:
+            s.stop(wait=5.0)

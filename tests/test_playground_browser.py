@@ -1,0 +1,245 @@
+"""The playground in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Each page is used as a learner would: the apple price edited (page 1), a digit drawn with
+the mouse and a test image picked, the trace stepped through (page 2), a run started,
+watched, stopped and saved (page 3). Screenshots of each page go to
+``$LAYERWISE_PLAYGROUND_SHOTS`` if set (the README's come from there), else to a temporary
+folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests._optional import require, require_program
+
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def save_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("saved")
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = os.environ.get("LAYERWISE_PLAYGROUND_SHOTS")
+    folder = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(save_dir: Path) -> Iterator[Any]:
+    require("starlette")
+    require("uvicorn")
+    from layerwise.playground.digits import DigitModel
+    from layerwise.playground.server import Playground, create_app
+
+    pg = Playground(create_app(DigitModel(), save_dir)).start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require("playwright")
+    chromium = require_program("chromium", "the browser tests drive Debian's Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1360, "height": 860}, device_scale_factor=1)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # a refused request (the 422 a test provokes) is logged by the browser; script errors are bugs
+    pg.on("console", lambda msg: errors.append(msg.text)
+          if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    pg.set_default_timeout(20_000)
+    try:
+        yield pg
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def edge_texts(page: Any) -> dict[str, tuple[str, str | None]]:
+    """The drawn (forward, gradient) texts of the figure's edges, by source label (unique ones)."""
+    found = page.eval_on_selector_all("#figure-svg g.edge-group", """groups => Object.fromEntries(groups.map(g => [
+        g.dataset.src, [g.querySelector('.fwd').textContent, g.querySelector('.bwd')?.textContent ?? null]]))""")
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def test_page1_apple_price_edit_shows_the_gradients_of_mul_layers(page: Any, server: Any, shots: Path) -> None:
+    import layerwise as lw
+    from layerwise.graph.fmt import format_number
+
+    page.goto(server.url + "#graphs")
+    page.wait_for_selector("#figure-svg[data-figure='apple'] g.edge-group")
+    page.fill("#input-price", "150")
+    page.wait_for_function("""() => [...document.querySelectorAll('#figure-svg g.edge-group')]
+        .some(g => g.dataset.src === 'apple' && g.querySelector('.fwd').textContent === '150')""")
+    # the book's layers, by hand (section 5.4.1)
+    mul_apple, mul_tax = lw.MulLayer(), lw.MulLayer()
+    apple_price = mul_apple.forward(150.0, 2.0)
+    price = mul_tax.forward(apple_price, 1.1)
+    d_apple_price, d_tax = mul_tax.backward(1.0)
+    d_apple, d_num = mul_apple.backward(d_apple_price)
+    texts = edge_texts(page)
+    assert texts["apple"] == ("150", format_number(d_apple))
+    assert texts["apple_num"] == ("2", format_number(d_num))
+    assert texts["tax"] == ("1.1", format_number(d_tax))
+    assert texts["×"][0] in (format_number(apple_price), format_number(price))
+    grads = page.eval_on_selector_all("#figure-svg text.bwd", "ts => ts.map(t => [t.parentNode.dataset.src, JSON.parse(t.dataset.grad)])")
+    by_src = {}
+    for src, g in grads:
+        by_src.setdefault(src, []).append(g)
+    assert by_src["apple"] == [pytest.approx(d_apple)] and by_src["tax"] == [pytest.approx(d_tax)]
+    assert sorted(by_src["×"]) == pytest.approx(sorted([d_apple_price, 1.0]))
+    assert page.text_content("#figure-error") == ""
+    page.screenshot(path=str(shots / "page1-apple.png"))
+
+    page.select_option("#figure-select", "sigmoid")
+    page.wait_for_selector("#figure-svg[data-figure='sigmoid'] g.edge-group")
+    page.screenshot(path=str(shots / "page1-sigmoid.png"))
+    page.select_option("#figure-select", "softmax-loss")
+    page.wait_for_selector("#figure-svg[data-figure='softmax-loss'] g.edge-group")
+    page.fill("#input-t", "7")
+    page.wait_for_function("() => document.querySelector('#figure-error').textContent.includes('out of range')")
+    page.fill("#input-t", "1")
+    page.wait_for_function("() => document.querySelector('#figure-error').textContent === ''")
+    page.select_option("#figure-select", "apple-orange")
+    page.wait_for_selector("#figure-svg[data-figure='apple-orange'] g.edge-group")
+    page.screenshot(path=str(shots / "page1-apple-orange.png"))
+
+
+def draw_stroke(page: Any, points: list[tuple[float, float]]) -> None:
+    box = page.locator("#draw-canvas").bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=4)
+    page.mouse.up()
+
+
+def test_page2_drawn_digit_gets_a_prediction_and_sample_matches_net_predict(
+        page: Any, server: Any, shots: Path) -> None:
+    import layerwise as lw
+    from layerwise.playground.digits import sample_data
+
+    page.goto(server.url + "#digits")
+    page.wait_for_selector("#model-status[data-state='ready']")
+    # a "7": a bar across the top and a stroke down to the bottom left
+    draw_stroke(page, [(70, 60), (200, 60), (190, 110), (150, 170), (120, 230)])
+    page.wait_for_selector("#probs[data-source='drawing'] [data-p]")
+    probs = [float(p) for p in page.eval_on_selector_all("#probs [data-p]", "ps => ps.map(p => p.dataset.p)")]
+    assert len(probs) == 10 and sum(probs) == pytest.approx(1.0, abs=1e-6)
+    seen = page.evaluate("""() => { const c = document.querySelector('#input-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, 28, 28).data; let ink = 0;
+        for (let i = 0; i < d.length; i += 4) ink += d[i] > 0; return ink; }""")
+    assert 40 < seen < 400, "the 28×28 input shows the stroke, scaled into the field"
+    page.screenshot(path=str(shots / "page2-drawn.png"), full_page=True)
+
+    net = server.app.state.digits.network
+    _, (x_test, _) = sample_data()
+    page.click("#samples canvas[data-index='4']")
+    page.wait_for_selector("#probs[data-source='sample:4']")
+    shown = [float(p) for p in page.eval_on_selector_all("#probs [data-p]", "ps => ps.map(p => p.dataset.p)")]
+    expected = lw.softmax(np.asarray(net.predict(x_test[4:5]), dtype=np.float64))[0]
+    np.testing.assert_allclose(shown, expected, rtol=1e-9, atol=1e-12)
+    assert int(page.get_attribute("#probs", "data-prediction")) == int(np.argmax(expected))
+
+    steps = page.locator("#trace-steps")
+    total = int(steps.get_attribute("data-total"))
+    names = page.eval_on_selector_all("#trace-steps li[data-name]", "ls => ls.map(l => l.dataset.name)")
+    assert total == len(names) == len(net.layers) + 1
+    assert steps.get_attribute("data-reached") == "0"
+    for k in (1, 2, 3):
+        page.click("#trace-next")
+        page.wait_for_selector(f"#trace-steps[data-reached='{k}']")
+        assert steps.get_attribute("data-current") == names[total - k]
+    assert page.locator("#input-grad").is_hidden()
+    page.click("#trace-all")
+    page.wait_for_selector(f"#trace-steps[data-reached='{total}']")
+    assert steps.get_attribute("data-current") == names[0]
+    assert page.locator("#input-grad").is_visible()
+    page.select_option("#trace-label", "3")
+    page.wait_for_function("() => document.querySelector('#trace-status').textContent.startsWith('label 3')")
+    page.click("#trace-all")
+    page.wait_for_selector(f"#trace-steps[data-reached='{total}']")
+    page.screenshot(path=str(shots / "page2-sample.png"), full_page=True)
+
+
+def test_page2_a_digit_drawn_by_touch_gets_a_prediction(browser: Any, server: Any) -> None:
+    context = browser.new_context(viewport={"width": 800, "height": 900}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "#digits")
+        page.wait_for_selector("#model-status[data-state='ready']")
+        box = page.locator("#draw-canvas").bounding_box()
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind: str, x: float, y: float) -> None:
+            points = [] if kind == "touchEnd" else [{"x": box["x"] + x, "y": box["y"] + y}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        touch("touchStart", 140, 40)
+        for y in range(50, 250, 10):  # a "1"
+            touch("touchMove", 140, y)
+        touch("touchEnd", 140, 240)
+        page.wait_for_selector("#probs[data-source='drawing'] [data-p]")
+    finally:
+        context.close()
+
+
+def test_page3_training_curve_grows_and_the_saved_model_loads(
+        page: Any, server: Any, save_dir: Path, shots: Path) -> None:
+    import layerwise as lw
+    from layerwise.playground.digits import sample_data
+
+    page.goto(server.url + "#train")
+    page.wait_for_selector("#train-network option", state="attached")
+    page.select_option("#train-network", "TwoLayerNet")
+    page.select_option("#train-optimizer", "SGD")
+    page.fill("#train-lr", "0.1")
+    page.fill("#train-epochs", "100")
+    page.click("#train-start")
+    page.wait_for_selector("#train-status[data-state='running']")
+    page.wait_for_function("() => Number(document.querySelector('#loss-chart polyline')?.dataset.n) >= 3")
+    first = int(page.get_attribute("#loss-chart polyline", "data-n"))
+    page.wait_for_function(f"() => Number(document.querySelector('#loss-chart polyline').dataset.n) > {first + 5}")
+    page.wait_for_function("() => Number(document.querySelector('#acc-chart polyline[data-series=test]').dataset.n) >= 2")
+    page.click("#train-stop")
+    page.wait_for_selector("#train-status[data-state='stopped']")
+    page.click("#train-save")
+    page.wait_for_selector("#train-saved li[data-file]")
+    name = page.get_attribute("#train-saved li[data-file]", "data-file")
+    page.screenshot(path=str(shots / "page3-train.png"))
+    assert name and "/" not in name and (save_dir / name).is_file()
+    net = lw.load_model(save_dir / name)
+    _, (x_test, t_test) = sample_data()
+    assert net.accuracy(x_test.reshape(len(x_test), -1), t_test) > 0.5
+    # stopping kept the weights: the file holds exactly what the stopped session trained
+    session = server.app.state.sessions.get(page.get_attribute("#train-status", "data-session"))
+    assert session.state == "stopped" and session.iteration > 0
+    for key, value in session.net.params.items():
+        np.testing.assert_array_equal(net.params[key], value)
