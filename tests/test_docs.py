@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,21 +111,6 @@ def test_the_site_loads_nothing_from_the_network(tmp_path: Path) -> None:
 
 
 KO_README = ROOT / "README.ko.md"
-KO_BLOCKS = re.findall(r"```python\n(.*?)```", KO_README.read_text(), re.S) if KO_README.exists() else []
-
-
-def test_korean_readme_has_python_snippets() -> None:
-    assert len(KO_BLOCKS) >= 2
-
-
-@pytest.mark.parametrize("index", range(len(KO_BLOCKS)))
-def test_korean_readme_snippet_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = KO_BLOCKS[index]
-    if ".render(" in code and shutil.which("dot") is None:
-        pytest.skip("needs Graphviz's dot")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LAYERWISE_DATA", str(tmp_path / "cache"))
-    exec(compile(code, f"README.ko.md python block {index + 1}", "exec"), {"__name__": "__readme__"})
 
 
 def test_korean_readme_links_the_korean_notebook() -> None:

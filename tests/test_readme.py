@@ -1,4 +1,5 @@
-"""The README's Python snippets run as written."""
+"""The READMEs' Python snippets (README.md, and README.ko.md for the Korean edition's readers)
+run as written."""
 
 from __future__ import annotations
 
@@ -9,20 +10,22 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+ROOT = Path(__file__).resolve().parent.parent
+READMES = ("README.md", "README.ko.md")
+BLOCKS = {name: re.findall(r"```python\n(.*?)```", (ROOT / name).read_text(), re.S) for name in READMES}
 
 
-def test_readme_has_python_snippets() -> None:
-    assert len(BLOCKS) >= 2
+@pytest.mark.parametrize("name", READMES)
+def test_readme_has_python_snippets(name: str) -> None:
+    assert len(BLOCKS[name]) >= 2
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_snippet_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = BLOCKS[index]
+@pytest.mark.parametrize(("name", "index"), [(n, i) for n in READMES for i in range(len(BLOCKS[n]))])
+def test_readme_snippet_runs(name: str, index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = BLOCKS[name][index]
     if ".render(" in code and shutil.which("dot") is None:
         pytest.skip("needs Graphviz's dot")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LAYERWISE_DATA", str(tmp_path / "cache"))
-    exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, f"{name} python block {index + 1}", "exec"), {"__name__": "__readme__"})
     assert os.getcwd() == str(tmp_path)
