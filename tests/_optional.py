@@ -24,7 +24,7 @@ def require(module: str, why: str = "") -> ModuleType:
         reason = f"needs {module}{': ' + why if why else ''} ({exc})"
         if REQUIRED:
             pytest.fail(f"LAYERWISE_REQUIRE_OPTIONAL=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
+        pytest.skip(reason, allow_module_level=True)
 
 
 def require_program(name: str, why: str = "") -> str:
@@ -34,5 +34,5 @@ def require_program(name: str, why: str = "") -> str:
         reason = f"needs the program {name}{': ' + why if why else ''}"
         if REQUIRED:
             pytest.fail(f"LAYERWISE_REQUIRE_OPTIONAL=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
+        pytest.skip(reason, allow_module_level=True)
     return found

@@ -21,6 +21,10 @@ import pytest
 
 from tests._optional import require
 
+# the server needs the playground extra: without it every test here is skipped (fails in CI)
+require("starlette", 'the playground extra: pip install -e ".[playground]"')
+require("uvicorn", 'the playground extra: pip install -e ".[playground]"')
+
 
 @pytest.fixture(scope="module")
 def save_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -29,8 +33,6 @@ def save_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(save_dir: Path) -> Iterator[Any]:
-    require("starlette")
-    require("uvicorn")
     from layerwise.playground.digits import DigitModel
     from layerwise.playground.server import Playground, create_app
 
