@@ -117,3 +117,16 @@ def test_trace_matches_predict_of_the_saved_model(models: dict[str, Path]) -> No
     (_, _), (x_test, t_test) = load_mnist("mnist-sample", flatten=False)
     trace = lw.trace(net, x_test[:3], t_test[:3])
     np.testing.assert_allclose(trace.steps[-1].x, net.predict(x_test[:3]), rtol=1e-6)
+
+
+def test_steps_never_write_over_an_existing_file(models: dict[str, Path], tmp_path: Path) -> None:
+    """-o names t.svg; its frames t-0.svg ... are names the user did not give: one that exists
+    stops the run before anything is written."""
+    mine = tmp_path / "t-2.svg"
+    mine.write_text("the user's own drawing")
+    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(tmp_path / "t.svg"), "--steps",
+                      cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"--steps would write {mine}, which exists" in done.stderr
+    assert mine.read_text() == "the user's own drawing"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t-2.svg"]

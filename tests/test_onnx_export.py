@@ -289,6 +289,7 @@ def test_cli_export_writes_a_model_onnxruntime_agrees_with(model_file: Path, tmp
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     probs, scores = session.run(None, {"x": x})
     assert_close(scores, want)
+    out.unlink()  # the default name is the file written above; without -o it is never replaced
     assert main(["export", str(model_file), "--output", "scores"]) == 0  # default: MODEL.onnx
     default = model_file.with_suffix(".onnx")
     assert [o.name for o in onnx.load_model(str(default)).graph.output] == ["scores"]
@@ -350,3 +351,15 @@ def test_without_onnx_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err
     assert err == "layerwise: error: ONNX export needs the Python package onnx: pip install 'layerwise[onnx]'\n"
     assert not model.with_suffix(".onnx").exists()
+
+
+def test_the_default_output_never_replaces_an_existing_file(tmp_path: Path) -> None:
+    """Without -o the file is MODEL.onnx, a name the user did not give: an existing one stays."""
+    model_file = tmp_path / "m.safetensors"
+    lw.save_model(lw.TwoLayerNet(4, 3, 2, rng=0), model_file)
+    default = model_file.with_suffix(".onnx")
+    default.write_bytes(b"the user's own file")
+    assert main(["export", str(model_file)]) == EXIT_USAGE
+    assert default.read_bytes() == b"the user's own file"
+    assert main(["export", str(model_file), "-o", str(default)]) == 0  # named: replaced
+    assert onnx.load_model(str(default)).graph.output

@@ -282,3 +282,14 @@ def test_trace_svg_function_matches_method() -> None:
     x, t = _batch(shape, 1)
     tr = lw.trace(net, x, t)
     assert trace_svg(tr, 2) == tr.to_svg(2)
+
+
+def test_bad_arguments_of_the_new_options_are_named() -> None:
+    with pytest.raises(ConfigError, match="fused must be True or False, got 'yes'"):
+        lw.SimpleConvNet(rng=0, fused="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="entries: expected an integer >= 1 or None, got 0"):
+        lw.check_gradients(Relu(), np.ones((1, 3)), entries=0)
+    net, shape = _nets()["two-layer"]
+    x, t = _batch(shape, 1)
+    with pytest.raises(ConfigError, match="reached: expected an integer in 0..4, got -1"):
+        lw.trace(net, x, t).to_svg(-1)

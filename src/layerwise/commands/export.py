@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.output_file or str(Path(args.model).with_suffix(".onnx"))
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     # Every check that needs no work comes first: the output path, then the onnx package.
+    if args.output_file is None and Path(out).exists():
+        raise ConfigError(f"{out} exists and no -o was given: give -o {out} to replace it, or another path")
     if _same_file(out, args.model):
         raise ConfigError(f"-o {out} is the model file itself: writing it would destroy the model; "
                           "give another path")

@@ -201,6 +201,9 @@ def run_trace(args: argparse.Namespace) -> int:
     if args.steps:
         outputs += [_frame_path(outputs[0], k, steps_count) for k in range(steps_count + 1)]
         for path in outputs[1:]:
+            if path.exists():  # -o names one file; its frames never replace a file silently
+                raise ConfigError(f"--steps would write {path}, which exists: remove the old frames "
+                                  "or choose another -o")
             _probe(path)
     data = load_model_test_data(args.model, metadata, args.data, args.data_dir)
     x_test, t_test = data.test
