@@ -39,24 +39,29 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+def _trace_image_7(model: Path, outputs: tuple[Path, ...]) -> tuple[lw.Trace, int]:
+    """Run `layerwise graph --model MODEL --index 7 -o OUT` for each output with no `dot` on
+    PATH; return the trace of that image with its true label, computed again here, and the label."""
+    for out in outputs:
+        done = _layerwise("graph", "--model", str(model), "--index", "7", "-o", str(out), cwd=out.parent,
+                          hide_dot=True)
+        assert done.returncode == 0, done.stderr
+        assert f"wrote {out}" in done.stderr
+    net = lw.load_model(model).eval()
+    (_, _), (x_test, t_test) = load_mnist("mnist-sample", flatten=False)
+    return lw.trace(net, x_test[7:8], t_test[7:8]), int(t_test[7])
+
+
 @pytest.mark.parametrize("name", ["two-layer", "simple-cnn"])
 def test_trace_of_a_trained_model_writes_svg_and_html_without_dot(models: dict[str, Path], tmp_path: Path,
                                                                   name: str) -> None:
     svg, page = tmp_path / "trace.svg", tmp_path / "trace.html"
-    for out in (svg, page):
-        done = _layerwise("graph", "--model", str(models[name]), "--index", "7", "-o", str(out), cwd=tmp_path,
-                          hide_dot=True)
-        assert done.returncode == 0, done.stderr
-        assert f"wrote {out}" in done.stderr
+    trace, label = _trace_image_7(models[name], (svg, page))
     text = svg.read_text()
     assert text.startswith("<svg") and "∂L/∂x" in text
     assert '<input type="range"' in page.read_text()
-    # the figure is the trace of that image with its true label, computed again here
-    net = lw.load_model(models[name]).eval()
-    (_, _), (x_test, t_test) = load_mnist("mnist-sample", flatten=False)
-    trace = lw.trace(net, x_test[7:8], t_test[7:8])
     assert text == trace.to_svg()
-    assert f"label {int(t_test[7])}" in text
+    assert f"label {label}" in text
 
 
 def test_steps_write_one_frame_per_backward_step_and_animate(models: dict[str, Path], tmp_path: Path) -> None:
@@ -75,9 +80,11 @@ def test_steps_write_one_frame_per_backward_step_and_animate(models: dict[str, P
     (["--index", "1000"], "--index 1000: out of range for the 1000 test images"),
     (["--index", "x"], "--index: expected an image number, got 'x'"),
     (["--label", "10"], "--label 10: out of range for the network's 10 classes"),
-    (["-o", "t.png"], "-o t.png: a trace is written as .svg or .html, not .png"),
-    (["-o", "t.html", "--steps"], "--steps needs -o FILE.svg, got t.html"),
-    (["--animate"], "--animate needs -o FILE.svg, got no -o"),
+    (["-o", "t.pdf"], "-o t.pdf: a trace is written as .svg, .html, .gif or .png, not .pdf"),
+    (["-o", "t.html", "--steps"], "--steps needs -o FILE.svg or FILE.png, got t.html"),
+    (["-o", "t.gif", "--steps"], "--steps needs -o FILE.svg or FILE.png, got t.gif"),
+    (["--animate"], "--animate needs -o FILE.svg or FILE.gif, got no -o"),
+    (["-o", "t.png", "--animate"], "--animate needs -o FILE.svg or FILE.gif, got t.png"),
     (["--x", "1"], "--x apply to the chapter-5 figures, not to a trace"),
     (["-o", "missing/t.svg"], "folder missing does not exist"),
 ])
@@ -130,3 +137,46 @@ def test_steps_never_write_over_an_existing_file(models: dict[str, Path], tmp_pa
     assert f"--steps would write {mine}, which exists" in done.stderr
     assert mine.read_text() == "the user's own drawing"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t-2.svg"]
+
+
+@pytest.mark.parametrize("name", ["two-layer", "simple-cnn"])
+def test_trace_of_a_trained_model_writes_gif_and_png_without_dot(models: dict[str, Path], tmp_path: Path,
+                                                                 name: str) -> None:
+    """The issue's `-o trace.gif`: the backward pass step by step, drawn with Pillow, no Graphviz."""
+    from PIL import Image
+
+    gif, png = tmp_path / "trace.gif", tmp_path / "trace.png"
+    trace, _ = _trace_image_7(models[name], (gif, png))
+    assert png.read_bytes() == trace.to_png()  # the trace of that image with its true label
+    with Image.open(gif) as animation:
+        assert animation.n_frames == len(trace) + 1 and animation.info["loop"] == 0
+        assert animation.size == Image.open(png).size
+
+
+def test_steps_write_png_frames(models: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "t.png"
+    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(out), "--steps", cwd=tmp_path,
+                      hide_dot=True)
+    assert done.returncode == 0, done.stderr
+    frames = sorted(tmp_path.glob("t-*.png"))
+    assert [f.name for f in frames] == [f"t-{k}.png" for k in range(5)]
+    net = lw.load_model(models["two-layer"]).eval()
+    (_, _), (x_test, t_test) = load_mnist("mnist-sample", flatten=False)
+    trace = lw.trace(net, x_test[:1], t_test[:1])
+    assert [f.read_bytes() for f in frames] == [trace.to_png(k) for k in range(5)]
+    assert out.read_bytes() == frames[-1].read_bytes()
+
+
+def test_gif_without_pillow_is_one_line_before_anything_is_read(tmp_path: Path) -> None:
+    """Pillow missing: exit 2 naming the extra, and the model (which does not even exist) is
+    never opened."""
+    fake = tmp_path / "fake" / "PIL"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('Pillow is not installed here')\n")
+    env = dict(os.environ, PYTHONPATH=str(fake.parent))
+    done = subprocess.run([sys.executable, "-m", "layerwise", "graph", "--model", "nope.safetensors", "-o",
+                           "t.gif"], cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == ("layerwise: error: -o t.gif needs the Python package Pillow: "
+                                   "pip install 'layerwise[plot]'")
+    assert not (tmp_path / "t.gif").exists()

@@ -228,8 +228,8 @@ def test_save_writes_svg_and_html_and_refuses_other_suffixes(tmp_path) -> None: 
     tr = lw.trace(net, x, t)
     assert tr.save(tmp_path / "t.svg").read_text().startswith("<svg")
     assert "<input type=\"range\"" in tr.save(tmp_path / "t.html").read_text()
-    with pytest.raises(ConfigError, match=r"\.svg, \.html"):
-        tr.save(tmp_path / "t.png")
+    with pytest.raises(ConfigError, match=r"\.svg, \.html, \.gif, \.png"):
+        tr.save(tmp_path / "t.pdf")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.html", "t.svg"]
 
 
@@ -293,3 +293,20 @@ def test_bad_arguments_of_the_new_options_are_named() -> None:
     x, t = _batch(shape, 1)
     with pytest.raises(ConfigError, match="reached: expected an integer in 0..4, got -1"):
         lw.trace(net, x, t).to_svg(-1)
+
+
+def test_a_note_under_feature_maps_counts_the_maps_drawn() -> None:
+    """30 channels do not fit beside a label: the note says how many are drawn, and that many are."""
+    from layerwise.trace_figure import BOX_X, THUMB_H
+
+    rng = np.random.default_rng(2)
+    net = lw.SimpleConvNet(rng=rng)  # 30 filters of 5 x 5 on 28 x 28 images
+    svg = lw.trace(net, rng.random((1, 1, 28, 28)).astype(np.float32), np.array([3])).to_svg()
+    maps = re.findall(r'<use href="#[^"]+" x="([^"]+)" y="([^"]+)"', svg)
+    notes = re.findall(r'<text x="([^"]+)" y="([^"]+)"[^>]*>(channels|filters) 1–(\d+) of (\d+)', svg)
+    assert len(notes) >= 3
+    for x, y, _, drawn, total in notes:
+        # the maps above the note, on the same side of the layers' boxes
+        row = [m for m in maps if float(m[1]) == float(y) - THUMB_H - 11
+               and (float(m[0]) < BOX_X) == (float(x) < BOX_X)]
+        assert len(row) == int(drawn) < int(total) == 30, (x, y, drawn, row)

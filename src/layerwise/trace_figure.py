@@ -6,10 +6,13 @@ Each edge carries, on the left, the array going forward (its shape, its values w
 few, else min / mean / max, and a small heat map) and, on the right, the gradient coming back.
 A layer with parameters shows their gradients beside it. The loss is at the bottom.
 
-The drawing is built once as SVG elements, each tagged with the backward step from which it
-shows; frame ``k`` (``k`` backward steps done, 0..len(trace)) keeps the elements of steps up to
-``k``. The same elements make the still frames, an animated SVG (CSS, no script) and an HTML
-page with a slider. Heat maps are PNG images made with the standard library (zlib).
+The drawing is built once as shapes (text, arrows, boxes, heat maps), each tagged with the
+backward step from which it shows; frame ``k`` (``k`` backward steps done, 0..len(trace)) keeps
+the shapes of steps up to ``k``. Each shape writes itself as SVG, which makes the still frames,
+an animated SVG (CSS, no script) and an HTML page with a slider; and each paints itself on a
+:class:`~layerwise.raster.PillowCanvas`, which makes the same frames as PNG and an animated
+GIF (the ``plot`` extra). The SVG's heat maps are PNG images made with the standard library
+(zlib).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 import os
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from layerwise.errors import ConfigError
-from layerwise.fileio import atomic_write_text
+from layerwise.fileio import atomic_write_bytes
 from layerwise.gradient_check import GradientCheckReport
 from layerwise.graph.fmt import format_number
 
@@ -70,10 +73,12 @@ class Trace(Protocol):
 
     def backward_order(self) -> Sequence[TraceStep]: ...
 
-__all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "layered_svg", "save_trace",
+__all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "layered_svg", "trace_png", "trace_gif",
+           "save_trace",
            "TRACE_FORMATS", "png_bytes", "heat_rgb"]
 
-TRACE_FORMATS = ("svg", "html")
+#: The suffixes :func:`save_trace` writes; the last two are drawn with Pillow (the ``plot`` extra).
+TRACE_FORMATS = ("svg", "html", "gif", "png")
 
 # Layout, in SVG user units (pixels).
 WIDTH = 980
@@ -84,6 +89,8 @@ LEFT_X = 16                     # forward labels
 RIGHT_X = BOX_X + BOX_W + 24    # backward labels
 EDGE_H = 100
 THUMB_H = 52
+ARROW_WIDTH = 2
+HEAD = 7  # an arrowhead's length and width, in stroke widths (the SVG marker's size)
 RED = "#c62828"
 INK = "#222222"
 FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
@@ -149,30 +156,34 @@ def _reduce(m: np.ndarray, cells: int = MAX_CELLS) -> np.ndarray:
     return np.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
 
 
-def _tiles(value: np.ndarray, image: bool = False) -> tuple[list[np.ndarray], str, bool]:
-    """The 2-D maps to draw for one sample's array, and a note on what was left out.
+def _tiles(value: np.ndarray, image: bool = False) -> tuple[list[np.ndarray], Callable[[int], str], bool]:
+    """The 2-D maps to draw for one sample's array, the note on what was left out once ``k``
+    of them are drawn, and whether to keep their aspect.
     ``image``: a flat vector of a square size is drawn as the square image it was (784 = 28²)."""
     v = np.asarray(value, dtype=np.float64)
     if v.ndim == 3:  # (C, H, W): the first channels side by side
-        shown = v[:MAX_CHANNELS]
-        note = f"channels 1–{shown.shape[0]} of {v.shape[0]}" if v.shape[0] > MAX_CHANNELS else ""
-        return [_reduce(c) for c in shown], note, True
+        channels = v.shape[0]
+        return ([_reduce(c) for c in v[:MAX_CHANNELS]],
+                lambda k: f"channels 1–{k} of {channels}" if k < channels else "", True)
     if v.ndim == 4:  # convolution filters (F, C, kh, kw): the first channel of the first ones
-        shown = v[:MAX_CHANNELS, 0]
-        note = f"filters 1–{shown.shape[0]} of {v.shape[0]}, channel 1" if v.shape[0] > shown.shape[0] \
-            or v.shape[1] > 1 else ""
-        return [_reduce(f) for f in shown], note, True
+        filters, depth = v.shape[:2]
+        return ([_reduce(f) for f in v[:MAX_CHANNELS, 0]],
+                lambda k: f"filters 1–{k} of {filters}, channel 1" if k < filters or depth > 1 else "", True)
     if v.ndim == 2:  # a matrix: stretched to the space there is
-        return [_reduce(v.T if v.shape[0] > v.shape[1] else v)], "", False
+        return [_reduce(v.T if v.shape[0] > v.shape[1] else v)], _no_note, False
     flat = v.reshape(-1)
     side = math.isqrt(flat.size)
     if image and side * side == flat.size and side >= 4:
-        return [_reduce(flat.reshape(side, side))], "", True
+        return [_reduce(flat.reshape(side, side))], _no_note, True
     cols = min(flat.size, 50)
     rows = math.ceil(flat.size / cols)
     grid = np.full(rows * cols, np.nan)
     grid[: flat.size] = flat
-    return [_reduce(grid.reshape(rows, cols))], "", False
+    return [_reduce(grid.reshape(rows, cols))], _no_note, False
+
+
+def _no_note(drawn: int) -> str:
+    return ""
 
 
 def _summary(value: np.ndarray) -> str:
@@ -200,43 +211,158 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 # -- the drawing --------------------------------------------------------------------------------
+class Canvas(Protocol):
+    """What a raster renderer offers (:class:`layerwise.raster.PillowCanvas`), in the figure's
+    units: pixels, y down, text placed by its baseline as in SVG."""
+
+    def text(self, x: float, y: float, text: str, *, color: str, size: int, bold: bool,
+             anchor: str) -> None: ...
+    def line(self, x1: float, y1: float, x2: float, y2: float, *, color: str, width: float) -> None: ...
+    def polygon(self, points: Sequence[tuple[float, float]], *, color: str) -> None: ...
+    def rect(self, x: float, y: float, w: float, h: float, *, radius: float, fill: str | None,
+             outline: str, width: float) -> None: ...
+    def image(self, x: float, y: float, w: float, h: float, rgb: np.ndarray) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Text:
+    x: float
+    y: float
+    text: str
+    color: str = INK
+    size: int = 12
+    bold: bool = False
+    anchor: str = "start"  # SVG's text-anchor: start, middle, end
+
+    def svg(self) -> str:
+        weight = ' font-weight="bold"' if self.bold else ""
+        return (f'<text x="{self.x:g}" y="{self.y:g}" font-size="{self.size}" fill="{self.color}"'
+                f' text-anchor="{self.anchor}"{weight} xml:space="preserve">{html.escape(self.text)}</text>')
+
+    def paint(self, canvas: Canvas) -> None:
+        canvas.text(self.x, self.y, self.text, color=self.color, size=self.size, bold=self.bold,
+                    anchor=self.anchor)
+
+
+@dataclass(frozen=True)
+class _Arrow:
+    """A vertical arrow from ``y1`` to ``y2``, its head at ``y2``."""
+
+    x: float
+    y1: float
+    y2: float
+    color: str
+
+    def svg(self) -> str:
+        marker = "fwd" if self.color == INK else "bwd"
+        return (f'<line x1="{self.x:g}" y1="{self.y1:g}" x2="{self.x:g}" y2="{self.y2:g}"'
+                f' stroke="{self.color}" stroke-width="{ARROW_WIDTH}" marker-end="url(#lw-{marker})"/>')
+
+    def paint(self, canvas: Canvas) -> None:
+        # the SVG marker: a triangle HEAD x HEAD (its size is in stroke widths), the tip
+        # HEAD / 10 beyond the line's end (refX 9 of a 10-unit box)
+        head = HEAD * ARROW_WIDTH
+        way = 1.0 if self.y2 >= self.y1 else -1.0
+        tip = self.y2 + way * head / 10
+        base = tip - way * head
+        canvas.line(self.x, self.y1, self.x, base + way * 1, color=self.color, width=ARROW_WIDTH)
+        canvas.polygon([(self.x - head / 2, base), (self.x, tip), (self.x + head / 2, base)],
+                       color=self.color)
+
+
+@dataclass(frozen=True)
+class _Box:
+    x: float
+    y: float
+    w: float
+    h: float
+    stroke: str
+    stroke_width: float
+    radius: float = 0.0
+    fill: str | None = None
+
+    def svg(self) -> str:
+        rounded = f' rx="{self.radius:g}"' if self.radius else ""
+        return (f'<rect x="{self.x:g}" y="{self.y:g}" width="{self.w:g}" height="{self.h:g}"{rounded}'
+                f' fill="{self.fill or "none"}" stroke="{self.stroke}"'
+                f' stroke-width="{self.stroke_width:g}"/>')
+
+    def paint(self, canvas: Canvas) -> None:
+        canvas.rect(self.x, self.y, self.w, self.h, radius=self.radius, fill=self.fill, outline=self.stroke,
+                    width=self.stroke_width)
+
+
+@dataclass(frozen=True, eq=False)
+class _HeatMap:
+    """An image of ``rgb`` stretched to ``w`` x ``h`` (each cell a flat block), framed in grey."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    rgb: np.ndarray
+    ref: str  # the id of the SVG symbol that holds it
+
+    def frame(self) -> _Box:
+        return _Box(self.x, self.y, self.w, self.h, "#999", 0.5)
+
+    def svg(self) -> str:
+        return (f'<use href="#{self.ref}" x="{self.x:g}" y="{self.y:g}" width="{self.w:g}"'
+                f' height="{self.h:g}"/>' + self.frame().svg())
+
+    def paint(self, canvas: Canvas) -> None:
+        canvas.image(self.x, self.y, self.w, self.h, self.rgb)
+        self.frame().paint(canvas)
+
+
+_Shape = _Text | _Arrow | _Box | _HeatMap
+
+
 @dataclass
 class _Element:
-    svg: str
+    shape: _Shape
     shown_from: int = 0            # the first frame (backward steps done) that shows it
     only: bool = False             # shown in that frame only (the highlight of the latest step)
 
+    @property
+    def svg(self) -> str:
+        return self.shape.svg()
+
+    def shown_in(self, k: int) -> bool:
+        return self.shown_from <= k and (not self.only or self.shown_from == k)
+
 
 class _Drawing:
-    """SVG elements with the frame each appears in, and images shared between frames."""
+    """Shapes with the frame each appears in, and images shared between frames."""
 
     def __init__(self) -> None:
         self.elements: list[_Element] = []
         self.images: dict[bytes, tuple[str, int, int]] = {}
         self.height = 0.0
 
-    def add(self, svg: str, shown_from: int = 0, only: bool = False) -> None:
-        self.elements.append(_Element(svg, shown_from, only))
+    def add(self, shape: _Shape, shown_from: int = 0, only: bool = False) -> None:
+        self.elements.append(_Element(shape, shown_from, only))
+
+    def frame(self, k: int) -> list[_Shape]:
+        """The shapes of frame ``k``, in drawing order."""
+        return [e.shape for e in self.elements if e.shown_in(k)]
 
     def text(self, x: float, y: float, text: str, *, color: str = INK, size: int = 12, bold: bool = False,
              anchor: str = "start", shown_from: int = 0) -> None:
-        weight = ' font-weight="bold"' if bold else ""
-        self.add(f'<text x="{x:g}" y="{y:g}" font-size="{size}" fill="{color}" text-anchor="{anchor}"'
-                 f'{weight}>{html.escape(text)}</text>', shown_from)
+        self.add(_Text(x, y, text, color, size, bold, anchor), shown_from)
 
     def arrow(self, x: float, y1: float, y2: float, color: str, shown_from: int = 0) -> None:
-        marker = "fwd" if color == INK else "bwd"
-        self.add(f'<line x1="{x:g}" y1="{y1:g}" x2="{x:g}" y2="{y2:g}" stroke="{color}" stroke-width="2"'
-                 f' marker-end="url(#lw-{marker})"/>', shown_from)
+        self.add(_Arrow(x, y1, y2, color), shown_from)
 
     def maps(self, x: float, y: float, value: np.ndarray, signed: bool | None, shown_from: int,
-             max_width: float, image: bool = False) -> float:
-        """Heat maps of ``value`` from ``(x, y)``, at most THUMB_H high; returns the width used."""
-        tiles, note, keep_aspect = _tiles(value, image)
+             max_width: float, image: bool = False) -> bool:
+        """Heat maps of ``value`` from ``(x, y)``, at most THUMB_H high, as many as fit in
+        ``max_width``; returns whether a note under them says which ones are drawn."""
+        tiles, note_for, keep_aspect = _tiles(value, image)
         if signed is None:
             finite = np.asarray(value, dtype=np.float64)
             signed = bool(np.any(finite[np.isfinite(finite)] < 0))
-        used = 0.0
+        used, drawn = 0.0, 0
         for tile in tiles:
             h, w = tile.shape
             room = max_width - used
@@ -247,14 +373,14 @@ class _Drawing:
                 width, height = min(w * scale, room), min(w * scale, room) / w * h
             else:  # a matrix or a vector: stretched to the room there is
                 width, height = min(room, w * MAX_CELL_PX), min(THUMB_H, h * MAX_CELL_PX)
-            ref = self.image(heat_rgb(tile, signed))
-            self.add(f'<use href="#{ref}" x="{x + used:g}" y="{y:g}" width="{width:g}" height="{height:g}"/>'
-                     f'<rect x="{x + used:g}" y="{y:g}" width="{width:g}" height="{height:g}" fill="none"'
-                     f' stroke="#999" stroke-width="0.5"/>', shown_from)
+            rgb = heat_rgb(tile, signed)
+            self.add(_HeatMap(x + used, y, width, height, rgb, self.image(rgb)), shown_from)
             used += width + 3
+            drawn += 1
+        note = note_for(drawn)
         if note:
             self.text(x, y + THUMB_H + 11, note, size=9, color="#666", shown_from=shown_from)
-        return used
+        return bool(note)
 
     def image(self, rgb: np.ndarray) -> str:
         """The id of a symbol holding ``rgb`` as a PNG, drawn once however often it is used."""
@@ -271,8 +397,9 @@ class _Drawing:
             for data, (ref, w, h) in self.images.items()
         )
         markers = "".join(
-            f'<marker id="lw-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7"'
-            f' orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
+            f'<marker id="lw-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="{HEAD}"'
+            f' markerHeight="{HEAD}" orient="auto-start-reverse">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
             for name, color in (("fwd", INK), ("bwd", RED))
         )
         return f"<defs>{markers}{images}</defs>"
@@ -350,10 +477,8 @@ def _build(trace: Trace, sample: int) -> _Drawing:
 def _node(d: _Drawing, step: TraceStep, y: float, shown: int, n: int) -> float:
     """The layer's box, its gradient-check verdict and its parameter gradients; returns the
     y below them."""
-    d.add(f'<rect x="{BOX_X}" y="{y:g}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="#f4f6fb"'
-          f' stroke="{INK}" stroke-width="1.5"/>')
-    d.add(f'<rect x="{BOX_X - 3}" y="{y - 3:g}" width="{BOX_W + 6}" height="{BOX_H + 6}" rx="8" fill="none"'
-          f' stroke="{RED}" stroke-width="3"/>', shown, only=True)
+    d.add(_Box(BOX_X, y, BOX_W, BOX_H, INK, 1.5, radius=6, fill="#f4f6fb"))
+    d.add(_Box(BOX_X - 3, y - 3, BOX_W + 6, BOX_H + 6, RED, 3, radius=8), shown, only=True)
     title = step.name if step.name == step.kind else f"{step.name} ({step.kind})"
     d.text(BOX_X + BOX_W / 2, y + 25, title, anchor="middle", bold=True, size=13)
     if step.check is not None:
@@ -366,8 +491,8 @@ def _node(d: _Drawing, step: TraceStep, y: float, shown: int, n: int) -> float:
         d.text(RIGHT_X, below + 4, f"∂L/∂{key} {_shape(grad.shape)}: {_summary(grad)}", color=RED,
                size=11, shown_from=shown)
         if grad.size > MAX_LISTED:
-            d.maps(RIGHT_X, below + 10, grad, True, shown, WIDTH - RIGHT_X - 12)
-            below += THUMB_H + (34 if _tiles(grad)[1] else 22)
+            noted = d.maps(RIGHT_X, below + 10, grad, True, shown, WIDTH - RIGHT_X - 12)
+            below += THUMB_H + (34 if noted else 22)
         else:
             below += 18
     if step.grads:
@@ -396,8 +521,7 @@ def trace_svg(trace: Trace, reached: int | None = None, *, sample: int = 0) -> s
     """Frame ``reached`` of the trace (backward steps done; all by default) as SVG text."""
     k = _frame_count(trace, reached)
     d = _build(trace, sample)
-    body = [e.svg for e in d.elements if e.shown_from <= k and (not e.only or e.shown_from == k)]
-    return _svg(d, body)
+    return _svg(d, [shape.svg() for shape in d.frame(k)])
 
 
 def _tagged(d: _Drawing) -> list[str]:
@@ -485,6 +609,42 @@ def trace_html(trace: Trace, *, sample: int = 0) -> str:
             f"<body style=\"margin:16px\">{_slider(trace, sample, 'lwtrace')}</body></html>\n")
 
 
+def _painted(d: _Drawing, k: int, scale: float, what: str) -> Any:
+    """Frame ``k`` of the drawing painted on a :class:`~layerwise.raster.PillowCanvas`."""
+    from layerwise.raster import PillowCanvas
+
+    canvas = PillowCanvas(WIDTH, d.height, scale=scale, what=what)
+    for shape in d.frame(k):
+        shape.paint(canvas)
+    return canvas
+
+
+def trace_png(trace: Trace, reached: int | None = None, *, sample: int = 0, scale: float = 1.0) -> bytes:
+    """Frame ``reached`` (all backward steps by default) as PNG file bytes, the SVG's layout
+    drawn with Pillow at ``scale`` pixels a unit (needs the ``plot`` extra)."""
+    from layerwise.raster import png_file_bytes
+
+    k = _frame_count(trace, reached)
+    return png_file_bytes(_painted(_build(trace, sample), k, scale, "a .png trace"))
+
+
+def trace_gif(trace: Trace, *, sample: int = 0, seconds_per_step: float = 1.0, scale: float = 1.0) -> bytes:
+    """The backward pass as an animated GIF: the frames of :func:`trace_png`, one a
+    ``seconds_per_step``, the last held twice as long, as :func:`animated_svg` does."""
+    from layerwise.raster import gif_file_bytes, require_raster
+
+    if isinstance(seconds_per_step, bool) or not isinstance(seconds_per_step, int | float) \
+            or not 0.02 <= seconds_per_step <= 600:
+        raise ConfigError("seconds_per_step: expected a number of seconds in 0.02..600, "
+                          f"got {seconds_per_step!r}")
+    require_raster("a .gif trace")  # before the layout is built
+    d = _build(trace, sample)
+    n = len(trace.steps)
+    frames = [_painted(d, k, scale, "a .gif trace") for k in range(n + 1)]
+    step_ms = round(1000 * seconds_per_step)
+    return gif_file_bytes(frames, [step_ms] * n + [2 * step_ms])
+
+
 def _format(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in TRACE_FORMATS:
@@ -494,11 +654,19 @@ def _format(path: Path) -> str:
 
 
 def save_trace(trace: Trace, path: str | os.PathLike[str], *, sample: int = 0, animate: bool = False) -> Path:
-    """Write the trace's figure to ``path`` atomically: ``.svg`` (the whole backward pass, or
-    animated with ``animate``) or ``.html`` (with a slider)."""
+    """Write the trace's figure to ``path`` atomically, the format by its suffix: ``.svg`` (the
+    whole backward pass, or animated with ``animate``), ``.html`` (with a slider), ``.gif``
+    (always the animation) or ``.png`` (the whole backward pass); GIF and PNG need the ``plot``
+    extra."""
     out = Path(path)
     fmt = _format(out)
-    text = trace_html(trace, sample=sample) if fmt == "html" else (
-        animated_svg(trace, sample=sample) if animate else trace_svg(trace, sample=sample))
-    atomic_write_text(out, text)
+    if fmt == "gif":
+        data = trace_gif(trace, sample=sample)
+    elif fmt == "png":
+        data = trace_png(trace, sample=sample)
+    else:
+        text = (trace_html(trace, sample=sample) if fmt == "html" else
+                animated_svg(trace, sample=sample) if animate else trace_svg(trace, sample=sample))
+        data = text.encode("utf-8")
+    atomic_write_bytes(out, data)
     return out

@@ -147,8 +147,23 @@ class Trace:
 
         return trace_html(self, sample=sample)
 
+    def to_png(self, reached: int | None = None, *, sample: int = 0, scale: float = 1.0) -> bytes:
+        """Frame ``reached`` as PNG file bytes: the SVG's layout drawn with Pillow, ``scale``
+        pixels a unit (needs the ``plot`` extra: ``pip install 'layerwise[plot]'``)."""
+        from layerwise.trace_figure import trace_png
+
+        return trace_png(self, reached, sample=sample, scale=scale)
+
+    def to_gif(self, *, sample: int = 0, seconds_per_step: float = 1.0, scale: float = 1.0) -> bytes:
+        """The frames as an animated GIF (file bytes), one a ``seconds_per_step`` (``plot`` extra)."""
+        from layerwise.trace_figure import trace_gif
+
+        return trace_gif(self, sample=sample, seconds_per_step=seconds_per_step, scale=scale)
+
     def save(self, path: Any, *, sample: int = 0, animate: bool = False) -> Any:
-        """Write the figure to ``path``: ``.svg`` (animated with ``animate``), ``.html`` or ``.gif``."""
+        """Write the figure to ``path``, atomically, in the format its suffix names: ``.svg``
+        (animated with ``animate``), ``.html`` (a slider), ``.gif`` (the animation) or
+        ``.png`` (the whole backward pass); GIF and PNG need the ``plot`` extra."""
         from layerwise.trace_figure import save_trace
 
         return save_trace(self, path, sample=sample, animate=animate)

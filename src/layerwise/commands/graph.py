@@ -4,14 +4,16 @@
 Without ``-o`` a figure's DOT text goes to stdout (pipe it into ``dot -Tsvg``); with ``-o`` the
 file's suffix picks the format: ``.dot``, ``.svg`` or ``.png`` (SVG and PNG through Graphviz).
 A trace (``--model``) needs no Graphviz: ``.svg`` (``--animate``: the backward pass step by
-step; ``--steps``: also one file per frame) or ``.html`` (a slider over the frames); without
-``-o`` its SVG goes to stdout.
+step), ``.html`` (a slider over the frames), ``.gif`` (the backward pass step by step) or
+``.png`` (GIF and PNG are drawn with Pillow, in the ``plot`` extra); ``--steps`` also writes one
+``.svg`` or ``.png`` file per frame. Without ``-o`` its SVG goes to stdout.
 
 Exit codes: 0 done; 2 a usage error (unknown figure or suffix, an ``--x``, ``--t`` or ``--y``
 the figure cannot use: NaN, infinite, out of range, too few or too many values; an ``--index``
-or ``--label`` out of range; an output path that cannot be written); 1 the work failed (a
-missing or corrupt model or data file, writing failed on the way, Graphviz missing). Each
-error is one line, ``layerwise: error: ...``.
+or ``--label`` out of range; an output path that cannot be written; a ``.gif`` or ``.png``
+trace without Pillow and its font); 1 the work failed (a missing or corrupt model or data
+file, writing failed on the way, Graphviz missing). Each error is one line,
+``layerwise: error: ...``.
 """
 
 from __future__ import annotations
@@ -67,15 +69,18 @@ def add_parser(subparsers: Any) -> None:
     trace.add_argument("--label", default=None, metavar="L",
                        help="the label the loss is taken against (default: the image's true label)")
     trace.add_argument("--steps", action="store_true",
-                       help="with -o FILE.svg, also write FILE-00.svg ... one frame per backward step")
+                       help="with -o FILE.svg or FILE.png, also write FILE-00.svg ... one frame per "
+                            "backward step")
     trace.add_argument("--animate", action="store_true",
-                       help="with -o FILE.svg, an animated SVG: the backward pass one layer a second")
+                       help="with -o FILE.svg, an animated SVG: the backward pass one layer a second "
+                            "(a .gif is always animated)")
     parser.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="write FILE.dot, FILE.svg or FILE.png (figures: SVG/PNG need Graphviz), or FILE.svg or "
-             "FILE.html (traces); default: DOT (a trace: SVG) to stdout",
+        help="write FILE.dot, FILE.svg or FILE.png (figures: SVG/PNG need Graphviz), or FILE.svg, "
+             "FILE.html, FILE.gif or FILE.png (traces: GIF/PNG need the plot extra); default: DOT "
+             "(a trace: SVG) to stdout",
     )
     parser._negative_number_matcher = _NEGATIVE_NUMBER
     parser.set_defaults(func=run)
@@ -170,10 +175,10 @@ def run_trace(args: argparse.Namespace) -> int:
 
     from layerwise.commands.common import load_model_test_data
     from layerwise.errors import ConfigError
-    from layerwise.fileio import atomic_write_text
+    from layerwise.fileio import atomic_write_bytes
     from layerwise.functions import softmax
     from layerwise.model_files import load_model_and_metadata
-    from layerwise.trace_figure import TRACE_FORMATS, trace_svg
+    from layerwise.trace_figure import TRACE_FORMATS, trace_png, trace_svg
     from layerwise.tracing import trace as trace_network
 
     if args.name is not None:
@@ -186,12 +191,19 @@ def run_trace(args: argparse.Namespace) -> int:
     assert index is not None
     suffix = None if args.output is None else Path(args.output).suffix.lower().lstrip(".")
     if suffix is not None and suffix not in TRACE_FORMATS:
-        raise ConfigError(f"-o {args.output}: a trace is written as " +
-                          " or ".join(f".{f}" for f in TRACE_FORMATS) + f", not .{suffix or '(no suffix)'}")
-    for flag, on in (("--steps", args.steps), ("--animate", args.animate)):
-        if on and suffix != "svg":
+        *others, last = [f".{f}" for f in TRACE_FORMATS]
+        raise ConfigError(f"-o {args.output}: a trace is written as {', '.join(others)} or {last}, "
+                          f"not .{suffix or '(no suffix)'}")
+    for flag, on, suffixes in (("--steps", args.steps, ("svg", "png")),
+                               ("--animate", args.animate, ("svg", "gif"))):
+        if on and suffix not in suffixes:
             shown = "no -o" if args.output is None else args.output
-            raise ConfigError(f"{flag} needs -o FILE.svg, got {shown}")
+            wanted = " or ".join(f"FILE.{s}" for s in suffixes)
+            raise ConfigError(f"{flag} needs -o {wanted}, got {shown}")
+    if suffix in ("gif", "png"):  # Pillow and the font, before anything is read
+        from layerwise.raster import require_raster
+
+        require_raster(f"-o {args.output}")
     outputs: list[Path] = [] if args.output is None else [Path(args.output)]
     if outputs:  # before reading anything: an unwritable -o is a usage error (exit 2)
         _probe(outputs[0])
@@ -229,7 +241,8 @@ def run_trace(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}", file=sys.stderr)
     if args.steps:
         for k, path in enumerate(outputs[1:]):
-            atomic_write_text(path, trace_svg(trace, k))
+            frame = trace_png(trace, k) if suffix == "png" else trace_svg(trace, k).encode("utf-8")
+            atomic_write_bytes(path, frame)
         print(f"wrote {len(outputs) - 1} frames, {outputs[1].name} ... {outputs[-1].name}", file=sys.stderr)
     return 0
 
