@@ -233,3 +233,39 @@ def test_any_finite_trace_draws(scale: float, seed: int, zeros: bool) -> None:
     picture = _rgb(trace_png(tr, sample=1))
     with Image.open(io.BytesIO(trace_gif(tr, sample=1))) as gif:
         assert gif.n_frames == len(tr) + 1 and gif.size == picture.shape[1::-1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=st.lists(st.text(min_size=1, max_size=12, alphabet=st.characters(exclude_categories=())), min_size=2,
+                      max_size=2, unique=True))
+def test_any_layer_names_give_an_svg_that_parses_and_a_picture(names: list[str]) -> None:
+    """Layer names are the user's (or a model file's): control characters, line separators and
+    lone surrogates are written as escapes, so that the SVG is well-formed XML, writes as
+    UTF-8, and Pillow lays the text out."""
+    import xml.etree.ElementTree as ET
+
+    from layerwise.graph.fmt import printable
+    from layerwise.layers import Affine, Relu
+    from layerwise.networks import Sequential
+
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal((3, 2)).astype(np.float32), np.zeros(2, dtype=np.float32)
+    net = Sequential([Affine(w, b), Relu()], lw.SoftmaxWithLoss(), names=names)
+    tr = lw.trace(net, rng.standard_normal((1, 3)).astype(np.float32), np.array([1]))
+    svg = tr.to_svg()
+    texts = ["".join(e.itertext()) for e in ET.fromstring(svg.encode("utf-8")).iter("{http://www.w3.org/2000/svg}text")]
+    for name in names:
+        assert any(printable(name) in text for text in texts)
+    assert _rgb(tr.to_png()).shape[1] == 980
+
+
+def test_a_control_character_in_a_name_is_shown_as_its_escape() -> None:
+    from layerwise.layers import Affine, Relu
+    from layerwise.networks import Sequential
+
+    rng = np.random.default_rng(0)
+    net = Sequential([Affine(rng.standard_normal((3, 2)).astype(np.float32), np.zeros(2, dtype=np.float32)),
+                      Relu()], lw.SoftmaxWithLoss(), names=["fc\x1e1", "act\n"])
+    tr = lw.trace(net, np.ones((1, 3), dtype=np.float32), np.array([0]))
+    assert "fc\\x1e1 (Affine)" in tr.to_svg() and "act\\x0a (Relu)" in tr.to_svg()
+    tr.to_png()  # Pillow's layout fails on a raw U+001E

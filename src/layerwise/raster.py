@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from layerwise.errors import ConfigError
+from layerwise.graph.fmt import printable
 
 __all__ = ["PillowCanvas", "require_raster", "png_file_bytes", "gif_file_bytes"]
 
@@ -97,7 +98,7 @@ class PillowCanvas:
 
     def text(self, x: float, y: float, text: str, *, color: str, size: int, bold: bool, anchor: str) -> None:
         font = _font(self._fonts[1] if bold else self._fonts[0], max(1, round(size * self.scale)))
-        self._draw.text(self._xy(x, y), text, fill=color, font=font, anchor=_ANCHORS[anchor])
+        self._draw.text(self._xy(x, y), printable(text), fill=color, font=font, anchor=_ANCHORS[anchor])
 
     def line(self, x1: float, y1: float, x2: float, y2: float, *, color: str, width: float) -> None:
         self._draw.line([self._xy(x1, y1), self._xy(x2, y2)], fill=color,

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from layerwise.errors import ConfigError
 from layerwise.fileio import atomic_write_bytes
 from layerwise.gradient_check import GradientCheckReport
-from layerwise.graph.fmt import format_number
+from layerwise.graph.fmt import format_number, printable
 
 
 class TraceStep(Protocol):
@@ -349,7 +349,7 @@ class _Drawing:
 
     def text(self, x: float, y: float, text: str, *, color: str = INK, size: int = 12, bold: bool = False,
              anchor: str = "start", shown_from: int = 0) -> None:
-        self.add(_Text(x, y, text, color, size, bold, anchor), shown_from)
+        self.add(_Text(x, y, printable(text), color, size, bold, anchor), shown_from)
 
     def arrow(self, x: float, y1: float, y2: float, color: str, shown_from: int = 0) -> None:
         self.add(_Arrow(x, y1, y2, color), shown_from)
