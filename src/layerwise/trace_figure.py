@@ -75,10 +75,11 @@ class Trace(Protocol):
 
 __all__ = ["trace_svg", "trace_html", "trace_widget", "animated_svg", "layered_svg", "trace_png", "trace_gif",
            "save_trace",
-           "TRACE_FORMATS", "png_bytes", "heat_rgb"]
+           "TRACE_FORMATS", "RASTER_FORMATS", "png_bytes", "heat_rgb"]
 
 #: The suffixes :func:`save_trace` writes; the last two are drawn with Pillow (the ``plot`` extra).
-TRACE_FORMATS = ("svg", "html", "gif", "png")
+RASTER_FORMATS = ("gif", "png")
+TRACE_FORMATS = ("svg", "html", *RASTER_FORMATS)
 
 # Layout, in SVG user units (pixels).
 WIDTH = 980
@@ -631,13 +632,12 @@ def trace_png(trace: Trace, reached: int | None = None, *, sample: int = 0, scal
 def trace_gif(trace: Trace, *, sample: int = 0, seconds_per_step: float = 1.0, scale: float = 1.0) -> bytes:
     """The backward pass as an animated GIF: the frames of :func:`trace_png`, one a
     ``seconds_per_step``, the last held twice as long, as :func:`animated_svg` does."""
-    from layerwise.raster import gif_file_bytes, require_raster
+    from layerwise.raster import gif_file_bytes
 
     if isinstance(seconds_per_step, bool) or not isinstance(seconds_per_step, int | float) \
             or not 0.02 <= seconds_per_step <= 600:
         raise ConfigError("seconds_per_step: expected a number of seconds in 0.02..600, "
                           f"got {seconds_per_step!r}")
-    require_raster("a .gif trace")  # before the layout is built
     d = _build(trace, sample)
     n = len(trace.steps)
     frames = [_painted(d, k, scale, "a .gif trace") for k in range(n + 1)]

@@ -178,7 +178,7 @@ def run_trace(args: argparse.Namespace) -> int:
     from layerwise.fileio import atomic_write_bytes
     from layerwise.functions import softmax
     from layerwise.model_files import load_model_and_metadata
-    from layerwise.trace_figure import TRACE_FORMATS, trace_png, trace_svg
+    from layerwise.trace_figure import RASTER_FORMATS, TRACE_FORMATS, trace_png, trace_svg
     from layerwise.tracing import trace as trace_network
 
     if args.name is not None:
@@ -200,7 +200,7 @@ def run_trace(args: argparse.Namespace) -> int:
             shown = "no -o" if args.output is None else args.output
             wanted = " or ".join(f"FILE.{s}" for s in suffixes)
             raise ConfigError(f"{flag} needs -o {wanted}, got {shown}")
-    if suffix in ("gif", "png"):  # Pillow and the font, before anything is read
+    if suffix in RASTER_FORMATS:  # Pillow and the font, before anything is read
         from layerwise.raster import require_raster
 
         require_raster(f"-o {args.output}")
