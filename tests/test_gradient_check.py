@@ -184,3 +184,86 @@ def test_the_report_shows_both_errors_and_the_allowed_error() -> None:
 def test_bad_tolerances_are_config_errors(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(lw.ConfigError, match=f"^check_gradients: {message}$".replace("(", r"\(")):
         lw.check_gradients(lw.Relu(), np.ones((2, 2)), **kwargs)
+
+
+class _DoublesDoutInPlace(lw.Layer):
+    """An identity layer whose backward writes into the dout it is given and returns it doubled
+    (its gradient should be dout itself)."""
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        return x.copy()
+
+    def backward(self, dout):  # type: ignore[no-untyped-def]
+        dout *= 2
+        return dout
+
+
+class _BookRelu(lw.Layer):
+    """The book's Relu (§5.5.1): backward writes zeros into ``dout`` and returns it."""
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):  # type: ignore[no-untyped-def]
+        dout[self.mask] = 0
+        return dout
+
+
+class _ScalesItsInput(lw.Sigmoid):
+    """A forward that writes into the x it is given."""
+
+    def forward(self, x, train=True):  # type: ignore[no-untyped-def]
+        x *= 1.0
+        x += 0.5
+        return super().forward(x)
+
+
+def test_check_gradients_leaves_the_callers_dout_unchanged() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4))
+    dout = rng.standard_normal((3, 4))
+    before = dout.copy()
+    lw.check_gradients(_BookRelu(), x, dout=dout)
+    np.testing.assert_array_equal(dout, before)
+
+
+def test_a_backward_that_doubles_dout_in_place_fails_the_check() -> None:
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    report = lw.check_gradients(_DoublesDoutInPlace(), x)
+    assert not report.passed, str(report)
+    assert "dout" in report.wrote_into
+
+
+def test_the_books_relu_passes_with_a_note_that_it_wrote_into_dout() -> None:
+    x = np.random.default_rng(3).standard_normal((3, 4)) + 0.05
+    report = lw.check_gradients(_BookRelu(), x, kinks=True)
+    assert report.passed, str(report)
+    assert report.wrote_into == ["dout"]
+    assert "wrote into" in str(report)
+
+
+def test_a_forward_that_writes_into_x_is_noticed_and_the_callers_x_is_kept() -> None:
+    x = np.random.default_rng(4).standard_normal((2, 3))
+    before = x.copy()
+    report = lw.check_gradients(_ScalesItsInput(), x)
+    np.testing.assert_array_equal(x, before)
+    assert "x" in report.wrote_into
+
+
+def test_layerwise_layers_write_into_nothing_they_are_given() -> None:
+    for name in sorted(CASES):
+        case = CASES[name](np.random.default_rng(0))
+        report = lw.check_gradients(case.layer, case.x, case.t, dout=case.dout, rng=0)
+        assert report.wrote_into == [], name
+
+
+def test_trace_check_fails_a_layer_that_doubles_dout_in_place() -> None:
+    rng = np.random.default_rng(5)
+    net = lw.Sequential([lw.Affine(rng.standard_normal((4, 3)) * 0.1, np.zeros(3)), _DoublesDoutInPlace(),
+                         lw.Affine(rng.standard_normal((3, 2)) * 0.1, np.zeros(2))],
+                        lw.SoftmaxWithLoss())
+    tr = lw.trace(net, rng.standard_normal((4, 4)), np.array([0, 1, 1, 0]), check=True)
+    assert not tr.checked

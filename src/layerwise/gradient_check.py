@@ -124,6 +124,12 @@ class GradientCheckReport:
     rows: list[GradientError] = field(default_factory=list)
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    #: The arrays handed to the layer that it wrote into (``"x"``, ``"y"``, ``"t"``,
+    #: ``"dout"``). The check hands the layer its own copies and judges the gradient it
+    #: returned against the unchanged values, so a write does not fail the check by itself
+    #: (the book's ``Relu.backward`` writes into ``dout`` and returns it); it is reported,
+    #: since a caller who reuses the array would see it changed.
+    wrote_into: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -150,6 +156,10 @@ class GradientCheckReport:
         skipped = sum(r.kinks for r in self.rows)
         if skipped:
             lines.append(f"{skipped} entries at a kink (ReLU at 0, a tie in a max) left out")
+        if self.wrote_into:
+            written = ", ".join(self.wrote_into)
+            lines.append(f"note: the layer wrote into the array(s) it was given: {written} "
+                         "(checked against the values before the write)")
         verdict = "PASSED" if self.passed else "FAILED"
         lines.append(f"{verdict}: a row passes when max abs err <= atol + rtol * scale "
                      f"(rtol={self.rtol:g}, atol={self.atol:g})")
@@ -198,6 +208,10 @@ def _tolerance(name: str, value: float, positive: bool = False) -> float:
         wanted = "a finite number > 0" if positive else "a finite number >= 0"
         raise ConfigError(f"check_gradients: {name}: expected {wanted}, got {value!r}")
     return v
+
+
+def _copy(value: Any) -> Any:
+    return None if value is None else np.array(value)
 
 
 def _freeze_randomness(obj: Any) -> None:
@@ -263,11 +277,12 @@ def check_gradients(
         obj.astype(np.float64)
 
     if not isinstance(obj, Layer):  # a network
-        x64 = np.asarray(x, dtype=np.float64)
-        grads = {k: np.array(v, dtype=np.float64) for k, v in obj.gradient(x64, t).items()}
+        x64 = np.array(x, dtype=np.float64)  # copies: the network gets its own arrays
+        t_own = None if t is None else np.array(t)
+        grads = {k: np.array(v, dtype=np.float64) for k, v in obj.gradient(x64.copy(), _copy(t_own)).items()}
         _freeze_randomness(obj)
         for key in obj.params:
-            num = numerical_gradient(lambda _: obj.loss(x64, t), obj.params[key], h)
+            num = numerical_gradient(lambda _: obj.loss(x64.copy(), _copy(t_own)), obj.params[key], h)
             pairs.append((key, grads[key], num))
         report.rows = _compare_all(pairs, rtol, atol)
         return report
@@ -280,33 +295,54 @@ def check_gradients(
     else:
         inputs = [np.array(x, dtype=np.float64)]
 
+    wrote: list[str] = []
+    names = ["x", "y"] if len(inputs) == 2 else ["x"]
+
+    def handed(values: list[Array]) -> list[Array]:
+        """The layer's own copies of ``values``; the originals stay as they were."""
+        return [v.copy() for v in values]
+
+    def note_writes(given: list[Any], kept: list[Any], labels: list[str]) -> None:
+        for label, g, k in zip(labels, given, kept, strict=True):
+            if label not in wrote and not np.array_equal(g, k, equal_nan=True):
+                wrote.append(label)
+
     if isinstance(obj, LossLayer):
         if t is None:
             raise ConfigError(f"check_gradients: {obj.name} is a loss layer and needs targets t")
         scale = 1.0 if dout is None else float(np.asarray(dout))
+        t_kept = np.array(t)
 
         def scalar() -> float:
-            return scale * obj.forward(inputs[0], t)
+            return scale * obj.forward(inputs[0].copy(), t_kept.copy())
 
-        scalar()
+        given_x, given_t = handed(inputs), t_kept.copy()
+        obj.forward(given_x[0], given_t)
+        note_writes([*given_x, given_t], [*inputs, t_kept], [*names, "t"])
         obj.freeze_randomness()
-        analytic_in: list[Any] = [obj.backward(scale)]
+        analytic_in: list[Any] = [np.array(obj.backward(scale), dtype=np.float64)]
+        note_writes([*given_x, given_t], [*inputs, t_kept], [*names, "t"])
     else:
-        out = obj.forward(*inputs)
+        given = handed(inputs)
+        out = obj.forward(*given)
+        note_writes(given, inputs, names)
         obj.freeze_randomness()
         d = (gen.standard_normal(np.shape(out)) if dout is None
-             else np.asarray(dout, dtype=np.float64))
+             else np.array(dout, dtype=np.float64))
 
         def scalar() -> float:
-            return float(np.sum(np.asarray(obj.forward(*inputs), dtype=np.float64) * d))
+            return float(np.sum(np.asarray(obj.forward(*handed(inputs)), dtype=np.float64) * d))
 
-        back = obj.backward(d)
-        analytic_in = list(back) if isinstance(back, tuple) else [back]
+        d_given = d.copy()
+        back = obj.backward(d_given)
+        # kept as returned, before anything else can touch the arrays it may share with d_given
+        analytic_in = [np.array(b, dtype=np.float64) for b in (back if isinstance(back, tuple) else [back])]
+        note_writes([d_given, *given], [d, *inputs], ["dout", *names])
 
+    report.wrote_into = wrote
     analytic_params = {k: np.array(v, dtype=np.float64) for k, v in obj.grads.items()}
     if entries is not None and (isinstance(entries, bool) or not isinstance(entries, int) or entries < 1):
         raise ConfigError(f"check_gradients: entries: expected an integer >= 1 or None, got {entries!r}")
-    names = ["x", "y"] if len(inputs) == 2 else ["x"]
     arrays = [*zip(names, inputs, analytic_in, strict=True),
               *((key, getattr(obj, key), analytic_params[key]) for key in obj.param_names)]
     kink_counts: list[int] = []
