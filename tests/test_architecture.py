@@ -101,3 +101,4 @@ def test_no_import_cycle_even_through_type_annotations() -> None:
     figure), so that even a static reading of the imports finds no loop."""
     cycles = _cycles(annotations=True)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+

@@ -11,6 +11,7 @@ by the command, not by a traceback; ``from layerwise import TwoLayerNet`` works 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -78,8 +79,15 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
+def _submodules() -> set[str]:
+    """The public sub-modules and sub-packages (``layers``, ``optimizers``, ``datasets`` ...)."""
+    return {info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")}
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
+    if module is None and name in _submodules():  # lw.optimizers.SGD in a fresh interpreter
+        module = f"{__name__}.{name}"
     if module is None:
         raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
     imported = importlib.import_module(module)
@@ -89,7 +97,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | _submodules())
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
