@@ -87,3 +87,34 @@ def test_accuracy_refuses_targets_that_do_not_fit_instead_of_counting_wrong() ->
         net.accuracy(x, t + 5)
     with pytest.raises(lw.ShapeError):
         net.accuracy(x, np.eye(3)[t])  # one-hot rows of 3 classes for 2 outputs
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_array_assigned_through_params_is_refused_naming_the_parameter(bad: float) -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=np.random.default_rng(0))
+    before = net.params["W1"].copy()
+    new = np.zeros_like(before)
+    new[1, 2] = bad
+    with pytest.raises(ValueError, match=r"params\['W1'\].*finite.*\(1, 2\)"):
+        net.params["W1"] = new
+    np.testing.assert_array_equal(net.params["W1"], before)
+
+
+def test_a_non_finite_parameter_set_on_a_layer_is_refused_naming_the_layer() -> None:
+    layer = lw.Affine(np.ones((2, 2), np.float32), np.zeros(2, np.float32))
+    with pytest.raises(lw.NonFiniteError, match=r"Affine.*\.b: expected finite values"):
+        layer.set_param("b", np.array([0.0, np.nan]))
+
+
+def test_a_non_finite_running_statistic_is_refused() -> None:
+    net = lw.MultiLayerNetExtend(4, [3], 2, use_batchnorm=True, rng=np.random.default_rng(0))
+    key = next(iter(net.buffers))
+    bad = np.full_like(net.buffers[key], np.nan)
+    with pytest.raises(ValueError, match=rf"buffers\['{key}'\]"):
+        net.buffers[key] = bad
+
+
+def test_finite_arrays_are_still_accepted_through_params() -> None:
+    net = lw.TwoLayerNet(4, 3, 2, rng=np.random.default_rng(0))
+    net.params["b1"] = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(net.params["b1"], np.array([1, 2, 3], np.float32))

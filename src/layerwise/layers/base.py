@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from layerwise.errors import ConfigError, ShapeError
+from layerwise.errors import ConfigError, NonFiniteError, ShapeError
 from layerwise.functions import as_float_array
 
 __all__ = [
+    "require_finite",
     "Layer",
     "LossLayer",
     "Array",
@@ -139,6 +140,18 @@ def short_repr(value: Any) -> str:
     return _REPR.repr(value)
 
 
+
+def require_finite(label: str, arr: Array) -> None:
+    """:class:`~layerwise.errors.NonFiniteError` (a ``ValueError``) naming ``label`` unless
+    every entry of ``arr`` is finite: a weight that is NaN would silently poison every output."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        first = tuple(int(i) for i in bad[0])
+        raise NonFiniteError(f"{label}: expected finite values, got {len(bad)} NaN or infinite "
+                             f"entr{'y' if len(bad) == 1 else 'ies'} (the first at index {first}: "
+                             f"{arr[first]})")
+
 class Layer:
     """Base class of every layer.
 
@@ -227,6 +240,7 @@ class Layer:
             raise ShapeError(
                 f"{self.name}.{name}: expected shape {current.shape}, got {arr.shape}"
             )
+        require_finite(f"{self.name}.{name}", arr)
         setattr(self, name, arr)
 
     @property
@@ -242,6 +256,7 @@ class Layer:
         arr = np.array(value, dtype=current.dtype)
         if arr.shape != current.shape:
             raise ShapeError(f"{self.name}.{name}: expected shape {current.shape}, got {arr.shape}")
+        require_finite(f"{self.name}.{name}", arr)
         setattr(self, name, arr)
 
     @property

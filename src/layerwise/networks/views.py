@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
 
+import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.layers.base import Array, Layer
+from layerwise.layers.base import Array, Layer, require_finite
 
 __all__ = ["ParamView", "GradView", "BufferView"]
 
@@ -29,6 +30,8 @@ class ParamView(MutableMapping[str, Array]):
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
         layer, name = self._lookup(key)
+        if value is not getattr(layer, name):  # named as the caller named it: params['...']
+            require_finite(f"params[{key!r}]", np.asarray(value, dtype=getattr(layer, name).dtype))
         layer.set_param(name, value)
 
     def __delitem__(self, key: str) -> None:
@@ -83,6 +86,8 @@ class BufferView(ParamView):
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
         layer, name = self._lookup(key)
+        if value is not getattr(layer, name):  # named as the caller named it: buffers['...']
+            require_finite(f"buffers[{key!r}]", np.asarray(value, dtype=getattr(layer, name).dtype))
         layer.set_buffer(name, value)
 
     def _lookup(self, key: str) -> tuple[Layer, str]:
