@@ -244,7 +244,7 @@ def test_any_layer_names_give_an_svg_that_parses_and_a_picture(names: list[str])
     UTF-8, and Pillow lays the text out."""
     import xml.etree.ElementTree as ET
 
-    from layerwise.graph.fmt import printable
+    from layerwise.errors import printable
     from layerwise.layers import Affine, Relu
     from layerwise.networks import Sequential
 

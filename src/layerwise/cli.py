@@ -23,7 +23,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from layerwise import __version__
 
@@ -44,8 +44,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that every ``finally`` and atomic write cleans up."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors show a value's control characters escaped (a
+    path holding an escape sequence must not recolour the user's terminal)."""
+
+    def error(self, message: str) -> NoReturn:
+        from layerwise.errors import printable
+
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="layerwise",
         description="Build, check and train neural networks made of explicit forward/backward layers.",
         epilog="Exit codes: 0 done, 1 the work failed (data, files, divergence), 2 usage error, "
@@ -150,7 +161,7 @@ def _build_parser_deferring_ctrl_c() -> argparse.ArgumentParser:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    from layerwise.errors import ConfigError, LayerwiseError
+    from layerwise.errors import ConfigError, LayerwiseError, printable
 
     parser = _build_parser_deferring_ctrl_c()
     try:
@@ -164,10 +175,10 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         return int(func(args))
     except ConfigError as exc:
-        print(f"layerwise: error: {exc}", file=sys.stderr)
+        print(f"layerwise: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except LayerwiseError as exc:
-        print(f"layerwise: error: {exc}", file=sys.stderr)
+        print(f"layerwise: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
 
 

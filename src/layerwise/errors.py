@@ -9,7 +9,10 @@ derives from the built-in exception a caller would reach for first (``ValueError
 
 from __future__ import annotations
 
+import unicodedata
+
 __all__ = [
+    "printable",
     "LayerwiseError",
     "ConfigError",
     "ShapeError",
@@ -80,3 +83,24 @@ class TrainingDiverged(LayerwiseError, RuntimeError):
         super().__init__(message)
         self.epoch = epoch
         self.iteration = iteration
+
+
+# Control characters (an escape sequence that recolours a terminal), line and paragraph
+# separators, lone surrogates: invisible, able to rewrite a terminal, refused by XML (an SVG
+# with one does not open) or by Pillow's text layout.
+_HIDDEN = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    r"""``text`` with each character that would not show, or would act on a terminal or break
+    SVG or Pillow (a control character, a line separator, a lone surrogate), written as its
+    escape: what a one-line error message or a figure shows of a name the user gave.
+
+    >>> printable("Affine\x1e1\n→")
+    'Affine\\x1e1\\x0a→'
+    """
+    return "".join(_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in text)
+
+
+def _escape(c: str) -> str:
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"

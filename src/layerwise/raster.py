@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from layerwise.errors import ConfigError
-from layerwise.graph.fmt import printable
+from layerwise.errors import ConfigError, printable
 
 __all__ = ["PillowCanvas", "require_raster", "png_file_bytes", "gif_file_bytes"]
 

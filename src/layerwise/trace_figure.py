@@ -31,10 +31,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise.errors import ConfigError
+from layerwise.errors import ConfigError, printable
 from layerwise.fileio import atomic_write_bytes
 from layerwise.gradient_check import GradientCheckReport
-from layerwise.graph.fmt import format_number, printable
+from layerwise.graph.fmt import format_number
 
 
 class TraceStep(Protocol):

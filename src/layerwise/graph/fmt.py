@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["format_number", "format_value", "format_shape", "printable"]
-
-# Control characters, line and paragraph separators, lone surrogates: invisible, refused by
-# XML (an SVG with one does not open) or by Pillow's text layout.
-_HIDDEN = frozenset({"Cc", "Cs", "Zl", "Zp"})
+__all__ = ["format_number", "format_value", "format_shape"]
 
 # 1-D arrays up to this length are written out; anything bigger is drawn as its shape.
 MAX_LISTED = 4
-
-
-def printable(text: str) -> str:
-    r"""``text`` with each character that would not show, or would break SVG or Pillow (a
-    control character, a line separator, a lone surrogate), written as its escape.
-
-    >>> printable("Affine\x1e1\n→")
-    'Affine\\x1e1\\x0a→'
-    """
-    return "".join(_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in text)
-
-
-def _escape(c: str) -> str:
-    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
 
 
 def format_number(x: float, precision: int = 4) -> str:
