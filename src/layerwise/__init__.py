@@ -69,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "DeepConvNet": "layerwise.networks",
     "save_model": "layerwise.model_files",
     "load_model": "layerwise.model_files",
+    "check": "layerwise.workbench",
     "trace": "layerwise.tracing",
     "Trace": "layerwise.tracing",
     "export_onnx": "layerwise.export",
@@ -151,3 +152,4 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from layerwise.parallel import get_num_threads, set_num_threads
     from layerwise.torch_bridge import from_torch, to_torch
     from layerwise.tracing import Trace, trace
+    from layerwise.workbench import check
