@@ -10,9 +10,10 @@ in step by a test.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
-__all__ = ["Entry", "CATALOGUE", "LANGUAGES", "UI", "entry", "ui", "language"]
+__all__ = ["Entry", "CATALOGUE", "LANGUAGES", "UI", "PHRASES", "entry", "ui", "language", "translate"]
 
 LANGUAGES = ("en", "ko")
 
@@ -382,3 +383,40 @@ def language(chosen: str | None = None) -> str:
         if env == lang or env.startswith(lang + "_") or env.startswith(lang + "-"):
             return lang
     return "en"
+
+
+#: How the probes' short descriptions (what was fed, what came back) read in Korean; applied in
+#: order. Array descriptions (``x (3, 4) float64``), values and code stay as they are.
+PHRASES: dict[str, list[tuple[str, str]]] = {
+    "ko": [
+        (r"the right class's probability 0 in float64", "정답 분류의 확률이 float64에서 0"),
+        (r"two forward calls, then backward", "forward를 두 번 호출한 뒤 backward"),
+        (r"two forward calls", "forward를 두 번 호출"),
+        (r"backward called twice", "backward를 두 번 호출"),
+        (r"\) twice\b", ") 두 번"),
+        (r"scores ±1000", "점수 ±1000"),
+        (r"a write into (\w+) or (\w+)", r"\1 또는 \2에 씀"),
+        (r"a write into (\w+)", r"\1에 씀"),
+        (r"(\w+) read-only", r"\1 읽기 전용"),
+        (r"(\w+) unchanged", r"\1 바뀌지 않음"),
+        (r"(\w+) changed", r"\1 바뀜"),
+        (r"self\.(\w+) missing", r"self.\1 없음"),
+        (r"\bshape\b", "형상"),
+        (r"^an exception$", "예외"),
+        (r"^wrong$", "틀린 값"),
+        (r"the same as with labels", "정수 레이블일 때와 같은 값"),
+        (r"the same as with one-hot", "원-핫 인코딩일 때와 같은 값"),
+        (r"more than (\S+) s\b", r"\1초 초과"),
+        (r"the check of (\w+) ended without a result \(exit code (-?\d+)\)",
+         r"\1의 확인이 결과 없이 끝남(종료 코드 \2)"),
+        (r"a batch of one", "배치 크기 1"),
+        (r"\(sign\)", "(부호)"),
+    ],
+}
+
+
+def translate(text: str, lang: str) -> str:
+    """A probe's short description in ``lang`` (English is the probes' own)."""
+    for pattern, replacement in PHRASES.get(lang, []):
+        text = re.sub(pattern, replacement, text)
+    return text

@@ -234,15 +234,12 @@ def _probe_binary(p: Probe, kind: str) -> None:
     dout_written = not np.array_equal(gd, d)
     right = close(dx, ref_dx) and close(dy, ref_dy)
     if not right:
-        if kind == "mul" and close(dx, d * x) and close(dy, d * y):
-            p.add(
-                Finding(
-                    "mul-inputs-not-swapped",
-                    fed=fed,
-                    got=worst("dx", dx, ref_dx)[0],
-                    expected=worst("dx", dx, ref_dx)[1],
-                )
-            )
+        own = [(n, g, e) for n, g, e, mine in (("dx", dx, ref_dx, d * x), ("dy", dy, ref_dy, d * y))
+               if kind == "mul" and not close(g, e) and close(g, mine)]
+        if own:  # a gradient computed from its own input, not the other one
+            name, got_a, exp_a = own[0]
+            g, e, idx = worst(name, got_a, exp_a)
+            p.add(Finding("mul-inputs-not-swapped", fed=fed, got=g, expected=e, index=idx))
         elif dout_written and shared:  # dx and dy are one array, written twice: the write is the bug
             g, e, idx = worst("dx", dx, ref_dx)
             p.add(Finding("dout-mutated", fed=fed, got=g, expected=e, index=idx, level="fail"))

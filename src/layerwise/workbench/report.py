@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from layerwise.errors import printable
-from layerwise.workbench.catalogue import CATALOGUE, ui
+from layerwise.workbench.catalogue import CATALOGUE, translate, ui
 from layerwise.workbench.probes import Finding
 
 __all__ = ["CheckResult", "ClassResult", "finding_dict", "text_report", "html_report", "MARKS"]
@@ -81,8 +82,14 @@ def finding_dict(f: Finding, lang: str) -> dict[str, Any]:
     for key in ("where", "fed", "got", "expected", "index", "numerical"):
         value = getattr(f, key)
         if value not in ("", None):
-            out[key] = value
+            out[key] = translate(value, lang) if isinstance(value, str) and key != "where" else value
     return out
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Korean syllable takes two)."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, width - shown)
 
 
 def _paint(text: str, code: str, colour: bool) -> str:
@@ -108,11 +115,11 @@ def text_report(result: CheckResult, colour: bool) -> str:
             lines.append(f"    {mark} {d['id']} ({sev}): {d['message']}")
             for key in ("where", "fed", "got", "expected"):
                 if key in d:
-                    lines.append(f"        {ui(lang, key):<9}{printable(str(d[key]))}")
+                    lines.append(f"        {_pad(ui(lang, key), 10)}{printable(str(d[key]))}")
             if "numerical" in d:
                 label = "수치 미분" if lang == "ko" else "numerical"
-                lines.append(f"        {label:<9}{d['numerical']}")
-            lines.append(f"        {ui(lang, 'hint'):<9}{d['hint']} (§{d['section']})")
+                lines.append(f"        {_pad(label, 10)}{d['numerical']}")
+            lines.append(f"        {_pad(ui(lang, 'hint'), 10)}{d['hint']} (§{d['section']})")
     passed = sum(r.status in ("pass", "note") for r in result.results)
     checked = sum(r.status != "missing" for r in result.results)
     lines += ["", ui(lang, "summary").format(passed=passed, total=checked)]

@@ -1,0 +1,226 @@
+"""Issue 31: ``layerwise check`` on a learner's own chapter-5 layers.
+
+The book's code passes (with its notes); a mutation put into a copy of each of layerwise's own
+layers fails with the id that names it; the command's exit codes, JSON, time limit and the
+learner's file and line in an exception."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import layerwise as lw
+from layerwise import fast
+from layerwise.cli import main
+from layerwise.layers import activation, affine, arithmetic, loss
+from layerwise.workbench.catalogue import CATALOGUE, PHRASES, UI
+
+DATA = Path(__file__).resolve().parent / "data"
+BOOK = DATA / "book_chapter5.py"
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_books_own_code_passes_with_its_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["check", str(BOOK), "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    status = {r["name"]: r["status"] for r in result["results"]}
+    assert status == {"MulLayer": "pass", "AddLayer": "pass", "Relu": "note", "Sigmoid": "pass",
+                      "Affine": "pass", "SoftmaxWithLoss": "note"}
+    ids = {r["name"]: {f["id"] for f in r["findings"]} for r in result["results"]}
+    assert ids["Relu"] == {"dout-mutated"}
+    assert ids["SoftmaxWithLoss"] == {"dout-ignored", "log-delta"}
+    assert all(f["severity"] == "note" for r in result["results"] for f in r["findings"])
+
+
+# -- mutations in copies of layerwise's own layers ----------------------------------------------------------
+MUTATIONS = [
+    (arithmetic, "MulLayer", "dx = dout * self.y", "dx = dout * self.x", "mul-inputs-not-swapped"),
+    (arithmetic, "MulLayer", "return _unbroadcast(dx, self.x), _unbroadcast(dy, self.y)",
+     "return _unbroadcast(dx, self.x)", "backward-arity"),
+    (activation, "Relu", "self.keep = x > 0", "self.keep = x < 0", "relu-mask-inverted"),
+    (activation, "Sigmoid", "return d * (1.0 - y) * y", "return d * (1.0 - y)", "wrong-gradient"),
+    (affine, "Affine", "self.db = np.sum(d, axis=0)", "self.db = np.sum(d, axis=0, keepdims=True)",
+     "bias-grad-not-summed"),
+    (affine, "Affine", "self.db = np.sum(d, axis=0)", "self.db = np.mean(d, axis=0)", "bias-grad-not-summed"),
+    (affine, "Affine", "self.dW = np.dot(self.x.T, d)", "self.dW = np.dot(d.T, self.x)",
+     "weight-grad-transposed"),
+    (affine, "Affine", "return dx.reshape(self.original_x_shape)", "return dx", "dx-shape"),
+    (loss, "SoftmaxWithLoss", "float(d) / batch_size", "float(d)", "missing-batch-mean"),
+    (loss, "SoftmaxWithLoss", "dx[np.arange(batch_size), self.t] -= 1", "dx[np.arange(batch_size), self.t] += 1",
+     "wrong-gradient"),
+]
+
+
+def _mutated(module: Any, name: str, old: str, new: str) -> type:
+    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    assert old in source, f"{name}: the mutation's text {old!r} is no longer in the source"
+    namespace = dict(vars(module))
+    exec(compile(source.replace(old, new), f"<mutated {name}>", "exec"), namespace)
+    cls: type = namespace[name]
+    return cls
+
+
+@pytest.mark.parametrize(("module", "name", "old", "new", "expected"), MUTATIONS,
+                         ids=[f"{m[1]}:{m[4]}:{i}" for i, m in enumerate(MUTATIONS)])
+def test_a_mutation_in_a_copy_of_a_layerwise_layer_fails_with_its_id(
+        module: Any, name: str, old: str, new: str, expected: str) -> None:
+    cls = _mutated(module, name, old, new)
+    with fast.disabled():  # the copy's own code, not the engine's kernels
+        result = lw.check({name: cls})
+    found = result[name]
+    assert found.status == "fail", str(result)
+    assert expected in {f.id for f in found.findings if f.severity == "fail"}, str(result)
+
+
+@pytest.mark.parametrize("name", ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"])
+def test_layerwise_own_layers_pass_the_check(name: str) -> None:
+    with fast.disabled():
+        result = lw.check({name: getattr(lw, name)})
+    assert result[name].status in ("pass", "note"), str(result)
+    assert all(f.severity == "note" for f in result[name].findings)
+
+
+# -- the command --------------------------------------------------------------------------------------------
+def _write(tmp_path: Path, source: str, name: str = "mine.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def test_an_exception_is_shown_in_the_learners_file_and_line(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, """\
+        import numpy as np
+
+        class Relu:
+            def forward(self, x):
+                self.mask = x <= 0
+                return np.maximum(x, 0)
+
+            def backward(self, dout):
+                return dout * ~self.maks
+        """)
+    code, out, _ = _run(["check", str(path), "--json"], capsys)
+    assert code == 1
+    relu = next(r for r in json.loads(out)["results"] if r["name"] == "Relu")
+    finding = relu["findings"][0]
+    assert finding["id"] == "raised"
+    assert re.search(rf"{re.escape(str(path))}:9: AttributeError", finding["where"]), finding["where"]
+
+
+def test_an_endless_loop_is_reported_as_a_timeout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, """\
+        class Sigmoid:
+            def forward(self, x):
+                while True:
+                    pass
+        """)
+    code, out, _ = _run(["check", str(path), "--json", "--timeout", "1"], capsys)
+    assert code == 1
+    sigmoid = next(r for r in json.loads(out)["results"] if r["name"] == "Sigmoid")
+    assert [f["id"] for f in sigmoid["findings"]] == ["timeout"]
+
+
+def test_a_class_under_another_name_is_checked_with_as(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = BOOK.read_text().replace("class Affine:", "class MyAffine:")
+    path = _write(tmp_path, source)
+    code, out, _ = _run(["check", str(path), "--as", "Affine=MyAffine", "--json"], capsys)
+    assert code == 0
+    affine_result = next(r for r in json.loads(out)["results"] if r["name"] == "Affine")
+    assert affine_result["status"] == "pass" and affine_result["class"] == "MyAffine"
+
+
+def test_an_untouched_stub_is_not_started_never_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, """\
+        class Relu:
+            def forward(self, x):
+                raise NotImplementedError
+
+            def backward(self, dout):
+                raise NotImplementedError
+        """)
+    code, out, _ = _run(["check", str(path)], capsys)
+    assert code == 1
+    assert "Relu" in out and "not started" in out and "6 of" not in out
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("class Relu:\n    def forward(self, x)\n        return x\n", r"mine\.py:2: syntax error"),
+    ("import numpy as np\n\nclass Something:\n    pass\n", r"no class of the book's names"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str,
+                                           message: str) -> None:
+    path = _write(tmp_path, source)
+    code, out, err = _run(["check", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
+def test_a_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["check", str(tmp_path / "nowhere.py")], capsys)
+    assert code == 2 and "no such file" in err
+
+
+def test_code_under_main_does_not_run_and_top_level_prints_do_not_reach_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = "print('hello from the top')\n" + BOOK.read_text() + "\nif __name__ == '__main__':\n    raise SystemExit(3)\n"
+    path = _write(tmp_path, source)
+    code, out, _ = _run(["check", str(path)], capsys)
+    assert code == 0 and "hello from the top" not in out
+
+
+# -- the two languages ----------------------------------------------------------------------------------------
+def test_every_catalogue_entry_and_label_exists_in_both_languages() -> None:
+    for entry in CATALOGUE.values():
+        assert set(entry.title) == set(entry.hint) == {"en", "ko"}, entry.id
+        assert all(entry.title[lang].strip() and entry.hint[lang].strip() for lang in ("en", "ko")), entry.id
+        assert re.search(r"[가-힣]", entry.hint["ko"]) and re.search(r"[가-힣]", entry.title["ko"]), entry.id
+        assert entry.severity in ("fail", "note")
+    assert set(UI["en"]) == set(UI["ko"])
+    assert "ko" in PHRASES
+
+
+def test_the_catalogue_has_the_issues_ids() -> None:
+    wanted = {"mul-inputs-not-swapped", "backward-arity", "relu-mask-inverted", "input-mutated", "dout-mutated",
+              "sigmoid-grad-from-input", "bias-grad-not-summed", "weight-grad-transposed", "input-not-flattened",
+              "dx-shape", "missing-batch-mean", "loss-not-mean", "softmax-overflow", "log-of-zero", "label-form",
+              "dout-ignored", "stale-cache", "backward-not-repeatable", "float64-promotion", "raised", "timeout",
+              "wrong-gradient"}
+    assert wanted <= set(CATALOGUE)
+    assert CATALOGUE["dout-ignored"].severity == CATALOGUE["float64-promotion"].severity == "note"
+
+
+ENGLISH_WORD = re.compile(r"\b(?!float64\b|float32\b|dout\b|dx\b|dy\b|dW\b|db\b|loss\b|self\b|backward\b|forward\b)"
+                          r"[a-z]{3,}\b")
+
+
+def test_the_korean_report_has_no_english_sentence_left(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything but code names, ids, array descriptions and numbers is Korean."""
+    buggy = BOOK.read_text().replace("self.db = np.sum(dout, axis=0)", "self.db = dout") \
+        .replace("dout[self.mask] = 0", "dout[~self.mask] = 0")
+    path = _write(tmp_path, buggy)
+    monkeypatch.setenv("LAYERWISE_LANG", "ko")
+    code, out, _ = _run(["check", str(path)], capsys)
+    assert code == 1
+    leftovers = []
+    for line in out.splitlines()[1:]:
+        text = re.sub(r"\(§[\d.]+\)|`[^`]*`|\b[a-z]+(?:-[a-z0-9]+)+\b|\w+\[[^\]]*\]|\w+\([^)]*\)|\w+\.\w+", "", line)
+        text = re.sub(r"\b(?:MulLayer|AddLayer|Relu|Sigmoid|Affine|SoftmaxWithLoss|NotImplementedError|"
+                      r"TwoLayerNet|Python|NaN|ReLU|Xᵀ|float|int64|delta|log|exp|dtype|mask)\b", "", text)
+        if ENGLISH_WORD.search(text):
+            leftovers.append(line)
+    assert not leftovers, "\n".join(leftovers)
+    assert "바뀜" in out or "기댓값" in out
