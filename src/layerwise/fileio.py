@@ -114,7 +114,9 @@ def probe_writable(dest: str | os.PathLike[str], what: str | None = None) -> Pat
         label = f"{what} {dest}" if what else str(dest)
         raise OutputError(f"{label}: cannot create a file in {target.parent}: "
                           f"{exc.strerror or exc}") from None
-    os.unlink(tmp)
+    # Another run's remove_stale_parts may take it first (two runs started on one target).
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
     return target
 
 

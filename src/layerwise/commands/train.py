@@ -9,6 +9,7 @@ Only then does training begin, so a typo costs seconds, not a run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -42,6 +43,7 @@ from layerwise.commands.models import (
 from layerwise.datasets.mnist import IMAGE_SHAPE
 from layerwise.errors import ConfigError, DataError, OutputError, TrainingDiverged
 from layerwise.fileio import atomic_write_text, probe_writable, remove_stale_parts
+from layerwise.locks import FileLock
 from layerwise.model_files import save_model
 from layerwise.schedules import parse_schedule
 from layerwise.trainer import EpochRecord, Trainer
@@ -193,15 +195,19 @@ def _same_path(a: str | None, b: str | None) -> bool:
         return False
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace, lock: FileLock | None) -> None:
     """Every output can be written, no two share a file, and none would destroy a file of
-    another kind the user saved; raises before anything is done."""
+    another kind the user saved; raises before anything is done. ``lock`` (the checkpoint's)
+    is taken once the paths are known to be writable, before the checkpoint is looked at: of
+    two runs started together on one checkpoint, one goes on and the other stops here."""
     named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
     for key, path in named:
         try:
             probe_writable(path, _flag(key))
         except OutputError as exc:  # a path given on the command line: a usage error
             raise ConfigError(str(exc)) from None
+    if lock is not None:
+        lock.acquire()
     for key, path in named:
         if args.resume is not None and _same_path(path, args.resume):
             if key == "checkpoint":
@@ -253,6 +259,13 @@ class RunPlan:
     resume_meta: dict[str, Any] = field(default_factory=dict)
     resume_epoch: int = 0
     data: LoadedData | None = None
+    #: The checkpoint's lock, held from the checks until the run ends (:meth:`release`).
+    lock: FileLock | None = None
+
+    def release(self) -> None:
+        """Let go of the checkpoint's lock (a run that dies lets go of it anyway)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _effective(key: str, value: Any, settings: dict[str, Any]) -> Any:
@@ -373,8 +386,18 @@ def prepare(args: argparse.Namespace, *, outputs: bool = True) -> RunPlan:
     Resolves defaults, restores ``--resume`` settings, validates every flag and output path,
     the thread count and the data (which it loads). ``outputs=False`` leaves the output
     paths alone (the ranks of a distributed run other than rank 0, which write nothing).
+    With outputs, the returned plan holds the checkpoint's lock: call ``plan.release()``
+    when the run ends. Another run holding it is a ConfigError naming its pid.
     """
     plan = _restore(args) if args.resume is not None else RunPlan(args)
+    try:
+        return _prepare(args, plan, outputs)
+    except BaseException:
+        plan.release()
+        raise
+
+
+def _prepare(args: argparse.Namespace, plan: RunPlan, outputs: bool) -> RunPlan:
     for key, default in RUN_SETTINGS.items():
         if getattr(args, key) is None and default is not None:
             setattr(args, key, default)
@@ -384,7 +407,9 @@ def prepare(args: argparse.Namespace, *, outputs: bool = True) -> RunPlan:
     else:
         parallel.set_num_threads(args.threads)
     if outputs:
-        _check_outputs(args)
+        if args.checkpoint is not None:
+            plan.lock = FileLock(args.checkpoint, "--checkpoint")
+        _check_outputs(args, plan.lock)
         for key in OUTPUTS:  # leftovers of writes killed in an earlier run
             if getattr(args, key) is not None:
                 remove_stale_parts(getattr(args, key))
@@ -478,6 +503,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
+    with contextlib.ExitStack() as cleanup:  # the checkpoint's lock goes when the run does
+        return _train(args, world, cleanup)
+
+
+def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: contextlib.ExitStack) -> int:
     from layerwise.cli import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
     root = world is None or world.is_root  # the process that prints and writes files
@@ -488,6 +518,7 @@ def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
     # Under MPI every rank reports here whether its start succeeded, and which settings it runs.
     with distributed.starting(world) as facts:
         plan = prepare(args, outputs=root)
+        cleanup.callback(plan.release)
         if world is not None:
             world.limit_threads(parallel.get_num_threads())
         data = plan.data
