@@ -140,10 +140,12 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"{', '.join(misplaced)} apply to a trace: add --model MODEL, or leave them out", 2)
 
     if args.output is not None:
+        from layerwise.commands.common import check_not_link
         from layerwise.fileio import probe_writable
 
         try:  # fail on a bad suffix or an unwritable path before computing anything
             format_for(args.output)
+            check_not_link(args.output, "-o")
             probe_writable(args.output, "-o")
         except (ValueError, OSError) as exc:  # ConfigError, OutputError
             return _error(exc, 2)
@@ -249,9 +251,11 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def _probe(path: Path) -> None:
     """:class:`ConfigError` (exit 2) unless ``path`` can be written."""
+    from layerwise.commands.common import check_not_link
     from layerwise.errors import ConfigError
     from layerwise.fileio import probe_writable
 
+    check_not_link(path, "-o")
     try:
         probe_writable(path, "-o")
     except OSError as exc:

@@ -26,9 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from layerwise import distributed, parallel
+from layerwise import __version__, distributed, parallel
 from layerwise.augment import parse_augment
-from layerwise.commands.common import LoadedData, add_data_arguments, load_data
+from layerwise.commands.common import (
+    PLOT_SOFTWARE,
+    LoadedData,
+    add_data_arguments,
+    check_not_link,
+    check_replaceable,
+    load_data,
+)
 from layerwise.commands.models import (
     CNN_MODELS,
     DEFAULT_EPOCHS,
@@ -64,6 +71,9 @@ RUN_SETTINGS: dict[str, Any] = {
 #: Files a run writes. A checkpoint stores them, so ``--resume`` alone writes them all; given
 #: again with ``--resume`` they replace the stored ones (they do not change the result).
 OUTPUTS = ("save", "plot", "history", "checkpoint")
+#: What each output other than the checkpoint is: an existing file is written over only if
+#: layerwise wrote it as that (see :func:`layerwise.commands.common.written_by_layerwise`).
+_KINDS = {"save": "model", "plot": "plot", "history": "history"}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -202,6 +212,7 @@ def _check_outputs(args: argparse.Namespace, lock: FileLock | None) -> None:
     two runs started together on one checkpoint, one goes on and the other stops here."""
     named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
     for key, path in named:
+        check_not_link(path, _flag(key))
         try:
             probe_writable(path, _flag(key))
         except OutputError as exc:  # a path given on the command line: a usage error
@@ -227,6 +238,7 @@ def _check_outputs(args: argparse.Namespace, lock: FileLock | None) -> None:
         if held is not None:
             raise ConfigError(f"{_flag(key)} {path} is a checkpoint ({held}): writing the "
                               f"{key} there would destroy it; give another path")
+        check_replaceable(path, _flag(key), _KINDS[key])
     for i, (key, path) in enumerate(named):
         for other, other_path in named[i + 1:]:
             if _same_path(path, other_path):
@@ -466,7 +478,8 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
     fig.suptitle(title)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+        # Marked as layerwise's, so that a later run may write over it, and only over such.
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": f"{PLOT_SOFTWARE} {__version__}"})
     plt.close(fig)
 
 
