@@ -69,8 +69,9 @@ def add_parser(subparsers: Any) -> None:
     trace.add_argument("--label", default=None, metavar="L",
                        help="the label the loss is taken against (default: the image's true label)")
     trace.add_argument("--steps", action="store_true",
-                       help="with -o FILE.svg or FILE.png, also write FILE-00.svg ... one frame per "
-                            "backward step")
+                       help="with -o FILE.svg or FILE.png, also write one frame per backward step: "
+                            "FILE-0.svg, FILE-1.svg ... (numbered from 0; FILE-00.svg ... when there are "
+                            "more than ten); all of them, or none")
     trace.add_argument("--animate", action="store_true",
                        help="with -o FILE.svg, an animated SVG: the backward pass one layer a second "
                             "(a .gif is always animated)")
@@ -177,7 +178,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
     from layerwise.commands.common import load_model_test_data
     from layerwise.errors import ConfigError
-    from layerwise.fileio import atomic_write_bytes
+    from layerwise.fileio import atomic_write_all
     from layerwise.functions import softmax
     from layerwise.model_files import load_model_and_metadata
     from layerwise.trace_figure import RASTER_FORMATS, TRACE_FORMATS, trace_png, trace_svg
@@ -241,10 +242,11 @@ def run_trace(args: argparse.Namespace) -> int:
         return 0
     trace.save(args.output, animate=args.animate)
     print(f"wrote {args.output}", file=sys.stderr)
-    if args.steps:
-        for k, path in enumerate(outputs[1:]):
-            frame = trace_png(trace, k) if suffix == "png" else trace_svg(trace, k).encode("utf-8")
-            atomic_write_bytes(path, frame)
+    if args.steps:  # every frame, or none: a rerun after a failure finds no frames in its way
+        def frame(k: int) -> bytes:
+            return trace_png(trace, k) if suffix == "png" else trace_svg(trace, k).encode("utf-8")
+
+        atomic_write_all((path, frame(k)) for k, path in enumerate(outputs[1:]))
         print(f"wrote {len(outputs) - 1} frames, {outputs[1].name} ... {outputs[-1].name}", file=sys.stderr)
     return 0
 
