@@ -120,7 +120,7 @@ class LoadedData:
     ``name`` is the catalog name when the files were verified to be that data set (None for
     other MNIST-format files); ``setting`` is the ``--data`` value that loads them again;
     ``record`` (JSON-able) is stored in model files and checkpoints so that later commands can
-    tell whether they see the same data.
+    tell whether they see the same data; ``fallback`` says why ``auto`` took the bundled sample.
     """
 
     name: str | None
@@ -129,6 +129,8 @@ class LoadedData:
     train: Split | None
     test: Split
     record: dict[str, Any]
+    #: Why ``auto`` fell back to the bundled sample (full MNIST could not be had), else None.
+    fallback: str | None = None
 
     def check_same_as(self, record: dict[str, Any], where: str) -> None:
         """Raise DataError if ``record`` (from a checkpoint) describes other data than this."""
@@ -167,12 +169,14 @@ def load_data(
         raise ConfigError(f"--data-dir {data_dir} does not apply to --data mnist-sample, which is "
                           "bundled with layerwise; leave out one of them")
     note = ""
+    fallback = None
     if name == "auto":
         # With --data-dir: what that folder holds, never anything else; without: full MNIST
         # if it can be had, else the bundled sample, and the reason why.
         load_as, reason = resolve_auto(data_dir, try_download=True, progress=not quiet, splits=splits)
         if load_as == "mnist-sample" and data_dir is None:
-            note = f", because {reason.split('; using the bundled')[0]}"
+            fallback = reason.split("; using the bundled")[0]
+            note = f", because {fallback}"
     else:
         load_as = name
         if locate(name, data_dir, splits=splits) is None:
@@ -197,7 +201,7 @@ def load_data(
     # cannot be verified offline); `auto` names only what was verified.
     known = source.name if source.name is not None else (None if name == "auto" else name)
     return LoadedData(name=known, setting=known or "auto", description=description,
-                      train=loaded.get("train"), test=loaded["test"], record=record)
+                      train=loaded.get("train"), test=loaded["test"], record=record, fallback=fallback)
 
 
 def _recorded_source(metadata: dict[str, str]) -> dict[str, Any]:

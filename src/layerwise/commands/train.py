@@ -130,8 +130,8 @@ def add_parser(subparsers: Any) -> None:
                         "(default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
     p.add_argument("--plot", metavar="PATH.png",
-                   help="write loss and accuracy curves as a PNG (needs matplotlib: "
-                        "pip install matplotlib)")
+                   help="write loss and accuracy curves as a PNG (needs matplotlib, in the plot "
+                        "extra: pip install 'layerwise[plot]')")
     p.add_argument("--history", metavar="PATH", help="write per-epoch metrics (.json or .csv)")
     p.add_argument("--checkpoint", metavar="PATH",
                    help="write a resumable checkpoint after every epoch (atomically); an existing "
@@ -191,7 +191,8 @@ def _check_args(args: argparse.Namespace) -> None:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ConfigError("--plot needs matplotlib: pip install matplotlib") from None
+            raise ConfigError("--plot needs matplotlib, in the plot extra: "
+                              "pip install 'layerwise[plot]'") from None
 
 
 def _same_path(a: str | None, b: str | None) -> bool:
@@ -461,6 +462,7 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from layerwise.fileio import atomic_path
 
@@ -473,6 +475,7 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
         if history and getattr(history[0], f"test_{what}") is not None:
             ax.plot(epochs, [getattr(r, f"test_{what}") for r in history], marker=marks[1], label="test")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.set_ylabel("loss" if what == "loss" else "accuracy")
         ax.legend()
     fig.suptitle(title)
@@ -490,6 +493,9 @@ def _resume_hint(args: argparse.Namespace, trainer: Trainer) -> str:
     write leaves the previous one in place, one epoch behind the trainer's count.
     """
     if args.checkpoint is None:
+        if trainer.epoch >= trainer.epochs:
+            return (f"interrupted after the last epoch ({trainer.epoch} of {trainer.epochs}), before "
+                    "the outputs were written; nothing was saved")
         return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; nothing was "
                 "saved (train with --checkpoint PATH to be able to resume)")
     from layerwise.checkpoints import read_checkpoint
@@ -497,10 +503,14 @@ def _resume_hint(args: argparse.Namespace, trainer: Trainer) -> str:
     try:
         held = int(read_checkpoint(args.checkpoint)[1]["epoch"])
     except DataError:
-        return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}, before the "
-                "first checkpoint; nothing to resume from: start the run again")
-    return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; {args.checkpoint} "
-            f"holds epoch {held}. Resume with: "
+        held = 0
+    # The trainer counts an epoch done before it writes its checkpoint: a file one epoch
+    # behind means the signal came between the two (during the last one's write, too).
+    where = (f"after epoch {trainer.epoch} of {trainer.epochs}, before its checkpoint was written"
+             if held < trainer.epoch else f"during epoch {trainer.epoch + 1} of {trainer.epochs}")
+    if held == 0:
+        return f"interrupted {where}; no checkpoint yet, nothing to resume from: start the run again"
+    return (f"interrupted {where}; {args.checkpoint} holds epoch {held}. Resume with: "
             f"layerwise train --resume {shlex.quote(str(args.checkpoint))}")
 
 
@@ -537,7 +547,12 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
         data = plan.data
         assert data is not None and data.train is not None
         (x_train, t_train), (x_test, t_test) = data.train, data.test
-        print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
+        if data.fallback is not None:  # one short line first; the details on the next
+            print(f"dataset: full MNIST could not be had (offline?), so the bundled {data.name}: "
+                  f"{len(x_train)} train / {len(x_test)} test images")
+            print(f"  why: {data.fallback}")
+        else:
+            print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
         args.data = data.setting  # a checkpoint of an `auto` run resumes on the same data
 
         rng = np.random.default_rng(args.seed)
@@ -593,6 +608,7 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
     if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):
         print(f"train acc is measured on the first {args.eval_train_samples} training images each epoch")
     start = time.perf_counter()
+    resumed_at = trainer.epoch  # epochs a --resume checkpoint held: not timed by this run
     code = 0
     try:
         trainer.fit()
@@ -618,6 +634,8 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
         net.eval()
         acc = net.accuracy(x_test, t_test)
         correct = round(acc * len(x_test))
-        print(f"done: {trainer.epoch} epochs in {elapsed:.1f} s; "
+        ran = (f" ({trainer.epoch - resumed_at} in this run, resumed after epoch {resumed_at})"
+               if args.resume is not None else "")
+        print(f"done: {trainer.epoch} epochs{ran} in {elapsed:.1f} s; "
               f"final test accuracy {acc:.4f} ({correct}/{len(x_test)})")
     return code
