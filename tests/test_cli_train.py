@@ -214,7 +214,8 @@ def test_plot_without_matplotlib_says_what_to_install(monkeypatch: pytest.Monkey
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     assert main(["train", "--data", "mnist-sample", "--plot", "curves.png"]) == 2
-    assert "--plot needs matplotlib: pip install matplotlib" in capsys.readouterr().err
+    assert ("--plot needs matplotlib, of the plot extra: pip install '.[plot]' in layerwise's folder, "
+            "or pip install matplotlib") in capsys.readouterr().err
 
 
 def test_evaluate_defaults_to_the_data_set_recorded_in_the_model(tmp_path: Path,

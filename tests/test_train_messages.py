@@ -59,10 +59,10 @@ def test_a_signal_during_the_last_checkpoint_write_names_an_epoch_that_exists(
     assert f"interrupted after epoch 2 of 2, before its checkpoint was written; {ck} holds epoch 1." in err
 
 
-def test_plot_help_names_the_plot_extra(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_help_names_the_plot_extra_as_the_readme_does(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--help"]) == 0
     shown = " ".join(capsys.readouterr().out.split())
-    assert "pip install 'layerwise[plot]'" in shown and "pip install matplotlib" not in shown
+    assert "needs matplotlib, of the plot extra: pip install '.[plot]' in layerwise's folder" in shown
 
 
 def test_the_plot_has_whole_epochs_on_its_x_axis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

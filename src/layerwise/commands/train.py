@@ -130,8 +130,8 @@ def add_parser(subparsers: Any) -> None:
                         "(default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
     p.add_argument("--plot", metavar="PATH.png",
-                   help="write loss and accuracy curves as a PNG (needs matplotlib, in the plot "
-                        "extra: pip install 'layerwise[plot]')")
+                   help="write loss and accuracy curves as a PNG (needs matplotlib, of the plot "
+                        "extra: pip install '.[plot]' in layerwise's folder, or pip install matplotlib)")
     p.add_argument("--history", metavar="PATH", help="write per-epoch metrics (.json or .csv)")
     p.add_argument("--checkpoint", metavar="PATH",
                    help="write a resumable checkpoint after every epoch (atomically); an existing "
@@ -191,8 +191,8 @@ def _check_args(args: argparse.Namespace) -> None:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ConfigError("--plot needs matplotlib, in the plot extra: "
-                              "pip install 'layerwise[plot]'") from None
+            raise ConfigError("--plot needs matplotlib, of the plot extra: pip install '.[plot]' in "
+                              "layerwise's folder, or pip install matplotlib") from None
 
 
 def _same_path(a: str | None, b: str | None) -> bool:
