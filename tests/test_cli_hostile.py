@@ -514,14 +514,15 @@ def test_a_damaged_setting_in_a_checkpoint_is_blamed_on_the_file(tmp_path: Path,
         assert str(ck) in line and "stored" in line, damage
 
 
-def test_saving_through_a_link_writes_the_file_it_points_at(tmp_path: Path) -> None:
+def test_saving_to_a_link_is_refused_and_the_file_it_points_at_kept(tmp_path: Path) -> None:
+    """Issue 29: writing through a link replaced a file elsewhere; an output is never a link."""
     (tmp_path / "models").mkdir()
     real = tmp_path / "models" / "real.safetensors"
     real.write_bytes(b"old")
     link = tmp_path / "latest.safetensors"
     link.symlink_to(real)
-    assert main([*QUICK, "--save", str(link)]) == 0
-    assert link.is_symlink() and real.read_bytes() != b"old"
+    assert main([*QUICK, "--save", str(link)]) == 2
+    assert link.is_symlink() and real.read_bytes() == b"old"
 
 
 @pytest.mark.parametrize("flag", [["--lr", "0.1"], ["--init", "0.01"], ["--init", "std"], ["--optimizer", "sgd"],

@@ -102,3 +102,16 @@ def test_python_dash_m(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "220" in proc.stdout
+
+
+def test_an_output_that_is_a_symbolic_link_is_refused_and_its_target_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "thesis.txt"
+    other.write_text("precious\n")
+    link = tmp_path / "figure.dot"
+    link.symlink_to(other)
+    assert main(["graph", "sigmoid", "-o", str(link)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"layerwise: error: -o {link} is a symbolic link (to {other}): an output is never " \
+                  "written through a link; give the path of a file itself\n"
+    assert other.read_text() == "precious\n" and link.is_symlink()

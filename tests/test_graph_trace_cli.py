@@ -180,3 +180,52 @@ def test_gif_without_pillow_is_one_line_before_anything_is_read(tmp_path: Path) 
     assert done.stderr.strip() == ("layerwise: error: -o t.gif needs the Python package Pillow: "
                                    "pip install 'layerwise[plot]'")
     assert not (tmp_path / "t.gif").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an open file through /proc")
+@pytest.mark.parametrize("phase", ["write", "rename"])
+def test_steps_write_every_frame_or_none_when_the_disk_fills(
+        models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], phase: str) -> None:
+    """A full disk at the third frame (while writing it, or while the frames are moved into
+    place) leaves no frame and no temporary file behind, and the same command then works."""
+    import errno
+
+    from layerwise.cli import main
+
+    out = tmp_path / "t.svg"
+    args = ["graph", "--model", str(models["two-layer"]), "-o", str(out), "--steps"]
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def full_fsync(fd: int) -> None:
+        if ".t-2.svg." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == "t-2.svg":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)
+
+    if phase == "write":
+        monkeypatch.setattr(os, "fsync", full_fsync)
+    else:
+        monkeypatch.setattr(os, "replace", failing_replace)
+    assert main(args) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("layerwise: error: ") and "t-2.svg: could not be written (No space left on device)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.svg"]  # the trace itself, no frame
+    monkeypatch.undo()
+    assert main(args) == 0, capsys.readouterr().err
+    frames = sorted(p.name for p in tmp_path.glob("t-*.svg"))
+    assert len(frames) > 3 and frames[0] == "t-0.svg"
+
+
+def test_help_of_steps_names_the_frames_as_written(models: dict[str, Path], tmp_path: Path) -> None:
+    shown = _layerwise("graph", "--help", cwd=tmp_path).stdout
+    assert "FILE-0.svg, FILE-1.svg" in " ".join(shown.split())
+    assert "FILE-00.svg ... when there are more than ten" in " ".join(shown.split())
+    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(tmp_path / "s.svg"), "--steps",
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "s-0.svg").is_file() and (tmp_path / "s-1.svg").is_file()

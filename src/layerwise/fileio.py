@@ -22,7 +22,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +33,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "atomic_write_all",
     "check_writable",
     "probe_writable",
     "remove_stale_parts",
@@ -114,7 +115,9 @@ def probe_writable(dest: str | os.PathLike[str], what: str | None = None) -> Pat
         label = f"{what} {dest}" if what else str(dest)
         raise OutputError(f"{label}: cannot create a file in {target.parent}: "
                           f"{exc.strerror or exc}") from None
-    os.unlink(tmp)
+    # Another run's remove_stale_parts may take it first (two runs started on one target).
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
     return target
 
 
@@ -140,14 +143,10 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = _through_links(check_writable(dest))
     tmp = _temp_name(target)
-    # Not tempfile.mkstemp: its 0600 mode would stick to the final file. os.open with 0o666
-    # lets the umask decide, as for any ordinary new file; O_EXCL still refuses to clobber.
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
-    except OSError as exc:
-        raise OutputError(f"{dest}: cannot create a file in {target.parent}: {exc.strerror or exc}") from None
-    mode = stat.S_IMODE(os.stat(tmp).st_mode)
-    try:
+        # Created inside the try: a signal (KeyboardInterrupt) the instant after the file
+        # appears still removes it, as one during the writing does.
+        mode = _create(tmp, dest)
         yield tmp
         # A writer may have replaced the file with one of its own making (safetensors writes
         # 0600 files): give it back the mode the umask chose.
@@ -167,6 +166,63 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         _discard(tmp)
         raise
     remove_stale_parts(target)
+
+
+def _create(tmp: Path, dest: str | os.PathLike[str]) -> int:
+    """Create the empty temporary file ``tmp``; return the mode the umask gave it.
+
+    Not tempfile.mkstemp: its 0600 mode would stick to the final file. os.open with 0o666
+    lets the umask decide, as for any ordinary new file; O_EXCL still refuses to clobber.
+    """
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot create a file in {Path(tmp).parent}: "
+                          f"{exc.strerror or exc}") from None
+    return stat.S_IMODE(os.stat(tmp).st_mode)
+
+
+def atomic_write_all(files: Iterable[tuple[str | os.PathLike[str], bytes]]) -> list[Path]:
+    """Write several new files as one: every one of them appears, or none does.
+
+    Each ``(path, data)`` is written to a temporary file beside ``path`` and synced; only when
+    all are on disk are they renamed into place. On any failure (a full disk, a signal) the
+    temporary files are removed, and so are the files already renamed, which is why this is
+    for files that do not exist yet (frames of a figure). Returns the paths written; raises
+    :class:`~layerwise.errors.OutputError` naming the file that failed.
+    """
+    staged: list[tuple[Path, Path]] = []  # (temporary file, target)
+    placed: list[Path] = []
+    current: str | os.PathLike[str] = ""
+    try:
+        for dest, data in files:
+            current = dest
+            target = _through_links(check_writable(dest))
+            tmp = _temp_name(target)
+            staged.append((tmp, target))
+            mode = _create(tmp, dest)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+                os.chmod(tmp, mode)
+        for tmp, target in staged:
+            current = target
+            os.replace(tmp, target)
+            placed.append(target)
+        for folder in {target.parent for _, target in staged}:
+            _fsync_dir(folder)
+    except BaseException as exc:
+        for tmp, _ in staged:
+            _discard(tmp)
+        for target in placed:
+            _discard(target)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"{current}: could not be written ({exc.strerror or exc}); none of the "
+                              f"{len(staged)} file(s) of this write was kept") from exc
+        raise
+    return placed
 
 
 def _discard(tmp: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,8 @@ import numpy as np
 from layerwise.errors import ConfigError, DataError
 
 __all__ = ["DATA_CHOICES", "LoadedData", "add_data_arguments", "load_data", "load_model_test_data", "fail",
-           "warn"]
+           "warn", "OUTPUT_KINDS", "PLOT_SOFTWARE", "check_not_link", "check_replaceable",
+           "written_by_layerwise"]
 
 DATA_CHOICES = ("auto", "mnist", "fashion-mnist", "kmnist", "mnist-sample")
 
@@ -29,6 +32,76 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str | None = "a
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="an existing folder holding the IDX files (searched alone when given: "
                              "a missing folder or file is an error, never a fallback)")
+
+
+#: What each kind of output file is, as the error says it.
+OUTPUT_KINDS = {"model": "a layerwise model file", "history": "a layerwise training history",
+                "plot": "a layerwise plot"}
+#: The PNG ``Software`` text a layerwise plot carries, by which a later run knows it.
+PLOT_SOFTWARE = "layerwise"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_not_link(path: str | Path, flag: str) -> None:
+    """:class:`ConfigError` if ``path`` is a symbolic link: an output is never written through
+    one, which would replace the file it points at, somewhere else."""
+    p = Path(path)
+    if p.is_symlink():
+        try:
+            to = os.readlink(p)
+        except OSError:
+            to = "?"
+        raise ConfigError(f"{flag} {p} is a symbolic link (to {to}): an output is never written "
+                          "through a link; give the path of a file itself")
+
+
+def written_by_layerwise(path: str | Path, kind: str) -> bool:
+    """True if the file at ``path`` is one layerwise writes as ``kind`` (see OUTPUT_KINDS):
+    a model file (safetensors whose header says ``layerwise-model``), a history (the exact
+    CSV header line, or a JSON list of epoch records) or a plot (a PNG marked PLOT_SOFTWARE).
+    Only the file's beginning is read; any doubt is False."""
+    from layerwise.history import EpochRecord
+
+    fields = list(EpochRecord.__dataclass_fields__)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+            if kind == "model":
+                size = int.from_bytes(head[:8], "little")
+                if not 2 <= size <= 100_000_000:
+                    return False
+                f.seek(8)
+                header = json.loads(f.read(size))
+                meta = header.get("__metadata__") if isinstance(header, dict) else None
+                from layerwise.model_files import MODEL_FORMAT
+
+                return isinstance(meta, dict) and meta.get("format") == MODEL_FORMAT
+            if kind == "plot":
+                return head.startswith(_PNG_SIGNATURE) and (
+                    b"tEXtSoftware\x00" + PLOT_SOFTWARE.encode()) in head
+            if kind == "history" and Path(path).suffix.lower() == ".csv":
+                return head.split(b"\n", 1)[0].rstrip(b"\r") == ",".join(fields).encode()
+            if kind == "history":
+                if os.fstat(f.fileno()).st_size > 100_000_000:
+                    return False
+                f.seek(0)
+                rows = json.loads(f.read())
+                return isinstance(rows, list) and all(
+                    isinstance(r, dict) and set(r) == set(fields) for r in rows)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return False
+
+
+def check_replaceable(path: str | Path, flag: str, kind: str) -> None:
+    """:class:`ConfigError` unless writing ``path`` as ``kind`` replaces nothing the user made:
+    it is not a link, and it is new or a file layerwise wrote as the same kind."""
+    check_not_link(path, flag)
+    p = Path(path)
+    if p.is_file() and not written_by_layerwise(p, kind):
+        raise ConfigError(f"{flag} {p} exists and is not {OUTPUT_KINDS[kind]}: only a file layerwise "
+                          f"wrote as {OUTPUT_KINDS[kind]} is written over; give another path, or "
+                          "remove the file")
 
 
 def fail(message: str, code: int = 1) -> int:
@@ -47,7 +120,7 @@ class LoadedData:
     ``name`` is the catalog name when the files were verified to be that data set (None for
     other MNIST-format files); ``setting`` is the ``--data`` value that loads them again;
     ``record`` (JSON-able) is stored in model files and checkpoints so that later commands can
-    tell whether they see the same data.
+    tell whether they see the same data; ``fallback`` says why ``auto`` took the bundled sample.
     """
 
     name: str | None
@@ -56,6 +129,8 @@ class LoadedData:
     train: Split | None
     test: Split
     record: dict[str, Any]
+    #: Why ``auto`` fell back to the bundled sample (full MNIST could not be had), else None.
+    fallback: str | None = None
 
     def check_same_as(self, record: dict[str, Any], where: str) -> None:
         """Raise DataError if ``record`` (from a checkpoint) describes other data than this."""
@@ -94,12 +169,14 @@ def load_data(
         raise ConfigError(f"--data-dir {data_dir} does not apply to --data mnist-sample, which is "
                           "bundled with layerwise; leave out one of them")
     note = ""
+    fallback = None
     if name == "auto":
         # With --data-dir: what that folder holds, never anything else; without: full MNIST
         # if it can be had, else the bundled sample, and the reason why.
         load_as, reason = resolve_auto(data_dir, try_download=True, progress=not quiet, splits=splits)
         if load_as == "mnist-sample" and data_dir is None:
-            note = f", because {reason.split('; using the bundled')[0]}"
+            fallback = reason.split("; using the bundled")[0]
+            note = f", because {fallback}"
     else:
         load_as = name
         if locate(name, data_dir, splits=splits) is None:
@@ -124,7 +201,7 @@ def load_data(
     # cannot be verified offline); `auto` names only what was verified.
     known = source.name if source.name is not None else (None if name == "auto" else name)
     return LoadedData(name=known, setting=known or "auto", description=description,
-                      train=loaded.get("train"), test=loaded["test"], record=record)
+                      train=loaded.get("train"), test=loaded["test"], record=record, fallback=fallback)
 
 
 def _recorded_source(metadata: dict[str, str]) -> dict[str, Any]:

@@ -69,8 +69,9 @@ def add_parser(subparsers: Any) -> None:
     trace.add_argument("--label", default=None, metavar="L",
                        help="the label the loss is taken against (default: the image's true label)")
     trace.add_argument("--steps", action="store_true",
-                       help="with -o FILE.svg or FILE.png, also write FILE-00.svg ... one frame per "
-                            "backward step")
+                       help="with -o FILE.svg or FILE.png, also write one frame per backward step: "
+                            "FILE-0.svg, FILE-1.svg ... (numbered from 0; FILE-00.svg ... when there are "
+                            "more than ten); all of them, or none")
     trace.add_argument("--animate", action="store_true",
                        help="with -o FILE.svg, an animated SVG: the backward pass one layer a second "
                             "(a .gif is always animated)")
@@ -140,10 +141,12 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"{', '.join(misplaced)} apply to a trace: add --model MODEL, or leave them out", 2)
 
     if args.output is not None:
+        from layerwise.commands.common import check_not_link
         from layerwise.fileio import probe_writable
 
         try:  # fail on a bad suffix or an unwritable path before computing anything
             format_for(args.output)
+            check_not_link(args.output, "-o")
             probe_writable(args.output, "-o")
         except (ValueError, OSError) as exc:  # ConfigError, OutputError
             return _error(exc, 2)
@@ -175,7 +178,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
     from layerwise.commands.common import load_model_test_data
     from layerwise.errors import ConfigError
-    from layerwise.fileio import atomic_write_bytes
+    from layerwise.fileio import atomic_write_all
     from layerwise.functions import softmax
     from layerwise.model_files import load_model_and_metadata
     from layerwise.trace_figure import RASTER_FORMATS, TRACE_FORMATS, trace_png, trace_svg
@@ -239,19 +242,22 @@ def run_trace(args: argparse.Namespace) -> int:
         return 0
     trace.save(args.output, animate=args.animate)
     print(f"wrote {args.output}", file=sys.stderr)
-    if args.steps:
-        for k, path in enumerate(outputs[1:]):
-            frame = trace_png(trace, k) if suffix == "png" else trace_svg(trace, k).encode("utf-8")
-            atomic_write_bytes(path, frame)
+    if args.steps:  # every frame, or none: a rerun after a failure finds no frames in its way
+        def frame(k: int) -> bytes:
+            return trace_png(trace, k) if suffix == "png" else trace_svg(trace, k).encode("utf-8")
+
+        atomic_write_all((path, frame(k)) for k, path in enumerate(outputs[1:]))
         print(f"wrote {len(outputs) - 1} frames, {outputs[1].name} ... {outputs[-1].name}", file=sys.stderr)
     return 0
 
 
 def _probe(path: Path) -> None:
     """:class:`ConfigError` (exit 2) unless ``path`` can be written."""
+    from layerwise.commands.common import check_not_link
     from layerwise.errors import ConfigError
     from layerwise.fileio import probe_writable
 
+    check_not_link(path, "-o")
     try:
         probe_writable(path, "-o")
     except OSError as exc:

@@ -9,6 +9,7 @@ Only then does training begin, so a typo costs seconds, not a run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -25,9 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from layerwise import distributed, parallel
+from layerwise import __version__, distributed, parallel
 from layerwise.augment import parse_augment
-from layerwise.commands.common import LoadedData, add_data_arguments, load_data
+from layerwise.commands.common import (
+    PLOT_SOFTWARE,
+    LoadedData,
+    add_data_arguments,
+    check_not_link,
+    check_replaceable,
+    load_data,
+)
 from layerwise.commands.models import (
     CNN_MODELS,
     DEFAULT_EPOCHS,
@@ -42,6 +50,7 @@ from layerwise.commands.models import (
 from layerwise.datasets.mnist import IMAGE_SHAPE
 from layerwise.errors import ConfigError, DataError, OutputError, TrainingDiverged
 from layerwise.fileio import atomic_write_text, probe_writable, remove_stale_parts
+from layerwise.locks import FileLock
 from layerwise.model_files import save_model
 from layerwise.schedules import parse_schedule
 from layerwise.trainer import EpochRecord, Trainer
@@ -62,6 +71,9 @@ RUN_SETTINGS: dict[str, Any] = {
 #: Files a run writes. A checkpoint stores them, so ``--resume`` alone writes them all; given
 #: again with ``--resume`` they replace the stored ones (they do not change the result).
 OUTPUTS = ("save", "plot", "history", "checkpoint")
+#: What each output other than the checkpoint is: an existing file is written over only if
+#: layerwise wrote it as that (see :func:`layerwise.commands.common.written_by_layerwise`).
+_KINDS = {"save": "model", "plot": "plot", "history": "history"}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -118,8 +130,8 @@ def add_parser(subparsers: Any) -> None:
                         "(default 0)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (safetensors)")
     p.add_argument("--plot", metavar="PATH.png",
-                   help="write loss and accuracy curves as a PNG (needs matplotlib: "
-                        "pip install matplotlib)")
+                   help="write loss and accuracy curves as a PNG (needs matplotlib, of the plot "
+                        "extra: pip install '.[plot]' in layerwise's folder, or pip install matplotlib)")
     p.add_argument("--history", metavar="PATH", help="write per-epoch metrics (.json or .csv)")
     p.add_argument("--checkpoint", metavar="PATH",
                    help="write a resumable checkpoint after every epoch (atomically); an existing "
@@ -179,7 +191,8 @@ def _check_args(args: argparse.Namespace) -> None:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ConfigError("--plot needs matplotlib: pip install matplotlib") from None
+            raise ConfigError("--plot needs matplotlib, of the plot extra: pip install '.[plot]' in "
+                              "layerwise's folder, or pip install matplotlib") from None
 
 
 def _same_path(a: str | None, b: str | None) -> bool:
@@ -193,15 +206,20 @@ def _same_path(a: str | None, b: str | None) -> bool:
         return False
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace, lock: FileLock | None) -> None:
     """Every output can be written, no two share a file, and none would destroy a file of
-    another kind the user saved; raises before anything is done."""
+    another kind the user saved; raises before anything is done. ``lock`` (the checkpoint's)
+    is taken once the paths are known to be writable, before the checkpoint is looked at: of
+    two runs started together on one checkpoint, one goes on and the other stops here."""
     named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
     for key, path in named:
+        check_not_link(path, _flag(key))
         try:
             probe_writable(path, _flag(key))
         except OutputError as exc:  # a path given on the command line: a usage error
             raise ConfigError(str(exc)) from None
+    if lock is not None:
+        lock.acquire()
     for key, path in named:
         if args.resume is not None and _same_path(path, args.resume):
             if key == "checkpoint":
@@ -221,6 +239,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if held is not None:
             raise ConfigError(f"{_flag(key)} {path} is a checkpoint ({held}): writing the "
                               f"{key} there would destroy it; give another path")
+        check_replaceable(path, _flag(key), _KINDS[key])
     for i, (key, path) in enumerate(named):
         for other, other_path in named[i + 1:]:
             if _same_path(path, other_path):
@@ -253,6 +272,13 @@ class RunPlan:
     resume_meta: dict[str, Any] = field(default_factory=dict)
     resume_epoch: int = 0
     data: LoadedData | None = None
+    #: The checkpoint's lock, held from the checks until the run ends (:meth:`release`).
+    lock: FileLock | None = None
+
+    def release(self) -> None:
+        """Let go of the checkpoint's lock (a run that dies lets go of it anyway)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _effective(key: str, value: Any, settings: dict[str, Any]) -> Any:
@@ -373,8 +399,18 @@ def prepare(args: argparse.Namespace, *, outputs: bool = True) -> RunPlan:
     Resolves defaults, restores ``--resume`` settings, validates every flag and output path,
     the thread count and the data (which it loads). ``outputs=False`` leaves the output
     paths alone (the ranks of a distributed run other than rank 0, which write nothing).
+    With outputs, the returned plan holds the checkpoint's lock: call ``plan.release()``
+    when the run ends. Another run holding it is a ConfigError naming its pid.
     """
     plan = _restore(args) if args.resume is not None else RunPlan(args)
+    try:
+        return _prepare(args, plan, outputs)
+    except BaseException:
+        plan.release()
+        raise
+
+
+def _prepare(args: argparse.Namespace, plan: RunPlan, outputs: bool) -> RunPlan:
     for key, default in RUN_SETTINGS.items():
         if getattr(args, key) is None and default is not None:
             setattr(args, key, default)
@@ -384,7 +420,9 @@ def prepare(args: argparse.Namespace, *, outputs: bool = True) -> RunPlan:
     else:
         parallel.set_num_threads(args.threads)
     if outputs:
-        _check_outputs(args)
+        if args.checkpoint is not None:
+            plan.lock = FileLock(args.checkpoint, "--checkpoint")
+        _check_outputs(args, plan.lock)
         for key in OUTPUTS:  # leftovers of writes killed in an earlier run
             if getattr(args, key) is not None:
                 remove_stale_parts(getattr(args, key))
@@ -424,6 +462,7 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from layerwise.fileio import atomic_path
 
@@ -436,12 +475,14 @@ def plot_history(path: str | Path, history: list[EpochRecord], title: str) -> No
         if history and getattr(history[0], f"test_{what}") is not None:
             ax.plot(epochs, [getattr(r, f"test_{what}") for r in history], marker=marks[1], label="test")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.set_ylabel("loss" if what == "loss" else "accuracy")
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+        # Marked as layerwise's, so that a later run may write over it, and only over such.
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": f"{PLOT_SOFTWARE} {__version__}"})
     plt.close(fig)
 
 
@@ -452,6 +493,9 @@ def _resume_hint(args: argparse.Namespace, trainer: Trainer) -> str:
     write leaves the previous one in place, one epoch behind the trainer's count.
     """
     if args.checkpoint is None:
+        if trainer.epoch >= trainer.epochs:
+            return (f"interrupted after the last epoch ({trainer.epoch} of {trainer.epochs}), before "
+                    "the outputs were written; nothing was saved")
         return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; nothing was "
                 "saved (train with --checkpoint PATH to be able to resume)")
     from layerwise.checkpoints import read_checkpoint
@@ -459,10 +503,14 @@ def _resume_hint(args: argparse.Namespace, trainer: Trainer) -> str:
     try:
         held = int(read_checkpoint(args.checkpoint)[1]["epoch"])
     except DataError:
-        return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}, before the "
-                "first checkpoint; nothing to resume from: start the run again")
-    return (f"interrupted during epoch {trainer.epoch + 1} of {trainer.epochs}; {args.checkpoint} "
-            f"holds epoch {held}. Resume with: "
+        held = 0
+    # The trainer counts an epoch done before it writes its checkpoint: a file one epoch
+    # behind means the signal came between the two (during the last one's write, too).
+    where = (f"after epoch {trainer.epoch} of {trainer.epochs}, before its checkpoint was written"
+             if held < trainer.epoch else f"during epoch {trainer.epoch + 1} of {trainer.epochs}")
+    if held == 0:
+        return f"interrupted {where}; no checkpoint yet, nothing to resume from: start the run again"
+    return (f"interrupted {where}; {args.checkpoint} holds epoch {held}. Resume with: "
             f"layerwise train --resume {shlex.quote(str(args.checkpoint))}")
 
 
@@ -478,6 +526,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
+    with contextlib.ExitStack() as cleanup:  # the checkpoint's lock goes when the run does
+        return _train(args, world, cleanup)
+
+
+def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: contextlib.ExitStack) -> int:
     from layerwise.cli import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
     root = world is None or world.is_root  # the process that prints and writes files
@@ -488,12 +541,18 @@ def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
     # Under MPI every rank reports here whether its start succeeded, and which settings it runs.
     with distributed.starting(world) as facts:
         plan = prepare(args, outputs=root)
+        cleanup.callback(plan.release)
         if world is not None:
             world.limit_threads(parallel.get_num_threads())
         data = plan.data
         assert data is not None and data.train is not None
         (x_train, t_train), (x_test, t_test) = data.train, data.test
-        print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
+        if data.fallback is not None:  # one short line first; the details on the next
+            print(f"dataset: full MNIST could not be had (offline?), so the bundled {data.name}: "
+                  f"{len(x_train)} train / {len(x_test)} test images")
+            print(f"  why: {data.fallback}")
+        else:
+            print(f"dataset: {data.description}; {len(x_train)} train / {len(x_test)} test images")
         args.data = data.setting  # a checkpoint of an `auto` run resumes on the same data
 
         rng = np.random.default_rng(args.seed)
@@ -549,6 +608,7 @@ def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
     if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):
         print(f"train acc is measured on the first {args.eval_train_samples} training images each epoch")
     start = time.perf_counter()
+    resumed_at = trainer.epoch  # epochs a --resume checkpoint held: not timed by this run
     code = 0
     try:
         trainer.fit()
@@ -574,6 +634,8 @@ def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
         net.eval()
         acc = net.accuracy(x_test, t_test)
         correct = round(acc * len(x_test))
-        print(f"done: {trainer.epoch} epochs in {elapsed:.1f} s; "
+        ran = (f" ({trainer.epoch - resumed_at} in this run, resumed after epoch {resumed_at})"
+               if args.resume is not None else "")
+        print(f"done: {trainer.epoch} epochs{ran} in {elapsed:.1f} s; "
               f"final test accuracy {acc:.4f} ({correct}/{len(x_test)})")
     return code
