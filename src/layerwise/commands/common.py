@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from layerwise.errors import ConfigError, DataError
+from layerwise.errors import ConfigError, DataError, printable
 
 __all__ = ["DATA_CHOICES", "LoadedData", "add_data_arguments", "load_data", "load_model_test_data", "fail",
            "warn", "OUTPUT_KINDS", "PLOT_SOFTWARE", "check_not_link", "check_replaceable",
@@ -104,13 +104,14 @@ def check_replaceable(path: str | Path, flag: str, kind: str) -> None:
                           "remove the file")
 
 
-def fail(message: str, code: int = 1) -> int:
-    print(f"layerwise: error: {message}", file=sys.stderr)
+def fail(message: object, code: int = 1) -> int:
+    """Print the one-line error (control characters shown escaped) and return ``code``."""
+    print(f"layerwise: error: {printable(str(message))}", file=sys.stderr)
     return code
 
 
 def warn(message: str) -> None:
-    print(f"layerwise: warning: {message}", file=sys.stderr)
+    print(f"layerwise: warning: {printable(message)}", file=sys.stderr)
 
 
 @dataclass

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from layerwise.commands.common import fail
+
 __all__ = ["add_parser", "run"]
 
 # argparse takes "-1e3" (and "-inf") for an option, so `--x -1e3 0` would fail as "unrecognized
@@ -87,10 +89,6 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _error(message: object, code: int) -> int:
-    print(f"layerwise: error: {message}", file=sys.stderr)
-    return code
-
 
 def _floats(flag: str, texts: list[str] | None) -> list[float] | None:
     """The values of ``flag`` as floats; :class:`ConfigError` naming the flag otherwise.
@@ -135,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         return run_trace(args)
     if args.name is None:
-        return _error("give a figure NAME or --model MODEL (see layerwise graph --help)", 2)
+        return fail("give a figure NAME or --model MODEL (see layerwise graph --help)", 2)
     misplaced = _trace_only_flags(args)
     if misplaced:
-        return _error(f"{', '.join(misplaced)} apply to a trace: add --model MODEL, or leave them out", 2)
+        return fail(f"{', '.join(misplaced)} apply to a trace: add --model MODEL, or leave them out", 2)
 
     if args.output is not None:
         from layerwise.commands.common import check_not_link
@@ -149,22 +147,21 @@ def run(args: argparse.Namespace) -> int:
             check_not_link(args.output, "-o")
             probe_writable(args.output, "-o")
         except (ValueError, OSError) as exc:  # ConfigError, OutputError
-            return _error(exc, 2)
+            return fail(exc, 2)
     try:
         x, t, y = _floats("--x", args.x), _integer("--t", args.t, "an integer label"), _floats("--y", args.y)
         graph = figure(args.name, x=x, t=t, y=y)
     except (ConfigError, UnknownFigureError) as exc:
-        return _error(exc, 2)
+        return fail(exc, 2)
     if args.output is None:
         sys.stdout.write(graph.to_dot())
         return 0
     try:
         path = render(graph, args.output)
     except LayerwiseError as exc:  # Graphviz missing, or the file cannot be written
-        return _error(exc, 1)
+        return fail(exc, 1)
     except OSError as exc:
-        print(f"layerwise: error: cannot write {args.output}: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"cannot write {args.output}: {exc}")
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

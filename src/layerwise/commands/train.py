@@ -34,6 +34,7 @@ from layerwise.commands.common import (
     add_data_arguments,
     check_not_link,
     check_replaceable,
+    fail,
     load_data,
 )
 from layerwise.commands.models import (
@@ -614,7 +615,7 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
         trainer.fit()
     except TrainingDiverged as exc:
         if root:  # every rank diverges together; one says so
-            print(f"layerwise: error: {exc}", file=sys.stderr)
+            fail(exc)
         code = 1
     except KeyboardInterrupt as exc:
         if root:
