@@ -224,3 +224,51 @@ def test_the_korean_report_has_no_english_sentence_left(tmp_path: Path, capsys: 
             leftovers.append(line)
     assert not leftovers, "\n".join(leftovers)
     assert "바뀜" in out or "기댓값" in out
+
+
+# -- your layers, learning ------------------------------------------------------------------------------------
+def test_the_books_layers_train_to_the_reference_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["check", str(BOOK), "--train", "--json"], capsys)
+    assert code == 0
+    train = json.loads(out)["train"]
+    assert train["data"] == "mnist-sample" and train["epochs"] >= 10
+    assert train["test_accuracy"] > 0.85
+    assert abs(train["test_accuracy"] - train["reference_accuracy"]) <= 0.01
+
+
+def test_training_is_skipped_saying_why_when_a_layer_fails(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, BOOK.read_text().replace("self.db = np.sum(dout, axis=0)", "self.db = dout"))
+    code, out, _ = _run(["check", str(path), "--train", "--json"], capsys)
+    assert code == 1
+    assert json.loads(out)["train"] == {"skipped": "Affine must pass the check first"}
+
+
+def test_the_learners_layers_go_into_sequential_and_trace_through_one_adapter() -> None:
+    import numpy as np
+
+    from layerwise.datasets import load_mnist
+    from layerwise.workbench.adapter import your_two_layer_net
+
+    book = _import_book()
+    net = your_two_layer_net(book.Affine, book.Relu, book.SoftmaxWithLoss)
+    ref = lw.TwoLayerNet(784, 50, 10, rng=0)
+    (x, t), _ = load_mnist("mnist-sample")
+    with fast.disabled():
+        ours, theirs = ref.gradient(x[:8], t[:8]), net.gradient(x[:8], t[:8])
+    for key in ours:
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=1e-4, atol=1e-6)
+    tr = lw.trace(net, x[:2], t[:2], check=True)
+    assert [s.name for s in tr] == ["Affine1", "Relu1", "Affine2", "SoftmaxWithLoss"]
+    assert tr.checked
+    assert "<svg" in tr.to_svg()
+
+
+def _import_book() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_chapter5", BOOK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

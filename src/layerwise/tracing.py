@@ -214,7 +214,7 @@ def trace(net: Sequential, x: ArrayLike, t: ArrayLike, *, check: bool = False, c
         steps.append(TraceStep(index, name, layer, x=_kept(given), out=_kept(out)))
     loss_layer = net.last_layer
     data_loss = loss_layer.forward(out, ts)
-    loss_step = TraceStep(len(steps), type(loss_layer).__name__, loss_layer, x=_kept(out),
+    loss_step = TraceStep(len(steps), loss_layer.name, loss_layer, x=_kept(out),
                           out=np.asarray(data_loss, dtype=np.float64))
     steps.append(loss_step)
 

@@ -52,6 +52,9 @@ def add_parser(subparsers: Any) -> None:
         help=f"time allowed for each class's probes (default {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--train", action="store_true",
+                   help="then train the book's TwoLayerNet built from your Affine, Relu and SoftmaxWithLoss "
+                        "on the bundled sample and report its test accuracy beside the reference layers'")
     p.add_argument(
         "--lang",
         choices=LANGUAGES,
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if not (args.timeout > 0 and args.timeout < 1e6):
         raise ConfigError(f"--timeout: expected a number of seconds > 0, got {args.timeout}")
     lang = language(args.lang)
-    result = check_file(args.file, aliases=_aliases(args.aliases), timeout=args.timeout, lang=lang)
+    result = check_file(args.file, aliases=_aliases(args.aliases), timeout=args.timeout, lang=lang,
+                        train=args.train)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
     else:

@@ -20,11 +20,14 @@ def check(
     aliases: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     lang: str | None = None,
+    train: bool = False,
 ) -> CheckResult:
     """Check a learner's layers: ``target`` is a file path, a module, a dict such as
     ``globals()``, a class or a list of classes. In Jupyter the result shows itself as an HTML
-    report; ``print(result)`` gives the text one, ``result.to_dict()`` the JSON's content."""
+    report; ``print(result)`` gives the text one, ``result.to_dict()`` the JSON's content.
+    ``train=True`` then trains a TwoLayerNet of the learner's ``Affine``, ``Relu`` and
+    ``SoftmaxWithLoss`` on the bundled sample (``result.train``)."""
     chosen = language(lang)
     if isinstance(target, (str, os.PathLike)):
-        return check_file(target, aliases=aliases, timeout=timeout, lang=chosen)
-    return check_objects(target, aliases=aliases, timeout=timeout, lang=chosen)
+        return check_file(target, aliases=aliases, timeout=timeout, lang=chosen, train=train)
+    return check_objects(target, aliases=aliases, timeout=timeout, lang=chosen, train=train)

@@ -165,6 +165,7 @@ def check_file(
     aliases: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     lang: str = "en",
+    train: bool = False,
 ) -> CheckResult:
     """Check the book's chapter-5 classes defined in the learner's file ``path``."""
     source = Path(path)
@@ -185,7 +186,10 @@ def check_file(
             continue
         status, findings = _run_one(source, None, book_name, theirs, learner_file, timeout)
         results.append(ClassResult(book_name, status, findings, theirs))
-    return CheckResult(str(path), results, lang=lang)
+    result = CheckResult(str(path), results, lang=lang)
+    if train:
+        result.train = train_yours(result, source, None, names)
+    return result
 
 
 def _classes_in_file(source: Path, names: Mapping[str, str], timeout: float) -> set[str]:
@@ -237,6 +241,7 @@ def check_objects(
     aliases: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     lang: str = "en",
+    train: bool = False,
 ) -> CheckResult:
     """Check classes given as objects: a module, a dict of names (``globals()`` in Jupyter), one
     class (checked as the book class of its name, or of ``aliases``), or a list of classes."""
@@ -268,9 +273,94 @@ def check_objects(
         status, findings = _run_one(None, classes, book_name, theirs, learner_file, timeout)
         results.append(ClassResult(book_name, status, findings, theirs))
     origin = getattr(namespace, "__file__", None) or "<objects>"
-    return CheckResult(str(origin), results, lang=lang)
+    result = CheckResult(str(origin), results, lang=lang)
+    if train:
+        result.train = train_yours(result, None, classes, names)
+    return result
 
 
 def _file_of(cls: type) -> str | None:
     module = sys.modules.get(cls.__module__)
     return getattr(module, "__file__", None)
+
+
+# -- your layers, learning ------------------------------------------------------------------------------
+#: The book's settings for TwoLayerNet (§5.7.4): SGD at 0.1, batches of 100, weights N(0, 0.01²),
+#: and about as many passes over the bundled sample as the book's 10,000 iterations make over MNIST.
+TRAIN_EPOCHS = 17
+TRAIN_TIMEOUT = 300.0
+_TRAIN_CLASSES = ("Affine", "Relu", "SoftmaxWithLoss")
+
+
+def _train(classes: Mapping[str, type], epochs: int) -> dict[str, Any]:
+    import time
+
+    from layerwise.datasets import load_mnist
+    from layerwise.networks import TwoLayerNet
+    from layerwise.optimizers import SGD
+    from layerwise.trainer import Trainer
+    from layerwise.workbench.adapter import your_two_layer_net
+
+    (x, t), (x_test, t_test) = load_mnist("mnist-sample")
+    accuracy = {}
+    started = time.perf_counter()
+    theirs = your_two_layer_net(classes["Affine"], classes["Relu"], classes["SoftmaxWithLoss"])
+    for who, net in (("yours", theirs), ("reference", TwoLayerNet(784, 50, 10, rng=0))):
+        Trainer(net, SGD(lr=0.1), x, t, x_test, t_test, epochs=epochs, batch_size=100, rng=0,
+                progress=False, log=None).fit()
+        accuracy[who] = float(net.accuracy(x_test, t_test))
+        if who == "yours":
+            seconds = time.perf_counter() - started
+    return {"data": "mnist-sample", "epochs": epochs, "test_accuracy": accuracy["yours"],
+            "reference_accuracy": accuracy["reference"], "seconds": round(seconds, 2)}
+
+
+def _train_child(conn: Any, source: Path | None, classes: Mapping[str, type] | None, names: Mapping[str, str],
+                 epochs: int) -> None:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    try:
+        if source is not None:
+            module = _import_learner_file(source)
+            classes = {book: getattr(module, names[book]) for book in _TRAIN_CLASSES}
+        assert classes is not None
+        conn.send(_train(classes, epochs))
+    except BaseException as exc:
+        conn.send({"skipped": f"training raised {_where(exc, str(source.resolve()) if source else None)}"})
+    finally:
+        conn.close()
+
+
+def train_yours(result: CheckResult, source: Path | None, classes: Mapping[str, type] | None,
+                names: Mapping[str, str], epochs: int = TRAIN_EPOCHS,
+                timeout: float = TRAIN_TIMEOUT) -> dict[str, Any]:
+    """Train a TwoLayerNet of the learner's Affine, Relu and SoftmaxWithLoss on the bundled
+    sample, beside layerwise's own from the same weights; skipped (saying why) unless those
+    three classes were found and none failed its check."""
+    unusable = [r.name for r in result.results if r.name in _TRAIN_CLASSES
+                and r.status not in ("pass", "note")]
+    if unusable:
+        return {"skipped": f"{', '.join(unusable)} must pass the check first"}
+    if "fork" not in multiprocessing.get_all_start_methods():
+        if classes is None:
+            assert source is not None
+            module = _import_learner_file(source)
+            classes = {book: getattr(module, names[book]) for book in _TRAIN_CLASSES}
+        return _train(classes, epochs)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_train_child, args=(send, source, classes, names, epochs), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not receive.poll(timeout):
+            return {"skipped": f"training took more than {timeout:g} s"}
+        try:
+            got: dict[str, Any] = receive.recv()
+        except EOFError:
+            return {"skipped": f"training ended without a result (exit code {proc.exitcode})"}
+        return got
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        receive.close()
