@@ -225,6 +225,7 @@ def _probe_binary(p: Probe, kind: str) -> None:
         got, exp, idx = worst("out", out, ref_out)
         p.add(Finding("wrong-forward", fed=fed, got=got, expected=exp, index=idx))
     back = p.call(layer.backward, gd, fed=fed)
+    _writes(p, {"x": gx, "y": gy}, {"x": x, "y": y})  # forward's inputs, written by backward
     shared = (
         isinstance(back, (tuple, list))
         and len(back) == 2
@@ -387,7 +388,8 @@ def _probe_unary(p: Probe, kind: str) -> None:
             raise _Stop()
         got, exp, idx = worst("out", out, ref_out)
         p.add(Finding("wrong-forward", fed=fed, got=got, expected=exp, index=idx))
-    dx = _arr(p.call(layer.backward, gd, fed=fed))
+    dx = np.array(p.call(layer.backward, gd, fed=fed))
+    _writes(p, {"x": gx}, {"x": x})
     dout_written = not np.array_equal(gd, d)
     # at ReLU's kink (x == 0) either side's slope is right
     if kind == "relu":
@@ -400,7 +402,7 @@ def _probe_unary(p: Probe, kind: str) -> None:
     else:
         right = close(dx, ref_dx)
     if not right:
-        if kind == "relu" and close(dx, np.where(x < 0, d, 0.0)):
+        if kind == "relu" and _inverted(dx, x, d):
             g, e, idx = worst("dx", dx, ref_dx)
             p.add(Finding("relu-mask-inverted", where="backward", fed=fed, got=g, expected=e, index=idx))
         elif kind == "sigmoid" and close(dx, d * (1.0 - x) * x):
@@ -433,6 +435,12 @@ def _probe_unary(p: Probe, kind: str) -> None:
     out32 = p.call(layer32.forward, x32, fed=fed32)
     dx32 = p.call(layer32.backward, d32, fed=fed32)
     _float32(p, {"out": out32, "dx": dx32}, fed32)
+
+
+def _inverted(dx: Array, x: Array, d: Array) -> bool:
+    """ReLU's backward with the mask the wrong way round (either slope at x == 0)."""
+    away = x != 0
+    return dx.shape == x.shape and close(dx[away], np.where(x < 0, d, 0.0)[away])
 
 
 def _numerical_text(p: Probe, layer: Any, x: Array, d: Array, idx: list[int] | None) -> str:
@@ -563,7 +571,8 @@ def _probe_affine(p: Probe) -> None:
         g, e, idx = worst("out", out, ref[0])
         p.add(Finding("wrong-forward", fed=fed, got=g, expected=e, index=idx))
         raise _Stop()
-    dx = _arr(p.call(layer.backward, gd, fed=fed))
+    dx = np.array(p.call(layer.backward, gd, fed=fed))
+    _writes(p, {"x": gx}, {"x": x})
     dW, db = _affine_grads(p, layer, fed)
     if not np.array_equal(gd, d):
         p.add(Finding("dout-mutated", fed=fed, got="dout changed", expected="dout unchanged"))
@@ -686,20 +695,6 @@ def _softmax_reference(x: Array, t: Array, dout: float = 1.0) -> tuple[float, Ar
     return loss, np.asarray(ref.backward(dout))
 
 
-def _backward_default(p: Probe, layer: Any, fed: str) -> Array:
-    """The book's call, ``backward()`` (``dout=1``); ``backward(1)`` if the learner made dout required."""
-    try:
-        with np.errstate(all="ignore"):
-            return np.array(layer.backward())
-    except TypeError:
-        return _arr(p.call(layer.backward, 1.0, fed=fed))
-    except NotImplementedError:
-        raise NotStarted() from None
-    except Exception as exc:
-        p.add(Finding("raised", where=p.where(exc), fed=fed))
-        raise _Stop() from None
-
-
 def _loss_forward(p: Probe, layer: Any, x: Array, t: Array, fed: str, on_error: str | None = "raised") -> Any:
     return p.call(layer.forward, x.copy(), t.copy(), fed=fed, on_error=on_error)
 
@@ -712,7 +707,8 @@ def _probe_softmax_with_loss(p: Probe) -> None:
     onehot = np.eye(c)[labels]
     ref_loss, ref_dx = _softmax_reference(x, labels)
 
-    forms: dict[str, tuple[str, Any, str]] = {}
+    forms: dict[str, tuple[str, str, str]] = {}
+    results: dict[str, tuple[Array, Array, str]] = {}
     for form, t in (("labels", labels), ("one-hot", onehot)):
         fed = describe(x=x, t=t)
         layer = p.new()
@@ -720,28 +716,26 @@ def _probe_softmax_with_loss(p: Probe) -> None:
         try:
             with np.errstate(all="ignore"):
                 loss = layer.forward(gx, gt)
-            if not np.isfinite(np.asarray(loss, dtype=np.float64)).all():
-                raise FloatingPointError(f"loss = {loss!r}")
+                if not np.isfinite(np.asarray(loss, dtype=np.float64)).all():
+                    raise FloatingPointError(f"loss = {loss!r}")
+                try:
+                    dx = np.array(layer.backward())
+                except TypeError:  # a dout without the book's default
+                    dx = np.array(layer.backward(1.0))
         except NotImplementedError:
             raise NotStarted() from None
         except Exception as exc:
             forms[form] = ("raised", p.where(exc), fed)
             continue
-        _writes(p, {"x": gx, "t": gt}, {"x": x, "t": t})
-        forms[form] = ("ok", (layer, loss), fed)
+        _writes(p, {"x": gx, "t": gt}, {"x": x, "t": t})  # in forward or in backward
+        forms[form] = ("ok", "", fed)
+        results[form] = (np.asarray(loss, dtype=np.float64), dx, fed)
     working = [f for f, r in forms.items() if r[0] == "ok"]
     if not working:
         _, where, fed = forms["labels"]
         p.add(Finding("raised", where=where, fed=fed))
         raise _Stop()
 
-    results = {}
-    for form in working:
-        layer, loss = forms[form][1]
-        fed = forms[form][2]
-        loss_arr = np.asarray(loss, dtype=np.float64)
-        dx = _backward_default(p, layer, fed)
-        results[form] = (loss_arr, dx, fed)
     right = {
         f: close(r[0], np.asarray(ref_loss), LOSS_RTOL, LOSS_ATOL) and close(r[1], ref_dx)
         for f, r in results.items()

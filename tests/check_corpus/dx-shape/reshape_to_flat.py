@@ -1,0 +1,17 @@
+import numpy as np
+
+
+class Affine:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def forward(self, x):
+        self.x = x.reshape(len(x), -1)
+        return self.x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        dx = dout @ self.W.T
+        return dx.reshape(self.x.shape)  # back to the input's shape
