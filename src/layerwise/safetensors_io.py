@@ -119,8 +119,8 @@ def read_header(path: str | os.PathLike[str], what: str = "layerwise file") -> H
                                     "the .safetensors files that save_model and `layerwise train` write")
             n = int.from_bytes(first[:8], "little")
             if len(first) < 8:
-                raise DataError(f"{p}: not a safetensors file: {size} bytes, too short for its 8-byte "
-                                "header length")
+                raise DataError(f"{p}: not a readable safetensors file: {size} bytes, too short for its "
+                                "8-byte header length")
             if n > size - 8:
                 raise DataError(f"{p}: not a readable safetensors file: its header length says {n} "
                                 f"bytes, the file has {size - 8} after the length")
