@@ -10,6 +10,7 @@ entry, not byte by byte.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import layerwise.trainer
 from layerwise import checkpoints
 from layerwise.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, read_checkpoint, save_checkpoint
 from layerwise.history import EpochRecord
-from layerwise.model_files import read_safetensors
+from layerwise.model_files import DIGEST_KEY, UnverifiedFileWarning, read_safetensors
 from layerwise.optimizers import Adam, Momentum
 from layerwise.trainer import Trainer
 
@@ -42,9 +43,13 @@ def make_trainer(seed: int, **kw: Any) -> Trainer:
 
 
 def entries(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """A checkpoint's metadata (each entry parsed, measured times left out) and tensors."""
-    tensors, meta = read_safetensors(path, CHECKPOINT_FORMAT)
-    parsed = {k: v if k in ("format", "format_version") else json.loads(v) for k, v in meta.items()}
+    """A checkpoint's metadata (each entry parsed, measured times and the digest of the
+    tensors left out: the old file has none) and tensors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedFileWarning)
+        tensors, meta = read_safetensors(path, CHECKPOINT_FORMAT)
+    parsed = {k: v if k in ("format", "format_version") else json.loads(v) for k, v in meta.items()
+              if k != DIGEST_KEY}
     parsed.pop("seconds")
     for record in parsed["history"]:
         record.pop("seconds")

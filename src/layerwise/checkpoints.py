@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
@@ -40,6 +41,7 @@ from layerwise.model_files import (
 from layerwise.networks.config import StateDictError
 from layerwise.networks.sequential import Sequential
 from layerwise.optimizers import SupportsUpdate
+from layerwise.safetensors_io import TensorSpec
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -178,13 +180,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray[Any]], Metadata
     done), ``rng`` and ``layer_rngs`` (generator states), ``base_lr`` and ``trainer``.
     Anything else raises :class:`~layerwise.errors.DataError` naming the file and the entry.
     """
-    tensors, meta = read_safetensors(path, CHECKPOINT_FORMAT)
-    others = [k for k in tensors if not k.startswith(("model/", "optimizer/"))]
-    if others:
-        raise DataError(f"{path}: unexpected tensors {short_repr(others)}; a checkpoint holds "
-                        "'model/...' and 'optimizer/...' tensors only")
-    meta.architecture(tensors, prefix="model/")
-    check_finite_tensors(path, {k: v for k, v in tensors.items() if k.startswith("optimizer/")})
+    tensors, meta = read_safetensors(path, CHECKPOINT_FORMAT, check=_fits_architecture)
+    check_finite_tensors(path, tensors)
     shape = 'a JSON object {"class": name, "scalars": {name: number or text}}'
     opt = meta.json("optimizer", dict, shape)
     scalars = opt.get("scalars")
@@ -211,6 +208,32 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray[Any]], Metadata
         layer_rngs[name] = check_rng_state(parse_json(text, fail), fail)
     meta.json("trainer", dict, "a JSON object", default={})
     return tensors, meta
+
+
+def _fits_architecture(meta: Metadata, specs: Mapping[str, TensorSpec]) -> None:
+    """The tensors a checkpoint's header describes, checked before any is read: the
+    ``model/`` ones are exactly the architecture's weights; an ``optimizer/<slot>.<key>`` one
+    has the shape of weight ``<key>``, another none larger than the largest weight."""
+    path = meta.path
+    others = [k for k in specs if not k.startswith(("model/", "optimizer/"))]
+    if others:
+        raise DataError(f"{path}: unexpected tensors {short_repr(others)}; a checkpoint holds "
+                        "'model/...' and 'optimizer/...' tensors only")
+    meta.architecture(specs, prefix="model/")
+    weights = {k[len("model/"):]: spec.shape for k, spec in specs.items() if k.startswith("model/")}
+    largest = max((math.prod(shape) for shape in weights.values()), default=0)
+    for name, spec in specs.items():
+        if not name.startswith("optimizer/"):
+            continue
+        if spec.dtype.kind != "f":
+            raise DataError(f"{path}: tensor {short_repr(name)} is {spec.dtype}, expected a floating dtype")
+        key = name[len("optimizer/"):].rpartition(".")[2]
+        if key in weights and spec.shape != weights[key]:
+            raise DataError(f"{path}: tensor {short_repr(name)} has shape {spec.shape}, expected "
+                            f"{weights[key]} like weight {key!r}")
+        if math.prod(spec.shape) > largest:
+            raise DataError(f"{path}: tensor {short_repr(name)} of shape {short_repr(spec.shape)} is larger "
+                            f"than any weight of the architecture ({largest} values)")
 
 
 def network_from_checkpoint(path: str | Path) -> Sequential:

@@ -21,7 +21,8 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn, TextIO
 
@@ -160,6 +161,16 @@ def _build_parser_deferring_ctrl_c() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_note(show: Callable[..., None], category: type[Warning]) -> Callable[..., None]:
+    """``warnings.showwarning`` that prints warnings of ``category`` as ``layerwise: warning: ...``."""
+    def showwarning(message: Warning | str, cat: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(cat, category):
+            print(f"layerwise: warning: {message}", file=sys.stderr)
+        else:
+            show(message, cat, *args, **kwargs)
+    return showwarning
+
+
 def _run(argv: Sequence[str] | None) -> int:
     from layerwise.errors import ConfigError, LayerwiseError, printable
 
@@ -173,7 +184,13 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(func(args))
+        with warnings.catch_warnings():
+            # A model file or checkpoint loaded unverified (no digest) is one line, once.
+            from layerwise.model_files import UnverifiedFileWarning
+
+            warnings.simplefilter("once", UnverifiedFileWarning)
+            warnings.showwarning = _one_line_note(warnings.showwarning, UnverifiedFileWarning)
+            return int(func(args))
     except ConfigError as exc:
         print(f"layerwise: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -29,12 +29,13 @@ import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.numpy import save_file
 
 from layerwise.errors import ConfigError, DataError, LayerwiseError, OutputError
@@ -42,6 +43,7 @@ from layerwise.fileio import atomic_path
 from layerwise.layers.base import short_repr
 from layerwise.networks.config import Shapes, StateDictError, mismatch_problems
 from layerwise.networks.sequential import Sequential, config_shapes, network_from_config
+from layerwise.safetensors_io import DIGEST_KEY, TensorSpec, read_header, read_tensors, tensor_digest
 
 __all__ = [
     "save_model",
@@ -56,6 +58,8 @@ __all__ = [
     "MODEL_FORMAT",
     "FORMAT_VERSION",
     "MAX_JSON_DEPTH",
+    "DIGEST_KEY",
+    "UnverifiedFileWarning",
 ]
 
 MODEL_FORMAT = "layerwise-model"
@@ -67,16 +71,24 @@ MAX_JSON_DEPTH = 32
 
 PathLike = str | os.PathLike[str]
 
-#: The tensor dtypes (safetensors' names) NumPy can hold; bfloat16 and the 8-bit floats it cannot.
-_NUMPY_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64", "C64"}
+#: What a reader before reading is given: the metadata, and the tensors as the header describes them.
+Check = Callable[["Metadata", Mapping[str, TensorSpec]], None]
+
+
+class UnverifiedFileWarning(UserWarning):
+    """A model file or checkpoint holds no integrity digest (it was written before layerwise
+    stored one), so its tensors were loaded unverified. The command line shows it as one
+    ``layerwise: warning:`` line."""
 
 _MISSING: Any = object()
 _DECIMAL = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
 
 
 def write_safetensors(path: PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write ``tensors`` and ``metadata`` to ``path`` atomically (temp file, then rename)."""
+    """Write ``tensors`` and ``metadata`` to ``path`` atomically (temp file, then rename),
+    with the tensors' SHA-256 digest in the metadata entry :data:`DIGEST_KEY`."""
     contiguous = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    metadata = {**metadata, DIGEST_KEY: tensor_digest(contiguous)}
     with atomic_path(path) as tmp:
         try:
             save_file(contiguous, str(tmp), metadata=metadata)
@@ -85,34 +97,26 @@ def write_safetensors(path: PathLike, tensors: dict[str, np.ndarray], metadata: 
                               "it is intact") from None
 
 
-def read_safetensors(path: PathLike, expected_format: str) -> tuple[dict[str, np.ndarray], Metadata]:
+def read_safetensors(path: PathLike, expected_format: str,
+                     check: Check | None = None) -> tuple[dict[str, np.ndarray], Metadata]:
     """Read tensors and metadata, checking the ``format`` and ``format_version`` entries.
+
+    Nothing is read before the header is checked whole (:func:`~layerwise.safetensors_io.read_header`:
+    dtypes, shapes, offsets against the file's real size); then ``check(metadata, specs)``, if
+    given, compares the tensors the header describes with what the caller expects (a model's
+    architecture), still before any tensor is read. The tensors read are verified against the
+    digest the file records (:data:`DIGEST_KEY`); a file without one (written before layerwise
+    stored it) loads with an :class:`UnverifiedFileWarning`.
 
     The metadata comes back as a :class:`Metadata` (a ``dict`` of text by key) whose readers
     parse and check the other entries. Raises :class:`~layerwise.errors.DataError` for a file
-    that is missing, not safetensors, or of another format or version.
+    that is missing, not safetensors, of another format or version, or whose tensors do not
+    match their digest.
     """
     p = Path(path)
-    if not p.is_file():
-        if p.is_dir():
-            raise DataError(f"{p}: is a folder, expected a safetensors file")
-        if p.exists():
-            raise DataError(f"{p}: is not a regular file (a device, pipe or socket), expected a "
-                            "safetensors file")
-        raise DataError(f"{p}: no such file")
-    try:
-        with safe_open(str(p), framework="numpy") as f:
-            entries = f.metadata() or {}
-            tensors = {}
-            for name in f.keys():
-                dtype = f.get_slice(name).get_dtype()
-                if dtype not in _NUMPY_DTYPES:  # get_tensor would fail inside NumPy
-                    raise DataError(f"{p}: tensor {short_repr(name)} has dtype {dtype}, which NumPy "
-                                    "cannot hold; expected float32 or another dtype save_model writes")
-                tensors[name] = f.get_tensor(name)
-    except (SafetensorError, OSError) as exc:
-        raise DataError(f"{p}: not a readable safetensors file ({exc})") from None
-    metadata = Metadata(p, entries)
+    what = "layerwise checkpoint" if "checkpoint" in expected_format else "layerwise model file"
+    header = read_header(p, what)
+    metadata = Metadata(p, header.metadata)
     fmt = metadata.get("format")
     if fmt != expected_format:
         raise DataError(f"{p}: expected a {expected_format!r} file, found format {short_repr(fmt)}")
@@ -122,7 +126,28 @@ def read_safetensors(path: PathLike, expected_format: str) -> tuple[dict[str, np
             f"{p}: expected format_version {FORMAT_VERSION}, found {short_repr(version)} "
             "(made by another layerwise version?)"
         )
+    if check is not None:
+        check(metadata, header.tensors)
+    tensors = read_tensors(p, header)
+    verify_digest(p, tensors, metadata)
     return tensors, metadata
+
+
+def verify_digest(path: Path, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> None:
+    """Check ``tensors`` against the digest in ``metadata`` (DataError naming the file, the
+    recorded and the actual digest); warn (:class:`UnverifiedFileWarning`) when there is none."""
+    recorded = metadata.get(DIGEST_KEY)
+    if recorded is None:
+        warnings.warn(f"{path}: holds no integrity digest (written before layerwise stored one); "
+                      "its tensors are loaded unverified", UnverifiedFileWarning, stacklevel=3)
+        return
+    if not re.fullmatch(r"[0-9a-f]{64}", recorded):
+        raise DataError(f"{path}: metadata {DIGEST_KEY!r}: expected 64 hex digits (a SHA-256 "
+                        f"digest), found {short_repr(recorded)}")
+    actual = tensor_digest(tensors)
+    if actual != recorded:
+        raise DataError(f"{path}: the tensors do not match the file's digest: expected SHA-256 "
+                        f"{recorded}, found {actual}; the file was damaged or edited after it was written")
 
 
 class Metadata(dict[str, str]):
@@ -190,10 +215,12 @@ class Metadata(dict[str, str]):
         self.parsed[key] = value
         return value
 
-    def architecture(self, tensors: Mapping[str, np.ndarray], prefix: str = "") -> dict[str, Any]:
+    def architecture(self, tensors: Mapping[str, np.ndarray | TensorSpec],
+                     prefix: str = "") -> dict[str, Any]:
         """Entry ``"architecture"`` (a network's ``get_config()``), checked to describe a
         network whose weights are exactly the tensors named ``prefix + key`` (see
-        :func:`check_tensors`): no network is built, nothing large is allocated."""
+        :func:`check_tensors`; given the :class:`~layerwise.safetensors_io.TensorSpec` of a
+        header, before the tensors are read): no network is built, nothing large is allocated."""
         config: dict[str, Any] = self.json("architecture", dict, "a JSON object (a network's get_config())")
         try:
             expected = config_shapes(config)
@@ -301,10 +328,11 @@ def check_rng_state(state: Any, fail: Any) -> dict[str, Any]:
     return typing.cast("dict[str, Any]", state)
 
 
-def check_tensors(path: PathLike, tensors: Mapping[str, np.ndarray], expected: Shapes, dtype: np.dtype[Any],
-                  prefix: str = "") -> None:
+def check_tensors(path: PathLike, tensors: Mapping[str, np.ndarray | TensorSpec], expected: Shapes,
+                  dtype: np.dtype[Any], prefix: str = "") -> None:
     """Check that the tensors named ``prefix + key`` are exactly the entries of ``expected``
-    (the shapes an architecture implies), each of that shape, of ``dtype`` and finite.
+    (the shapes an architecture implies), each of that shape, of ``dtype`` and (the arrays
+    among them; a :class:`~layerwise.safetensors_io.TensorSpec` holds no values yet) finite.
 
     Raises :class:`~layerwise.errors.DataError` naming the file and every missing, unexpected
     and mis-shaped tensor, or the first of another dtype or holding NaN or infinity.
@@ -323,7 +351,8 @@ def check_tensors(path: PathLike, tensors: Mapping[str, np.ndarray], expected: S
         if arr.dtype != dtype:
             raise DataError(f"{path}: tensor {name!r} is {arr.dtype}, expected {dtype} like the "
                             "architecture's dtype")
-    check_finite_tensors(path, {prefix + key: state[key] for key in expected})
+    check_finite_tensors(path, {prefix + key: arr for key in expected
+                                if isinstance(arr := state[key], np.ndarray)})
 
 
 def _plain(name: str) -> str:
@@ -364,7 +393,7 @@ def save_model(network: Sequential, path: PathLike, extra_metadata: dict[str, An
         "architecture": json.dumps(network.get_config()),
     }
     for key, value in (extra_metadata or {}).items():
-        if key in metadata:
+        if key in metadata or key == DIGEST_KEY:
             raise ConfigError(f"save_model: extra_metadata may not set {key!r}, which the file "
                               "format itself holds")
         try:
@@ -381,10 +410,16 @@ def save_model(network: Sequential, path: PathLike, extra_metadata: dict[str, An
     write_safetensors(path, state, metadata)
 
 
-def _read_model(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The tensors and the architecture of a model file, checked against each other."""
-    tensors, metadata = read_safetensors(path, MODEL_FORMAT)
-    return tensors, metadata.architecture(tensors)
+def _fits_architecture(metadata: Metadata, specs: Mapping[str, TensorSpec]) -> None:
+    metadata.architecture(specs)
+
+
+def _read_model(path: PathLike) -> tuple[dict[str, np.ndarray], Metadata]:
+    """The tensors and the metadata of a model file, checked against each other: the
+    architecture against the header before any tensor is read, the values after."""
+    tensors, metadata = read_safetensors(path, MODEL_FORMAT, check=_fits_architecture)
+    check_finite_tensors(path, tensors)
+    return tensors, metadata
 
 
 def load_weights(network: Sequential, path: PathLike, strict: bool = True) -> None:
@@ -413,8 +448,8 @@ def load_model(path: PathLike) -> Sequential:
 def load_model_and_metadata(path: PathLike) -> tuple[Sequential, Metadata]:
     """:func:`load_model`, and the file's metadata from the same read (what ``save_model``'s
     ``extra_metadata`` stored, such as the data a model was trained on)."""
-    tensors, metadata = read_safetensors(path, MODEL_FORMAT)
-    network = build_network(path, metadata.architecture(tensors))
+    tensors, metadata = _read_model(path)
+    network = build_network(path, metadata.parsed["architecture"])
     try:
         network.load_state_dict(tensors, strict=True)
     except StateDictError as exc:
