@@ -165,7 +165,9 @@ def _one_line_note(show: Callable[..., None], category: type[Warning]) -> Callab
     """``warnings.showwarning`` that prints warnings of ``category`` as ``layerwise: warning: ...``."""
     def showwarning(message: Warning | str, cat: type[Warning], *args: Any, **kwargs: Any) -> None:
         if issubclass(cat, category):
-            print(f"layerwise: warning: {message}", file=sys.stderr)
+            from layerwise.errors import printable
+
+            print(f"layerwise: warning: {printable(str(message))}", file=sys.stderr)
         else:
             show(message, cat, *args, **kwargs)
     return showwarning
