@@ -10,6 +10,7 @@ figure's message.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from layerwise.graph import FIGURES
 from layerwise.graph.core import CONST, INPUT, Graph
 from layerwise.graph.dot import edge_texts
 from layerwise.graph.fmt import format_value
-from layerwise.playground.validation import BadRequest, get_number_list
+from layerwise.playground.validation import BadRequest, describe, finite_float, get_number_list
 
 __all__ = ["figure_specs", "figure_json", "compute_figure"]
 
@@ -27,6 +28,8 @@ __all__ = ["figure_specs", "figure_json", "compute_figure"]
 MAX_RAW = 64
 #: The longest list an input of a figure may be (softmax-loss scores).
 MAX_SCORES = 20
+#: The largest integer input (a seed, a label) passed on to a figure; JSON carries any length.
+MAX_INTEGER = 2**63 - 1
 
 
 def _kind(default: Any) -> str:
@@ -96,10 +99,16 @@ def _checked_params(spec: dict[str, Any], given: Any) -> dict[str, Any]:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise BadRequest(f"{key}: expected an integer, got {value!r}")
+                raise BadRequest(f"{key}: expected an integer, got {describe(value)}")
+            if abs(value) > MAX_INTEGER:
+                raise BadRequest(f"{key}: expected an integer of at most {len(str(MAX_INTEGER))} digits, "
+                                 f"got {describe(value)}", 422)
             out[key] = value
         else:
-            out[key] = get_number_list([value], key, 1)[0]
+            number = finite_float(value)
+            if number is None:
+                raise BadRequest(f"{key}: expected a finite number, got {describe(value)}")
+            out[key] = number
     return out
 
 
@@ -113,10 +122,26 @@ def compute_figure(name: str, params: Any = None) -> Graph:
         raise BadRequest(str(exc), 422) from None
 
 
+#: How a number JSON cannot carry is sent in ``value`` and ``grad`` (the texts show it as the
+#: CLI's figure does: ``inf``).
+NON_FINITE = {math.inf: "inf", -math.inf: "-inf"}
+
+
+def _json_number(v: float) -> float | str:
+    if math.isfinite(v):
+        return v
+    return "nan" if math.isnan(v) else NON_FINITE[v]
+
+
 def _raw(value: np.ndarray[Any, Any] | None) -> Any:
+    """The numbers of ``value`` as nested lists, ``inf``, ``-inf`` and ``nan`` as those strings
+    (JSON has no such numbers: the sigmoid of x = -1000 has exp(1000) = inf on an edge)."""
     if value is None or value.size > MAX_RAW:
         return None
-    return value.tolist()
+    flat = [_json_number(float(v)) for v in np.asarray(value, dtype=np.float64).ravel()]
+    if value.ndim == 0:
+        return flat[0]
+    return np.array(flat, dtype=object).reshape(value.shape).tolist()
 
 
 def _kind_of(op: str) -> str:
@@ -128,7 +153,8 @@ def figure_json(graph: Graph) -> dict[str, Any]:
 
     Edge texts are those of the DOT figure (:func:`layerwise.graph.dot.edge_texts`), so the
     page and ``layerwise graph`` show the same numbers; ``value`` and ``grad`` are the numbers
-    themselves (for arrays up to :data:`MAX_RAW` entries), for tests and tooltips.
+    themselves (for arrays up to :data:`MAX_RAW` entries), for tests and tooltips; a number
+    beyond float64 is the string ``"inf"``, ``"-inf"`` or ``"nan"`` there (:data:`NON_FINITE`).
     """
     nodes = []
     for n in graph.nodes:
