@@ -241,5 +241,5 @@ def test_page3_training_curve_grows_and_the_saved_model_loads(
     # stopping kept the weights: the file holds exactly what the stopped session trained
     session = server.app.state.sessions.get(page.get_attribute("#train-status", "data-session"))
     assert session.state == "stopped" and session.iteration > 0
-    for key, value in session.net.params.items():
+    for key, value in session.weights().items():
         np.testing.assert_array_equal(net.params[key], value)
