@@ -119,3 +119,24 @@ def test_a_session_that_ended_lets_go_of_its_network_and_can_still_save(tmp_path
     saved = lw.load_model(session.save())
     for key, value in weights.items():
         np.testing.assert_array_equal(saved.params[key], value)
+
+
+def test_every_bad_setting_is_reported_at_once(app: Any) -> None:
+    status, got = asgi_request(app, "POST", "/api/train/sessions",
+                               {"lr": 0, "batch_size": 0, "epochs": 10**6, "optimizer": "Lion", "colour": "red"})
+    assert status == 422, got
+    error = got["error"]
+    assert "\n" not in error and error.startswith("5 settings to fix")
+    for field in ("lr:", "batch_size:", "epochs:", "optimizer:", "'colour'"):
+        assert field in error, (field, error)
+
+
+def test_a_run_whose_loss_explodes_ends_diverged_with_a_smaller_learning_rate_suggested(tmp_path: Path) -> None:
+    from layerwise.playground.training import TrainingSession
+
+    session = TrainingSession({"network": "TwoLayerNet", "lr": 9, "epochs": 3}, tmp_path)
+    session.start()
+    wait_for(session, lambda s: s.finished)
+    assert session.state == "diverged", session.message
+    assert "diverged" in session.message and "smaller learning rate, e.g. 0.9" in session.message
+    assert session.events_since(0)[-1]["data"]["state"] == "diverged"

@@ -48,7 +48,7 @@ from starlette.staticfiles import StaticFiles
 from layerwise.errors import ConfigError
 from layerwise.playground import graphs
 from layerwise.playground.digits import N_CLASSES, DigitModel, parse_image
-from layerwise.playground.training import NETWORKS, OPTIMIZERS, Sessions
+from layerwise.playground.training import DEFAULTS, NETWORKS, OPTIMIZERS, Sessions
 from layerwise.playground.validation import MAX_BODY_BYTES, BadRequest, get_int, parse_json_body
 
 __all__ = ["create_app", "Playground", "STATIC_DIR", "is_loopback"]
@@ -200,15 +200,10 @@ def create_app(model: DigitModel | None = None, save_dir: str | Path = ".", *,
         return _JSON({
             "networks": [{"name": k, "about": v[0]} for k, v in NETWORKS.items()],
             "optimizers": list(OPTIMIZERS), "save_dir": str(folder),
-            "defaults": {"network": "TwoLayerNet", "optimizer": "SGD", "lr": 0.1, "batch_size": 100,
-                         "epochs": 10}})
+            "defaults": {k: v for k, v in DEFAULTS.items() if k != "seed"}})
 
     async def create_session(request: Request) -> Response:
         data = await read_json(request)
-        known = {"network", "optimizer", "lr", "batch_size", "epochs", "seed"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise BadRequest(f"unknown setting {unknown[0]!r}; settings: {', '.join(sorted(known))}", 422)
         session = await run_in_threadpool(sessions.create, data)
         return _JSON(session.describe(), status_code=201)
 

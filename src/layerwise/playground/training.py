@@ -28,8 +28,8 @@ from layerwise.networks.sequential import Sequential
 from layerwise.playground.digits import sample_data
 from layerwise.playground.validation import BadRequest, get_choice, get_float, get_int
 
-__all__ = ["TrainingSession", "Sessions", "NETWORKS", "OPTIMIZERS", "MAX_SESSIONS", "ABANDONED_AFTER_S",
-           "STEP_EVERY_S"]
+__all__ = ["TrainingSession", "Sessions", "check_settings", "DEFAULTS", "DIVERGED_RATIO", "NETWORKS",
+           "OPTIMIZERS", "MAX_SESSIONS", "ABANDONED_AFTER_S", "STEP_EVERY_S"]
 
 #: The most sessions kept at once. Beyond it a finished one (stopped, finished, diverged,
 #: failed) makes room, the longest finished first; then one not started or paused and not
@@ -77,17 +77,57 @@ def _optimizer(name: str, lr: float) -> Any:
     return getattr(optimizers, name)(lr=lr)
 
 
+#: The settings a session takes, with their defaults.
+DEFAULTS: dict[str, Any] = {"network": "TwoLayerNet", "optimizer": "SGD", "lr": 0.1, "batch_size": 100,
+                            "epochs": 10, "seed": 0}
+#: An epoch whose mean loss is more than this times the first batch's loss has diverged (at
+#: lr 9 SGD's loss goes 2.4, 630, 8081, then ReLUs die and it sits at 2.3, accuracy 10%).
+DIVERGED_RATIO = 1.5
+
+
+def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` checked, every bad one named in one :class:`BadRequest` (400 if any is of the
+    wrong type, else 422), so a learner fixes them all at once."""
+    problems: list[BadRequest] = []
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        problems.append(BadRequest(f"unknown setting{'s' if len(unknown) > 1 else ''} "
+                                   f"{', '.join(map(repr, unknown))}; settings: {', '.join(DEFAULTS)}", 422))
+    checks: dict[str, Callable[[], Any]] = {
+        "network": lambda: get_choice(settings, "network", tuple(NETWORKS), DEFAULTS["network"]),
+        "optimizer": lambda: get_choice(settings, "optimizer", OPTIMIZERS, DEFAULTS["optimizer"]),
+        "lr": lambda: get_float(settings, "lr", 0.0, 10.0, DEFAULTS["lr"]),
+        "batch_size": lambda: get_int(settings, "batch_size", 1, 1000, DEFAULTS["batch_size"]),
+        "epochs": lambda: get_int(settings, "epochs", 1, 100, DEFAULTS["epochs"]),
+        "seed": lambda: get_int(settings, "seed", 0, 2**31 - 1, DEFAULTS["seed"]),
+    }
+    out: dict[str, Any] = {}
+    for key, check in checks.items():
+        try:
+            out[key] = check()
+        except BadRequest as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        status = min(p.status for p in problems)
+        raise BadRequest(f"{len(problems)} settings to fix: " + "; ".join(p.message for p in problems),
+                         status)
+    return out
+
+
 class TrainingSession:
     """One tab's training run: its network, optimizer, thread and events."""
 
     def __init__(self, settings: dict[str, Any], save_dir: Path) -> None:
         self.id = secrets.token_urlsafe(12)
-        self.network_name = get_choice(settings, "network", tuple(NETWORKS), "TwoLayerNet")
-        self.optimizer_name = get_choice(settings, "optimizer", OPTIMIZERS, "SGD")
-        self.lr = get_float(settings, "lr", 0.0, 10.0, 0.1)
-        self.batch_size = get_int(settings, "batch_size", 1, 1000, 100)
-        self.epochs = get_int(settings, "epochs", 1, 100, 10)
-        self.seed = get_int(settings, "seed", 0, 2**31 - 1, 0)
+        checked = check_settings(settings)
+        self.network_name: str = checked["network"]
+        self.optimizer_name: str = checked["optimizer"]
+        self.lr: float = checked["lr"]
+        self.batch_size: int = checked["batch_size"]
+        self.epochs: int = checked["epochs"]
+        self.seed: int = checked["seed"]
         self.save_dir = save_dir
         self.net: Sequential | None = NETWORKS[self.network_name][1](self.seed)
         self.optimizer: Any = _optimizer(self.optimizer_name, self.lr)
@@ -247,7 +287,9 @@ class TrainingSession:
         good = net.state_dict()
         losses: list[float] = []
         last_emit = 0.0
+        first_loss: float | None = None
         for epoch in range(self.epochs):
+            epoch_losses: list[float] = []
             perm = rng.permutation(len(x))
             for lo in range(0, len(x), self.batch_size):
                 if not self._resume.is_set():
@@ -264,19 +306,33 @@ class TrainingSession:
                     loss, grads = net.loss_and_gradient(x[idx], t[idx])
                     if not np.isfinite(loss):
                         net.load_state_dict(good)
-                        self._set_state("diverged", f"the loss became {loss} at iteration "
-                                        f"{self.iteration + 1}; the weights are back at the last "
-                                        "epoch's end: try a smaller learning rate")
+                        self._set_state("diverged", f"training diverged: the loss became {loss} at "
+                                        f"iteration {self.iteration + 1}; the weights are back at the "
+                                        "last epoch's end: try a smaller learning rate, e.g. "
+                                        f"{self.lr / 10:g}")
                         return
                     norms = self._grad_norms(grads)
                     opt.update(net.params, grads)
                     self.iteration += 1
                 losses.append(float(loss))
+                epoch_losses.append(float(loss))
+                if first_loss is None:
+                    first_loss = float(loss)
                 now = time.monotonic()
                 if now - last_emit >= STEP_EVERY_S:
                     self._emit("step", {"iteration": self.iteration, "epoch": epoch + lo / len(x),
                                         "loss": float(np.mean(losses)), "grad_norms": norms})
                     losses, last_emit = [], now
+            mean_loss = float(np.mean(epoch_losses)) if epoch_losses else 0.0
+            if first_loss is not None and mean_loss > DIVERGED_RATIO * first_loss:
+                with self._net_lock:
+                    net.load_state_dict(good)
+                self._set_state("diverged", f"training diverged in epoch {epoch + 1}: the loss went from "
+                                f"{first_loss:.3g} at the start to {max(epoch_losses):.3g} "
+                                f"(mean {mean_loss:.3g} over the epoch); the weights are back at the start "
+                                f"of epoch {epoch + 1}: "
+                                f"try a smaller learning rate, e.g. {self.lr / 10:g}")
+                return
             with self._net_lock:
                 train_acc = net.accuracy(x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
                 test_loss, test_acc = net.evaluate(x_test[:EVAL_SAMPLES], t_test[:EVAL_SAMPLES])
