@@ -9,6 +9,8 @@ figure's message.
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import math
 from typing import Any
@@ -49,29 +51,54 @@ def _kind(default: Any) -> str:
 SHOWN_DEFAULTS: dict[tuple[str, str], list[float]] = {("softmax-loss", "x"): [0.3, 2.9, 4.0]}
 
 
+def _figure_label(name: str, param: str, kind: str, default: Any) -> str:
+    """The label the figure draws for the input ``param`` feeds (``apple`` for ``apple(price=)``),
+    found by changing that input alone; ``param`` itself when no single drawn input changes."""
+    if default is None or kind not in ("number", "integer", "numbers"):
+        return param
+    changed = [v + 1 for v in default] if kind == "numbers" else default + 1
+    try:
+        base, moved = FIGURES[name](**{param: default}), FIGURES[name](**{param: changed})
+    except (ConfigError, TypeError, ValueError):
+        return param
+    labels = {a.label for a, b in zip(base.nodes, moved.nodes, strict=False)
+              if a.op == INPUT and a.value is not None and b.value is not None
+              and (a.value.shape != b.value.shape or not np.array_equal(a.value, b.value))}
+    return labels.pop() if len(labels) == 1 else param
+
+
 def figure_specs() -> list[dict[str, Any]]:
-    """Every figure with its editable inputs: ``[{name, doc, params: [{name, kind, default,
-    optional}]}]``. An input whose default is ``None`` and whose annotation names a
-    ``Sequence`` is an optional list of numbers (left empty, the figure's own choice)."""
+    """Every figure with its editable inputs: ``[{name, doc, title, params: [{name, label,
+    kind, default, optional}]}]``: ``label`` is what the figure calls the input (``apple`` for
+    ``price``), ``title`` the doc's words before its example. An input whose default is
+    ``None`` and whose annotation names a ``Sequence`` is an optional list of numbers (left
+    empty, the figure's own choice)."""
+    return copy.deepcopy(_specs())
+
+
+@functools.lru_cache(maxsize=1)
+def _specs() -> list[dict[str, Any]]:
     specs = []
     for name, func in FIGURES.items():
         params = []
         for p in inspect.signature(func).parameters.values():
             if p.default is None and "Sequence" in str(p.annotation):
-                params.append({"name": p.name, "kind": "numbers", "optional": True,
-                               "default": SHOWN_DEFAULTS.get((name, p.name))})
+                shown = SHOWN_DEFAULTS.get((name, p.name))
+                params.append({"name": p.name, "kind": "numbers", "optional": True, "default": shown,
+                               "label": _figure_label(name, p.name, "numbers", shown)})
                 continue
             kind = _kind(p.default)
             if kind != "unsupported":
                 default = list(p.default) if kind == "numbers" else p.default
-                params.append({"name": p.name, "kind": kind, "default": default, "optional": False})
+                params.append({"name": p.name, "kind": kind, "default": default, "optional": False,
+                               "label": _figure_label(name, p.name, kind, default)})
         doc = (inspect.getdoc(func) or name).split("\n\n")[0].replace("\n", " ").replace("``", "")
-        specs.append({"name": name, "doc": doc, "params": params})
+        specs.append({"name": name, "doc": doc, "title": doc.split(":")[0].rstrip("."), "params": params})
     return specs
 
 
 def _spec(name: str) -> dict[str, Any]:
-    for spec in figure_specs():
+    for spec in _specs():
         if spec["name"] == name:
             return spec
     raise BadRequest(f"unknown figure {name!r}; figures: {', '.join(FIGURES)}", 404)
