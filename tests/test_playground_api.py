@@ -364,7 +364,7 @@ def test_two_sessions_train_apart_and_save_their_own_files(server: Any, save_dir
     # stopping kept the files as saved; a save after stopping writes the weights as they stopped
     status, got = call(server, "POST", f"/api/train/sessions/{ids[0]}/save")
     final = lw.load_model(save_dir / got["file"])
-    for key, value in sessions[0].net.params.items():
+    for key, value in sessions[0].weights().items():
         np.testing.assert_array_equal(final.params[key], value)
     assert lw.load_model(files[0]).params["W1"].shape == (784, 50)
 
@@ -408,7 +408,7 @@ def test_a_diverging_run_stops_with_a_message_and_the_last_good_weights(tmp_path
     wait_for(session, lambda s: s.finished)
     assert session.state == "diverged" and "smaller learning rate" in session.message
     assert session.iteration == 3
-    for key, value in session.net.params.items():  # back to the start: no epoch was complete
+    for key, value in session.weights().items():  # back to the start: no epoch was complete
         np.testing.assert_array_equal(value, before[key])
     assert session.events_since(0)[-1]["data"]["state"] == "diverged"
 

@@ -241,5 +241,80 @@ def test_page3_training_curve_grows_and_the_saved_model_loads(
     # stopping kept the weights: the file holds exactly what the stopped session trained
     session = server.app.state.sessions.get(page.get_attribute("#train-status", "data-session"))
     assert session.state == "stopped" and session.iteration > 0
-    for key, value in session.net.params.items():
+    for key, value in session.weights().items():
         np.testing.assert_array_equal(net.params[key], value)
+
+
+# -- issue 29: the playground's own rough edges ---------------------------------------------------
+
+def test_page1_fields_caption_and_a_stale_figure_follow_the_inputs(page: Any, server: Any) -> None:
+    page.goto(server.url + "#graphs")
+    page.wait_for_selector("#figure-svg[data-figure='apple'] g.edge-group")
+    fields = page.eval_on_selector_all("#figure-inputs label.field", "ls => ls.map(l => l.dataset.label)")
+    drawn = set(page.eval_on_selector_all("#figure-svg g.node", "gs => gs.map(g => g.dataset.label)"))
+    assert fields == ["apple", "apple_num", "tax"] and set(fields) <= drawn, (fields, drawn)
+    assert "= 220" in page.text_content("#figure-doc")  # the book's example, for the defaults
+    page.fill("#input-price", "150")
+    page.wait_for_function("() => document.querySelector('#figure-doc').textContent.includes('330')")
+    assert "220" not in page.text_content("#figure-doc")
+    assert page.get_attribute("#figure-svg", "data-stale") is None and page.is_hidden("#figure-stale")
+    page.fill("#input-price", "")  # invalid: the figure of 150 stays, marked out of date
+    page.wait_for_selector("#figure-svg[data-stale]")
+    assert page.is_visible("#figure-stale") and "apple" in page.text_content("#figure-error")
+    page.fill("#input-price", "1e400")  # a number the server refuses: marked too
+    page.wait_for_function("() => document.querySelector('#figure-error').textContent.includes('apple')")
+    assert page.get_attribute("#figure-svg", "data-stale") == "1"
+    page.fill("#input-price", "100")
+    page.wait_for_function("() => !document.querySelector('#figure-svg').dataset.stale")
+    assert page.is_hidden("#figure-stale") and "= 220" in page.text_content("#figure-doc")
+
+
+def test_page3_status_line_speaks_plainly_and_the_epoch_axis_has_whole_epochs(page: Any, server: Any) -> None:
+    page.goto(server.url + "#train")
+    page.wait_for_selector("#train-network option", state="attached")
+    assert page.text_content("#train-status") == "Pick the settings and press Start."
+    page.fill("#train-epochs", "3")
+    page.fill("#train-batch", "200")
+    page.click("#train-start")
+    page.wait_for_selector("#train-status[data-state='finished']", timeout=120_000)
+    status = page.text_content("#train-status")
+    assert status.startswith("Finished") and "none" not in status and "finished ·" not in status, status
+    page.wait_for_function("() => document.querySelectorAll('#acc-chart polyline[data-n=\"3\"]').length === 2")
+    for chart in ("#acc-chart", "#loss-chart", "#grad-chart"):
+        ticks = page.eval_on_selector_all(f"{chart} text[data-axis='x']", "ts => ts.map(t => t.textContent)")
+        assert ticks and all(float(t).is_integer() for t in ticks), (chart, ticks)
+
+
+def test_page3_all_bad_settings_and_a_divergence_are_said(page: Any, server: Any) -> None:
+    page.goto(server.url + "#train")
+    page.wait_for_selector("#train-network option", state="attached")
+    page.fill("#train-lr", "0")
+    page.fill("#train-batch", "0")
+    page.click("#train-start")
+    page.wait_for_function("() => document.querySelector('#train-error').textContent.includes('batch_size')")
+    assert "lr" in page.text_content("#train-error")
+    page.fill("#train-lr", "9")
+    page.fill("#train-batch", "100")
+    page.fill("#train-epochs", "2")
+    page.click("#train-start")
+    page.wait_for_selector("#train-status[data-state='diverged']", timeout=120_000)
+    assert "smaller learning rate" in page.text_content("#train-status")
+
+
+def test_at_400px_every_tab_is_on_screen(browser: Any, server: Any, shots: Path) -> None:
+    context = browser.new_context(viewport={"width": 400, "height": 800}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "#train")
+        page.wait_for_selector("#train-network option", state="attached")
+        for tab in ("graphs", "digits", "train"):
+            box = page.locator(f"#tabs a[data-tab='{tab}']").bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 400, (tab, box)
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 800, (tab, box)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        page.screenshot(path=str(shots / "narrow-400px-train.png"))
+        page.click("#tabs a[data-tab='graphs']")
+        page.wait_for_selector("#figure-svg g.edge-group")
+        page.screenshot(path=str(shots / "narrow-400px-graphs.png"))
+    finally:
+        context.close()

@@ -23,7 +23,7 @@ from layerwise.functions import softmax
 from layerwise.networks.sequential import Sequential
 from layerwise.playground import tracing
 from layerwise.playground.preprocess import SIZE, center_like_mnist
-from layerwise.playground.validation import BadRequest, get_int
+from layerwise.playground.validation import BadRequest, describe, finite_float, get_int
 
 __all__ = ["DigitModel", "sample_data", "check_digit_network", "default_network", "parse_image",
            "N_CLASSES", "MAX_SIDE", "MIN_SIDE"]
@@ -98,14 +98,16 @@ def parse_image(data: dict[str, Any]) -> NDArray[np.float64]:
     if len(pixels) != width * height:
         raise BadRequest(f"pixels: expected {width}×{height} = {width * height} numbers, got {len(pixels)}",
                          422)
+    values = []
     for i, v in enumerate(pixels):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise BadRequest(f"pixels[{i}]: expected a number, got {type(v).__name__}")
-    arr = np.array(pixels, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr > 1))
-    if bad.size:
-        raise BadRequest(f"pixels[{int(bad[0])}]: expected a number in 0..1, got {arr[bad[0]]:g}", 422)
-    return arr.reshape(height, width)
+        number = finite_float(v)  # a 400-digit integer is valid JSON, and no float
+        if number is None or not 0.0 <= number <= 1.0:
+            shown = f"{float(v):g}" if isinstance(v, float) else describe(v)
+            raise BadRequest(f"pixels[{i}]: expected a number in 0..1, got {shown}", 422)
+        values.append(number)
+    return np.array(values, dtype=np.float64).reshape(height, width)
 
 
 class DigitModel:

@@ -9,7 +9,10 @@ figure's message.
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
+import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +22,7 @@ from layerwise.graph import FIGURES
 from layerwise.graph.core import CONST, INPUT, Graph
 from layerwise.graph.dot import edge_texts
 from layerwise.graph.fmt import format_value
-from layerwise.playground.validation import BadRequest, get_number_list
+from layerwise.playground.validation import BadRequest, describe, finite_float, get_number_list
 
 __all__ = ["figure_specs", "figure_json", "compute_figure"]
 
@@ -27,6 +30,8 @@ __all__ = ["figure_specs", "figure_json", "compute_figure"]
 MAX_RAW = 64
 #: The longest list an input of a figure may be (softmax-loss scores).
 MAX_SCORES = 20
+#: The largest integer input (a seed, a label) passed on to a figure; JSON carries any length.
+MAX_INTEGER = 2**63 - 1
 
 
 def _kind(default: Any) -> str:
@@ -46,29 +51,54 @@ def _kind(default: Any) -> str:
 SHOWN_DEFAULTS: dict[tuple[str, str], list[float]] = {("softmax-loss", "x"): [0.3, 2.9, 4.0]}
 
 
+def _figure_label(name: str, param: str, kind: str, default: Any) -> str:
+    """The label the figure draws for the input ``param`` feeds (``apple`` for ``apple(price=)``),
+    found by changing that input alone; ``param`` itself when no single drawn input changes."""
+    if default is None or kind not in ("number", "integer", "numbers"):
+        return param
+    changed = [v + 1 for v in default] if kind == "numbers" else default + 1
+    try:
+        base, moved = FIGURES[name](**{param: default}), FIGURES[name](**{param: changed})
+    except (ConfigError, TypeError, ValueError):
+        return param
+    labels = {a.label for a, b in zip(base.nodes, moved.nodes, strict=False)
+              if a.op == INPUT and a.value is not None and b.value is not None
+              and (a.value.shape != b.value.shape or not np.array_equal(a.value, b.value))}
+    return labels.pop() if len(labels) == 1 else param
+
+
 def figure_specs() -> list[dict[str, Any]]:
-    """Every figure with its editable inputs: ``[{name, doc, params: [{name, kind, default,
-    optional}]}]``. An input whose default is ``None`` and whose annotation names a
-    ``Sequence`` is an optional list of numbers (left empty, the figure's own choice)."""
+    """Every figure with its editable inputs: ``[{name, doc, title, params: [{name, label,
+    kind, default, optional}]}]``: ``label`` is what the figure calls the input (``apple`` for
+    ``price``), ``title`` the doc's words before its example. An input whose default is
+    ``None`` and whose annotation names a ``Sequence`` is an optional list of numbers (left
+    empty, the figure's own choice)."""
+    return copy.deepcopy(_specs())
+
+
+@functools.lru_cache(maxsize=1)
+def _specs() -> list[dict[str, Any]]:
     specs = []
     for name, func in FIGURES.items():
         params = []
         for p in inspect.signature(func).parameters.values():
             if p.default is None and "Sequence" in str(p.annotation):
-                params.append({"name": p.name, "kind": "numbers", "optional": True,
-                               "default": SHOWN_DEFAULTS.get((name, p.name))})
+                shown = SHOWN_DEFAULTS.get((name, p.name))
+                params.append({"name": p.name, "kind": "numbers", "optional": True, "default": shown,
+                               "label": _figure_label(name, p.name, "numbers", shown)})
                 continue
             kind = _kind(p.default)
             if kind != "unsupported":
                 default = list(p.default) if kind == "numbers" else p.default
-                params.append({"name": p.name, "kind": kind, "default": default, "optional": False})
+                params.append({"name": p.name, "kind": kind, "default": default, "optional": False,
+                               "label": _figure_label(name, p.name, kind, default)})
         doc = (inspect.getdoc(func) or name).split("\n\n")[0].replace("\n", " ").replace("``", "")
-        specs.append({"name": name, "doc": doc, "params": params})
+        specs.append({"name": name, "doc": doc, "title": doc.split(":")[0].rstrip("."), "params": params})
     return specs
 
 
 def _spec(name: str) -> dict[str, Any]:
-    for spec in figure_specs():
+    for spec in _specs():
         if spec["name"] == name:
             return spec
     raise BadRequest(f"unknown figure {name!r}; figures: {', '.join(FIGURES)}", 404)
@@ -96,10 +126,16 @@ def _checked_params(spec: dict[str, Any], given: Any) -> dict[str, Any]:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise BadRequest(f"{key}: expected an integer, got {value!r}")
+                raise BadRequest(f"{key}: expected an integer, got {describe(value)}")
+            if abs(value) > MAX_INTEGER:
+                raise BadRequest(f"{key}: expected an integer of at most {len(str(MAX_INTEGER))} digits, "
+                                 f"got {describe(value)}", 422)
             out[key] = value
         else:
-            out[key] = get_number_list([value], key, 1)[0]
+            number = finite_float(value)
+            if number is None:
+                raise BadRequest(f"{key}: expected a finite number, got {describe(value)}")
+            out[key] = number
     return out
 
 
@@ -113,10 +149,26 @@ def compute_figure(name: str, params: Any = None) -> Graph:
         raise BadRequest(str(exc), 422) from None
 
 
+#: How a number JSON cannot carry is sent in ``value`` and ``grad`` (the texts show it as the
+#: CLI's figure does: ``inf``).
+NON_FINITE = {math.inf: "inf", -math.inf: "-inf"}
+
+
+def _json_number(v: float) -> float | str:
+    if math.isfinite(v):
+        return v
+    return "nan" if math.isnan(v) else NON_FINITE[v]
+
+
 def _raw(value: np.ndarray[Any, Any] | None) -> Any:
+    """The numbers of ``value`` as nested lists, ``inf``, ``-inf`` and ``nan`` as those strings
+    (JSON has no such numbers: the sigmoid of x = -1000 has exp(1000) = inf on an edge)."""
     if value is None or value.size > MAX_RAW:
         return None
-    return value.tolist()
+    flat = [_json_number(float(v)) for v in np.asarray(value, dtype=np.float64).ravel()]
+    if value.ndim == 0:
+        return flat[0]
+    return np.array(flat, dtype=object).reshape(value.shape).tolist()
 
 
 def _kind_of(op: str) -> str:
@@ -128,7 +180,8 @@ def figure_json(graph: Graph) -> dict[str, Any]:
 
     Edge texts are those of the DOT figure (:func:`layerwise.graph.dot.edge_texts`), so the
     page and ``layerwise graph`` show the same numbers; ``value`` and ``grad`` are the numbers
-    themselves (for arrays up to :data:`MAX_RAW` entries), for tests and tooltips.
+    themselves (for arrays up to :data:`MAX_RAW` entries), for tests and tooltips; a number
+    beyond float64 is the string ``"inf"``, ``"-inf"`` or ``"nan"`` there (:data:`NON_FINITE`).
     """
     nodes = []
     for n in graph.nodes:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import math
 import socket
 import sys
 import threading
@@ -47,7 +48,7 @@ from starlette.staticfiles import StaticFiles
 from layerwise.errors import ConfigError
 from layerwise.playground import graphs
 from layerwise.playground.digits import N_CLASSES, DigitModel, parse_image
-from layerwise.playground.training import NETWORKS, OPTIMIZERS, Sessions
+from layerwise.playground.training import DEFAULTS, NETWORKS, OPTIMIZERS, Sessions
 from layerwise.playground.validation import MAX_BODY_BYTES, BadRequest, get_int, parse_json_body
 
 __all__ = ["create_app", "Playground", "STATIC_DIR", "is_loopback"]
@@ -87,6 +88,31 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float JSON cannot carry as the string ``"inf"``, ``"-inf"`` or ``"nan"``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """``value`` as standard JSON: an infinite loss or gradient norm is sent as ``"inf"``,
+    never as ``Infinity`` (which the browser's ``JSON.parse`` refuses) nor as a 500."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class _JSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json_text(content).encode("utf-8")
 
 
 def is_loopback(host: str) -> bool:
@@ -141,19 +167,19 @@ def create_app(model: DigitModel | None = None, save_dir: str | Path = ".", *,
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     async def list_figures(request: Request) -> Response:
-        return JSONResponse({"figures": graphs.figure_specs()})
+        return _JSON({"figures": graphs.figure_specs()})
 
     async def compute_figure(request: Request) -> Response:
         data = await read_json(request)
         name = request.path_params["name"]
         graph = await run_in_threadpool(graphs.compute_figure, name, data.get("params"))
-        return JSONResponse(graphs.figure_json(graph))
+        return _JSON(graphs.figure_json(graph))
 
     async def digit_status(request: Request) -> Response:
-        return JSONResponse(digits.status())
+        return _JSON(digits.status())
 
     async def digit_samples(request: Request) -> Response:
-        return JSONResponse({"samples": await run_in_threadpool(digits.samples)})
+        return _JSON({"samples": await run_in_threadpool(digits.samples)})
 
     async def predict(request: Request) -> Response:
         data = await read_json(request)
@@ -168,40 +194,35 @@ def create_app(model: DigitModel | None = None, save_dir: str | Path = ".", *,
         else:
             image = parse_image(data)
             result = await run_in_threadpool(digits.analyse, image, label)
-        return JSONResponse(result)
+        return _JSON(result)
 
     async def train_options(request: Request) -> Response:
-        return JSONResponse({
+        return _JSON({
             "networks": [{"name": k, "about": v[0]} for k, v in NETWORKS.items()],
             "optimizers": list(OPTIMIZERS), "save_dir": str(folder),
-            "defaults": {"network": "TwoLayerNet", "optimizer": "SGD", "lr": 0.1, "batch_size": 100,
-                         "epochs": 10}})
+            "defaults": {k: v for k, v in DEFAULTS.items() if k != "seed"}})
 
     async def create_session(request: Request) -> Response:
         data = await read_json(request)
-        known = {"network", "optimizer", "lr", "batch_size", "epochs", "seed"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise BadRequest(f"unknown setting {unknown[0]!r}; settings: {', '.join(sorted(known))}", 422)
         session = await run_in_threadpool(sessions.create, data)
-        return JSONResponse(session.describe(), status_code=201)
+        return _JSON(session.describe(), status_code=201)
 
     async def session_info(request: Request) -> Response:
-        return JSONResponse(sessions.get(request.path_params["sid"]).describe())
+        return _JSON(sessions.get(request.path_params["sid"]).describe())
 
     async def session_action(request: Request) -> Response:
         session = sessions.get(request.path_params["sid"])
         action = request.path_params["action"]
         if action == "save":
             path = await run_in_threadpool(session.save)
-            return JSONResponse({**session.describe(), "file": path.name, "path": str(path)})
+            return _JSON({**session.describe(), "file": path.name, "path": str(path)})
         handlers = {"start": session.start, "pause": session.pause, "resume": session.resume,
                     "stop": session.stop}
         handler = handlers.get(action)
         if handler is None:
             raise BadRequest(f"unknown action {action!r}; actions: {', '.join([*handlers, 'save'])}", 404)
         await run_in_threadpool(handler)
-        return JSONResponse(session.describe())
+        return _JSON(session.describe())
 
     async def session_events(request: Request) -> Response:
         session = sessions.get(request.path_params["sid"])
@@ -215,7 +236,7 @@ def create_app(model: DigitModel | None = None, save_dir: str | Path = ".", *,
                 finished = session.finished
                 events = session.events_since(n)
                 for ev in events:
-                    yield f"id: {ev['id']}\nevent: {ev['type']}\ndata: {json.dumps(ev['data'])}\n\n"
+                    yield f"id: {ev['id']}\nevent: {ev['type']}\ndata: {json_text(ev['data'])}\n\n"
                 n += len(events)
                 if finished and not events:
                     yield "event: end\ndata: {}\n\n"
@@ -226,16 +247,16 @@ def create_app(model: DigitModel | None = None, save_dir: str | Path = ".", *,
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BadRequest)
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return _JSON({"error": exc.message}, status_code=exc.status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return _JSON({"error": str(exc.detail)}, status_code=exc.status_code)
 
     async def bug(request: Request, exc: Exception) -> Response:
         print(f"layerwise playground: internal error on {request.url.path}: {type(exc).__name__}: {exc}",
               file=sys.stderr)
-        return JSONResponse({"error": "internal error in the playground (a bug in layerwise); "
+        return _JSON({"error": "internal error in the playground (a bug in layerwise); "
                                       "the server's terminal has the details"}, status_code=500)
 
     @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ import numbers
 from typing import Any
 
 __all__ = ["BadRequest", "parse_json_body", "get_int", "get_float", "get_choice", "get_number_list",
-           "MAX_BODY_BYTES"]
+           "finite_float", "describe", "MAX_BODY_BYTES"]
 
 #: The largest request body accepted, in bytes (a drawn digit is about 100 kB of JSON).
 MAX_BODY_BYTES = 1_000_000
@@ -59,10 +59,27 @@ def parse_json_body(body: bytes, content_type: str | None, limit: int = MAX_BODY
     return data
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """``value`` shown in a message: short JSON, or its type, or an integer's count of digits."""
     plain = isinstance(value, str | int | float | bool | type(None))
     text = json.dumps(value) if plain else type(value).__name__
-    return text if len(text) <= 40 else text[:37] + "..."
+    if len(text) <= 40:
+        return text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"an integer of {len(text.lstrip('-'))} digits"
+    return text[:37] + "..."
+
+
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` if it is not a real number or is beyond float64
+    (JSON carries integers of any length: ``10**400`` is a valid body, and no float)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        v = float(value)
+    except OverflowError:
+        return None
+    return v if math.isfinite(v) else None
 
 
 def get_int(data: dict[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:
@@ -71,9 +88,9 @@ def get_int(data: dict[str, Any], key: str, low: int, high: int, default: int | 
     if value is None:
         raise BadRequest(f"{key}: missing (an integer in {low}..{high})")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{key}: expected an integer in {low}..{high}, got {_describe(value)}")
+        raise BadRequest(f"{key}: expected an integer in {low}..{high}, got {describe(value)}")
     if not low <= value <= high:
-        raise BadRequest(f"{key}: expected an integer in {low}..{high}, got {value}", 422)
+        raise BadRequest(f"{key}: expected an integer in {low}..{high}, got {describe(value)}", 422)
     return value
 
 
@@ -83,10 +100,10 @@ def get_float(data: dict[str, Any], key: str, low: float, high: float, default: 
     if value is None:
         raise BadRequest(f"{key}: missing (a number in ({low:g}, {high:g}])")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise BadRequest(f"{key}: expected a number, got {_describe(value)}")
-    v = float(value)
-    if not math.isfinite(v) or not low < v <= high:
-        raise BadRequest(f"{key}: expected a number in ({low:g}, {high:g}], got {v:g}", 422)
+        raise BadRequest(f"{key}: expected a number, got {describe(value)}")
+    v = finite_float(value)
+    if v is None or not low < v <= high:
+        raise BadRequest(f"{key}: expected a number in ({low:g}, {high:g}], got {describe(value)}", 422)
     return v
 
 
@@ -95,19 +112,20 @@ def get_choice(data: dict[str, Any], key: str, choices: tuple[str, ...] | list[s
     """``data[key]``, one of ``choices``."""
     value = data.get(key, default)
     if not isinstance(value, str) or value not in choices:
-        raise BadRequest(f"{key}: expected one of {', '.join(choices)}, got {_describe(value)}", 422)
+        raise BadRequest(f"{key}: expected one of {', '.join(choices)}, got {describe(value)}", 422)
     return value
 
 
 def get_number_list(value: Any, what: str, max_len: int) -> list[float]:
     """``value`` as a non-empty list of finite numbers, at most ``max_len`` of them."""
     if not isinstance(value, list) or not value:
-        raise BadRequest(f"{what}: expected a non-empty list of numbers, got {_describe(value)}")
+        raise BadRequest(f"{what}: expected a non-empty list of numbers, got {describe(value)}")
     if len(value) > max_len:
         raise BadRequest(f"{what}: at most {max_len} numbers, got {len(value)}", 422)
     out = []
     for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-            raise BadRequest(f"{what}[{i}]: expected a finite number, got {_describe(v)}")
-        out.append(float(v))
+        number = finite_float(v)
+        if number is None:
+            raise BadRequest(f"{what}[{i}]: expected a finite number, got {describe(v)}")
+        out.append(number)
     return out

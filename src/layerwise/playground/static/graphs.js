@@ -7,6 +7,7 @@ const svg = document.getElementById("figure-svg");
 const notes = document.getElementById("figure-notes");
 const errorBox = document.getElementById("figure-error");
 const docBox = document.getElementById("figure-doc");
+const staleBox = document.getElementById("figure-stale");
 let specs = [];
 let timer = null;
 let requestNo = 0;
@@ -27,9 +28,13 @@ async function chooseFigure(name) {
     const input = el("input", { name: p.name, id: `input-${p.name}`, value, placeholder: p.optional ? "(not given)" : "",
       type: p.kind === "numbers" ? "text" : "number", step: p.kind === "integer" ? "1" : "any" });
     input.dataset.kind = p.kind;
+    input.dataset.label = p.label || p.name;
     if (p.optional) input.dataset.optional = "1";
     input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 120); });
-    const label = el("label", { class: "field" }, p.kind === "numbers" ? `${p.name} (comma-separated${p.optional ? ", optional" : ""})` : p.name);
+    // the field says what the figure calls the input (apple, not price: the argument's name)
+    const name = p.label || p.name;
+    const label = el("label", { class: "field", "data-label": name, title: `argument ${p.name}` },
+      p.kind === "numbers" ? `${name} (comma-separated${p.optional ? ", optional" : ""})` : name);
     label.appendChild(input);
     form.appendChild(label);
   }
@@ -44,28 +49,50 @@ function readParams() {
     if (input.dataset.kind === "numbers") {
       const parts = text.split(/[\s,]+/).filter((t) => t.length);
       const values = parts.map(Number);
-      if (!parts.length || values.some((v) => !Number.isFinite(v))) throw new Error(`${input.name}: expected numbers separated by commas`);
+      if (!parts.length || values.some((v) => !Number.isFinite(v))) throw new Error(`${input.dataset.label}: expected numbers separated by commas`);
       params[input.name] = values;
     } else {
       const v = Number(text);
-      if (text === "" || !Number.isFinite(v)) throw new Error(`${input.name}: expected a number`);
+      if (text === "" || !Number.isFinite(v)) throw new Error(`${input.dataset.label}: expected a number`);
       params[input.name] = v;
     }
   }
   return params;
 }
 
+// The figure drawn is of inputs that are no longer those in the form: say so on it.
+function markStale(message) {
+  errorBox.textContent = message;
+  svg.classList.add("stale");
+  svg.dataset.stale = "1";
+  staleBox.hidden = false;
+}
+
+// The caption: the doc's worked example while the inputs are the defaults, else the title and
+// what these inputs give (the doc's "= 220" is of the defaults only).
+function caption(spec, params, graph) {
+  const same = spec.params.every((p) => JSON.stringify(params[p.name] ?? null) === JSON.stringify(p.default));
+  if (same) return spec.doc;
+  const outs = graph.outputs.map((id) => graph.nodes.find((n) => n.id === id))
+    .filter((n) => n).map((n) => `${n.label} = ${n.text}`);
+  return `${spec.title}, with these inputs: ${outs.join(", ")}`;
+}
+
 async function update() {
   const no = ++requestNo;
   let params;
-  try { params = readParams(); } catch (e) { errorBox.textContent = e.message; return; }
+  try { params = readParams(); } catch (e) { markStale(e.message); return; }
   try {
     const graph = await postJSON(`/api/graphs/${encodeURIComponent(select.value)}`, { params });
     if (no !== requestNo) return; // a newer edit is on its way
     errorBox.textContent = "";
+    svg.classList.remove("stale");
+    delete svg.dataset.stale;
+    staleBox.hidden = true;
+    docBox.textContent = caption(specs.find((s) => s.name === select.value), params, graph);
     draw(graph);
   } catch (e) {
-    if (no === requestNo) errorBox.textContent = e.message;
+    if (no === requestNo) markStale(e.message);
   }
 }
 

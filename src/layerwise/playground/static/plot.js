@@ -1,12 +1,14 @@
 // Line charts in plain SVG: axes, ticks, one polyline per series, a legend.
 import { svgEl } from "./api.js";
 
-function ticks(lo, hi, n = 5) {
+// About n round values from lo to hi, a whole number apart at least when minStep is 1
+// (epochs and iterations: no tick at epoch 1.25).
+function ticks(lo, hi, n = 5, minStep = 0) {
   if (!(hi > lo)) return [lo];
   const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n)));
   const err = (n * step) / (hi - lo);
   const mult = err <= 0.15 ? 10 : err <= 0.35 ? 5 : err <= 0.75 ? 2 : 1;
-  const s = step * mult;
+  const s = Math.max(step * mult, minStep);
   const out = [];
   for (let v = Math.ceil(lo / s) * s; v <= hi + s * 1e-9; v += s) out.push(Number(v.toPrecision(12)));
   return out;
@@ -18,7 +20,8 @@ function label(v) {
   return String(Number(v.toPrecision(4)));
 }
 
-// series: [{name, color, points: [[x, y], ...]}]; opts: {logY, yMin, yMax} (the x axis is named in the title)
+// series: [{name, color, points: [[x, y], ...]}]; opts: {logY, yMin, yMax, integerX} (the x axis is
+// named in the title; integerX: whole numbers on it only)
 export function lineChart(svg, series, opts = {}) {
   const W = svg.clientWidth || 600, H = svg.clientHeight || 200;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
@@ -43,11 +46,13 @@ export function lineChart(svg, series, opts = {}) {
   for (const v of yt) {
     if (v < y0 - 1e-9 || v > y1 + 1e-9) continue;
     svgEl("line", { class: "gridline", x1: m.l, x2: W - m.r, y1: py(v), y2: py(v) }, svg);
-    const t = svgEl("text", { class: "tick", x: m.l - 6, y: py(v) + 3.5, "text-anchor": "end" }, svg);
+    const t = svgEl("text", { class: "tick", "data-axis": "y", x: m.l - 6, y: py(v) + 3.5, "text-anchor": "end" }, svg);
     t.textContent = opts.logY ? String(Number(Math.pow(10, v).toPrecision(2))) : label(v);
   }
-  for (const v of ticks(x0, x1, 6)) {
-    const t = svgEl("text", { class: "tick", x: px(v), y: H - m.b + 15, "text-anchor": "middle" }, svg);
+  let xt = ticks(x0, x1, 6, opts.integerX ? 1 : 0);
+  if (opts.integerX) xt = xt.filter((v) => Number.isInteger(v));
+  for (const v of xt) {
+    const t = svgEl("text", { class: "tick", "data-axis": "x", x: px(v), y: H - m.b + 15, "text-anchor": "middle" }, svg);
     t.textContent = label(v);
   }
   svgEl("line", { class: "axis", x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }, svg);

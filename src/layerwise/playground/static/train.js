@@ -36,7 +36,7 @@ function settings() {
 
 function reset() {
   if (source) source.close();
-  source = null; session = null;
+  source = null; session = null; lastStatus = "";
   data = { loss: [], train: [], test: [], grads: {}, layers: [] };
   $("train-saved").replaceChildren();
   $("train-error").textContent = "";
@@ -65,8 +65,11 @@ function listen() {
   source = new EventSource(`/api/train/sessions/${session.id}/events`);
   source.addEventListener("step", (ev) => {
     const d = JSON.parse(ev.data);
-    data.loss.push([d.iteration, d.loss]);
-    for (const [layer, norm] of Object.entries(d.grad_norms)) (data.grads[layer] ||= []).push([d.iteration, norm]);
+    if (Number.isFinite(d.loss)) data.loss.push([d.iteration, d.loss]);
+    // a norm beyond float64 arrives as the string "inf": not drawn (the log axis has no place for it)
+    for (const [layer, norm] of Object.entries(d.grad_norms)) {
+      if (Number.isFinite(norm)) (data.grads[layer] ||= []).push([d.iteration, norm]);
+    }
     status(d.epoch, d.iteration, d.loss);
     schedule();
   });
@@ -84,16 +87,20 @@ function listen() {
 }
 
 let lastStatus = "";
+// What the status line says of each state ("none", before a run, says nothing of itself).
+const STATE_WORDS = { none: "", running: "Running", paused: "Paused", stopped: "Stopped", finished: "Finished",
+  diverged: "Diverged", failed: "Failed" };
+
 function status(epoch, iteration, loss) {
   lastStatus = `epoch ${fmt(epoch, 3)} of ${session.epochs} · iteration ${iteration} · loss ${fmt(loss, 4)}`;
   const line = $("train-status");
-  line.textContent = `${line.dataset.state} · ${lastStatus}`;
+  line.textContent = [STATE_WORDS[line.dataset.state] ?? line.dataset.state, lastStatus].filter((t) => t).join(" · ");
 }
 
 function setState(state, message = "") {
   const line = $("train-status");
   line.dataset.state = state;
-  line.textContent = [state, message || lastStatus].filter((t) => t).join(" · ");
+  line.textContent = [STATE_WORDS[state] ?? state, message || lastStatus].filter((t) => t).join(" · ");
   const live = state === "running" || state === "paused";
   $("train-start").disabled = state !== "none";
   $("train-pause").disabled = !live;
@@ -131,14 +138,14 @@ function schedule() {
 
 function redraw() {
   if (!data) return;
-  lineChart($("loss-chart"), [{ name: "loss", color: COLORS[0], points: data.loss }], { xLabel: "iteration", yMin: 0 });
+  lineChart($("loss-chart"), [{ name: "loss", color: COLORS[0], points: data.loss }], { xLabel: "iteration", yMin: 0, integerX: true });
   lineChart($("acc-chart"), [
     { name: "train", color: COLORS[0], points: data.train },
     { name: "test", color: COLORS[1], points: data.test },
-  ], { xLabel: "epoch", yMin: accuracyFloor(), yMax: 1 });
+  ], { xLabel: "epoch", yMin: accuracyFloor(), yMax: 1, integerX: true });
   const layers = data.layers.length ? data.layers : Object.keys(data.grads);
   lineChart($("grad-chart"), layers.map((name, i) => ({ name, color: COLORS[i % COLORS.length], points: data.grads[name] || [] })),
-    { xLabel: "iteration", logY: true });
+    { xLabel: "iteration", logY: true, integerX: true });
 }
 
 // The accuracy axis starts a little below the lowest accuracy so far (0 before any epoch).
