@@ -272,3 +272,55 @@ def _import_book() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# -- exercises --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_exercises_init_writes_stubs_that_check_as_not_started(tmp_path: Path, lang: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "ch5"
+    code, out, _ = _run(["exercises", "init", str(folder), "--lang", lang], capsys)
+    assert code == 0
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["ch05_4_mul_add.py", "ch05_5_activation.py", "ch05_6_affine_softmax.py", "ch05_7_network.py"]
+    for name in files[:3]:
+        text = (folder / name).read_text()
+        assert f"layerwise check {name}" in text and "NotImplementedError" in text
+        assert (lang == "ko") == bool(re.search(r"[가-힣]", text))
+        code, out, _ = _run(["check", str(folder / name), "--json"], capsys)
+        assert code == 1
+        checked = [r for r in json.loads(out)["results"] if r["status"] != "missing"]
+        assert len(checked) >= 2 and all(r["status"] == "not-started" for r in checked), out
+
+
+def test_exercises_init_never_replaces_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ch05_5_activation.py").write_text("# my work\n")
+    code, _, err = _run(["exercises", "init", str(tmp_path)], capsys)
+    assert code == 2 and "ch05_5_activation.py" in err
+    assert (tmp_path / "ch05_5_activation.py").read_text() == "# my work\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ch05_5_activation.py"]
+
+
+def test_the_network_stub_checks_its_gradient_once_filled_in(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    _run(["exercises", "init", str(tmp_path)], capsys)
+    book = BOOK.read_text()
+    for name in ("ch05_5_activation.py", "ch05_6_affine_softmax.py"):
+        (tmp_path / name).write_text(book)
+    network = (tmp_path / "ch05_7_network.py").read_text().replace(
+        '        """Return a dict of the gradients of W1, b1, W2, b2, computed by backpropagation."""\n'
+        "        raise NotImplementedError\n",
+        "        self.loss(x, t)\n"
+        "        dout = self.last_layer.backward(1)\n"
+        "        for layer in reversed(list(self.layers.values())):\n"
+        "            dout = layer.backward(dout)\n"
+        "        a1, a2 = self.layers['Affine1'], self.layers['Affine2']\n"
+        "        return {'W1': a1.dW, 'b1': a1.db, 'W2': a2.dW, 'b2': a2.db}\n")
+    (tmp_path / "ch05_7_network.py").write_text(network)
+    done = subprocess.run([sys.executable, "ch05_7_network.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "PASSED" in done.stdout

@@ -38,7 +38,9 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
 # Each module provides add_parser(subparsers); the order is the order in `layerwise --help`.
-_COMMAND_MODULES: tuple[str, ...] = ("train", "evaluate", "check", "graph", "export", "playground")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "train", "evaluate", "check", "exercises", "graph", "export", "playground",
+)
 
 
 class Terminated(KeyboardInterrupt):
