@@ -324,3 +324,16 @@ def test_the_network_stub_checks_its_gradient_once_filled_in(tmp_path: Path,
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "PASSED" in done.stdout
+
+
+def test_the_docs_catalogue_page_is_written_from_the_catalogue() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "scripts" / "workbench_catalogue.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, "docs/workbench/catalogue.md is out of date: run scripts/workbench_catalogue.py"
+    page = (root / "docs" / "workbench" / "catalogue.md").read_text()
+    for entry in CATALOGUE.values():
+        assert f"## {entry.id}" in page and entry.example and entry.example in page

@@ -27,6 +27,8 @@ class Entry:
     section: str
     title: dict[str, str]
     hint: dict[str, str]
+    #: A few lines of code that make this mistake (for the documentation's catalogue page).
+    example: str = ""
 
 
 def _e(
@@ -315,7 +317,37 @@ _ENTRIES = [
     ),
 ]
 
-CATALOGUE: dict[str, Entry] = {e.id: e for e in _ENTRIES}
+_EXAMPLES = {
+    'not-started': 'def forward(self, x):\n    raise NotImplementedError',
+    'raised': 'return dout * ~self.maks          # a typo: AttributeError',
+    'timeout': 'while err > tol:                  # err never changes\n    pass',
+    'wrong-forward': 'out = np.dot(x, self.W) - self.b',
+    'backward-arity': 'def backward(self, dout):\n    return dout * self.y              # and dy?',
+    'mul-inputs-not-swapped': "dx = dout * self.x                 # Mul: each input's own value",
+    'relu-mask-inverted': 'self.mask = (x > 0)\nout[self.mask] = 0',
+    'sigmoid-grad-from-input': 'dx = dout * (1.0 - self.x) * self.x',
+    'input-not-flattened': 'out = np.dot(x, self.W) + self.b   # x of shape (N, C, H, W)',
+    'dx-shape': 'dx = np.dot(dout, self.W.T)\nreturn dx                          # still (N, C*H*W)',
+    'weight-grad-transposed': 'self.dW = np.dot(dout.T, self.x)',
+    'bias-grad-not-summed': 'self.db = dout                     # or np.mean(dout, axis=0)',
+    'grad-not-stored': 'dW = np.dot(self.x.T, dout)        # a local name: self.dW never set',
+    'missing-batch-mean': 'dx = self.y - self.t',
+    'loss-not-mean': 'return -np.sum(t * np.log(y + 1e-7))',
+    'softmax-overflow': 'y = np.exp(x) / np.sum(np.exp(x), axis=1, keepdims=True)',
+    'log-of-zero': 'return -np.sum(t * np.log(y)) / batch_size',
+    'label-form': 'dx = (self.y - self.t) / batch_size  # t must be one-hot here',
+    'input-mutated': 'x[x <= 0] = 0\nreturn x',
+    'dout-mutated': 'dout[self.mask] = 0\nreturn dout',
+    'dout-ignored': 'def backward(self, dout=1):\n    return (self.y - self.t) / batch_size',
+    'log-delta': 'return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n',
+    'stale-cache': 'if self.x is None:\n    self.x = x',
+    'backward-not-repeatable': 'self.out *= (1.0 - self.out)\nreturn dout * self.out',
+    'float64-promotion': 'out = np.zeros(x.shape)            # float64 whatever x is',
+    'wrong-gradient': 'dx = -np.dot(dout, self.W.T)',
+}
+
+CATALOGUE: dict[str, Entry] = {e.id: Entry(e.id, e.severity, e.section, e.title, e.hint, _EXAMPLES[e.id])
+                               for e in _ENTRIES}
 
 #: Headings and labels of the report.
 UI: dict[str, dict[str, str]] = {

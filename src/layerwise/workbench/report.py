@@ -92,6 +92,11 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(1, width - shown)
 
 
+def _with_section(hint: str, section: str) -> str:
+    """The hint, ending with the book's section unless it already names it."""
+    return hint if section in hint else f"{hint} (§{section})"
+
+
 def _paint(text: str, code: str, colour: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
@@ -119,7 +124,7 @@ def text_report(result: CheckResult, colour: bool) -> str:
             if "numerical" in d:
                 label = "수치 미분" if lang == "ko" else "numerical"
                 lines.append(f"        {_pad(label, 10)}{d['numerical']}")
-            lines.append(f"        {_pad(ui(lang, 'hint'), 10)}{d['hint']} (§{d['section']})")
+            lines.append(f"        {_pad(ui(lang, 'hint'), 10)}{_with_section(d['hint'], d['section'])}")
     passed = sum(r.status in ("pass", "note") for r in result.results)
     checked = sum(r.status != "missing" for r in result.results)
     lines += ["", ui(lang, "summary").format(passed=passed, total=checked)]
@@ -154,7 +159,7 @@ def html_report(result: CheckResult) -> str:
             items.append(
                 f"<li><code>{html.escape(d['id'])}</code> ({html.escape(ui(lang, d['severity']))}): "
                 f"{html.escape(d['message'])}{details}<div><i>{html.escape(ui(lang, 'hint'))}</i> "
-                f"{html.escape(d['hint'])} (§{html.escape(d['section'])})</div></li>"
+                f"{html.escape(_with_section(d['hint'], d['section']))}</div></li>"
             )
         rows.append(
             f"<tr><td style='color:{colour}'>{MARKS[r.status]}</td><td><b>{html.escape(r.name)}</b></td>"
