@@ -102,3 +102,29 @@ def test_no_import_cycle_even_through_type_annotations() -> None:
     cycles = _cycles(annotations=True)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
 
+
+
+# -- issue 30: the book's files import nothing of the engine but its switch -------------------------
+BOOK_FILES = sorted([*PACKAGE.glob("layers/*.py"), *PACKAGE.glob("networks/*.py"), PACKAGE / "optimizers.py"])
+ENGINE = ("layerwise.fast", "layerwise.parallel", "layerwise.distributed", "layerwise.trainer")
+
+
+@pytest.mark.parametrize("path", BOOK_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_books_files_import_nothing_of_the_engine_but_its_switch(path: Path) -> None:
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    engine = {m for m in _imports(path, modules, annotations=True) if m.startswith(ENGINE)}
+    # `from layerwise.fast import switch` reaches the package too, whose __init__ imports only
+    # the switch (test below)
+    assert engine <= {"layerwise.fast", "layerwise.fast.switch"}, f"{path.name} imports {sorted(engine)}"
+
+
+def test_the_engine_package_imports_only_its_switch_when_imported() -> None:
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    assert _imports(PACKAGE / "fast" / "__init__.py", modules, annotations=True) == {"layerwise.fast.switch"}
+
+
+def test_the_switch_imports_no_kernel_at_module_level() -> None:
+    tree = ast.parse((PACKAGE / "fast" / "switch.py").read_text())
+    top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    names = {getattr(node, "module", None) or node.names[0].name for node in top}
+    assert not {n for n in names if n and n.startswith("layerwise")}, names

@@ -238,6 +238,7 @@ def test_convolution_in_chunks_equals_one_product(stride: Any, pad: Any,
         assert row.max_rel_error < 1e-7, str(report)
 
 
+@pytest.mark.usefixtures("engine_on")  # the engine's kernels
 @pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1)])
 @pytest.mark.parametrize("chunk_rows", [None, 3])
 def test_convolution_in_blocks_for_small_products_equals_one_product(
@@ -326,7 +327,7 @@ CONV_COMBOS = [  # (N, C, H, W), (FN, FH, FW), stride, pad
 @pytest.mark.parametrize("xs, ws, stride, pad", CONV_COMBOS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_convolution_matches_torch_forward_and_backward(xs: Any, ws: Any, stride: Any, pad: Any,
-                                                        dtype: Any, path: str) -> None:
+                                                        dtype: Any, engine_or_book: str) -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(11)
     fn, fh, fw = ws
@@ -367,6 +368,7 @@ def test_convolutions_in_parallel_threads_do_not_share_buffers(monkeypatch: pyte
         assert all(pool.map(run, cases))
 
 
+@pytest.mark.usefixtures("engine_on")  # the engine's kernels
 def test_layouts_flow_batch_last_through_pooling_relu_and_affine() -> None:
     # A Convolution's output is batch-last memory (C, H, W, N); pooling and ReLU keep it, an
     # Affine layer flattens it without a copy and sends dx back in the same layout.

@@ -40,12 +40,12 @@ def test_simple_conv_net_with_padding_stride_and_channels_gradient_check() -> No
 
 def test_simple_conv_net_book_api_and_float32() -> None:
     net = lw.SimpleConvNet(rng=0)  # the book's defaults: 30 5x5 filters, hidden 100
-    # Relu1 and Pool1 run as one visible fused layer by default; fused=False: the book's list
-    assert list(net.layers) == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2"]
-    assert "fused: Relu1+Pool1" in repr(net)
-    book = lw.SimpleConvNet(rng=0, fused=False)
-    assert list(book.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
-    assert "fused" not in repr(book)
+    # the book's list by default; fused=True: Relu1 and Pool1 as one visible fused layer
+    assert list(net.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    assert "fused" not in repr(net)
+    fused = lw.SimpleConvNet(rng=0, fused=True)
+    assert list(fused.layers) == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2"]
+    assert "fused: Relu1+Pool1" in repr(fused)
     assert {k: v.shape for k, v in net.params.items()} == {
         "W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10), "b3": (10,)}
     assert all(v.dtype == np.float32 for v in net.params.values())
@@ -116,8 +116,8 @@ def test_deep_conv_net() -> None:
     for key, fan_in in (("W2", 16 * 9), ("W6", 64 * 9), ("W7", 64 * 4 * 4)):
         assert net.params[key].std() == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.1)
     names = list(net.layers)
-    assert names[:5] == ["Conv1", "Relu1", "Conv2", "Relu2+Pool1", "Conv3"]
-    assert list(lw.DeepConvNet(rng=0, fused=False).layers)[:5] == ["Conv1", "Relu1", "Conv2", "Relu2", "Pool1"]
+    assert names[:5] == ["Conv1", "Relu1", "Conv2", "Relu2", "Pool1"]  # the book's list
+    assert list(lw.DeepConvNet(rng=0, fused=True).layers)[:5] == ["Conv1", "Relu1", "Conv2", "Relu2+Pool1", "Conv3"]
     assert names[-3:] == ["Dropout1", "Affine2", "Dropout2"]
     x, t = _images(0, 2, (1, 28, 28), 10)
     assert net.predict(x).shape == (2, 10)
@@ -271,15 +271,17 @@ def test_a_simple_conv_net_file_saved_before_loads_to_the_same_network(tmp_path:
     x = np.random.default_rng(2).standard_normal((3, 1, 10, 10)).astype(np.float32)
     fused = net.copy().fuse()
     np.testing.assert_array_equal(fused.predict(x), net.predict(x))
-    config = fused.get_config()  # the config names the class and sizes only, as before
-    assert "fused" not in config and "layers" not in config
+    config = fused.get_config()  # the config names the class and sizes, and fused=True
+    assert config["fused"] is True and "layers" not in config
     again = network_from_config(config)
     again.load_state_dict(fused.state_dict())
     assert list(again.layers) == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2"]
     np.testing.assert_array_equal(again.predict(x), net.predict(x))
-    book = network_from_config(net.get_config())  # fused=False is written, and kept
-    assert net.get_config()["fused"] is False
+    assert "fused" not in net.get_config()  # the book's list, the default, is not written
+    book = network_from_config(net.get_config())
     assert list(book.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    older = network_from_config(dict(net.get_config(), fused=False))  # files that say so load
+    assert list(older.layers) == list(book.layers)
 
 
 def test_a_relu_pool_config_takes_a_pooling_config_only() -> None:

@@ -57,10 +57,10 @@ def _both_paths(case_name: str, seed: int, params_only: bool = False,
             c.x = np.round(c.x * 2) / 2
         return c
 
-    assert fast.enabled()
-    fast_run = _run(case(), seed, params_only)
-    with fast.disabled():
-        reference = _run(case(), seed, params_only)
+    with fast.enabled():
+        fast_run = _run(case(), seed, params_only)
+    assert not fast.enabled()  # the book's path, by default
+    reference = _run(case(), seed, params_only)
     return fast_run, reference
 
 
@@ -149,48 +149,50 @@ def test_a_chain_of_layers_agrees_on_both_paths(size: int, stride: int, pad: int
             got.update({f"{i}.d{k}": np.copy(v) for k, v in layer.grads.items()})
         return got
 
-    fast_run = run()
-    with fast.disabled():
-        reference = run()
+    with fast.enabled():
+        fast_run = run()
+    reference = run()
     tol = TOL if dtype == np.float64 else {"rtol": 2e-4, "atol": 2e-5}
     for key, ref in reference.items():
         np.testing.assert_allclose(fast_run[key], ref, err_msg=key, **tol)
 
 
-def test_the_switch_is_on_by_default_and_disabled_restores_it() -> None:
-    assert fast.enabled()
-    with fast.disabled():
-        assert not fast.enabled()
+def test_the_switch_is_off_by_default_and_each_block_restores_it() -> None:
+    assert not fast.enabled()
+    with fast.enabled():
+        assert fast.enabled()
         with fast.disabled():
             assert not fast.enabled()
-        assert not fast.enabled()
-    assert fast.enabled()
-    with pytest.raises(RuntimeError, match="inside"), fast.disabled():
+            with fast.enabled():
+                assert fast.enabled()
+            assert not fast.enabled()
+        assert fast.enabled()
+    assert not fast.enabled()
+    with pytest.raises(RuntimeError, match="inside"), fast.enabled():
         raise RuntimeError("inside")
-    assert fast.enabled()
-    fast.disable()
+    assert not fast.enabled()
+    fast.enable()
     try:
-        assert not fast.enabled()
+        assert fast.enabled()
     finally:
-        fast.enable()
-    assert fast.enabled()
+        fast.disable()
+    assert not fast.enabled()
 
 
 def test_backward_follows_the_path_its_forward_took() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 2, 6, 6))
     for layer in (lw.Convolution(rng.standard_normal((3, 2, 3, 3)), np.zeros(3)), lw.Pooling(2, 2)):
-        out = layer.forward(x)
+        with fast.enabled():
+            out = layer.forward(x)
         assert fast.ran(layer)
         dout = rng.standard_normal(out.shape)
         expected = layer.backward(dout)
-        with fast.disabled():
-            layer.forward(x)  # the same array, on the reference path
+        layer.forward(x)  # the same array, on the reference path
         assert not fast.ran(layer)
         np.testing.assert_allclose(layer.backward(dout), expected, **TOL)  # outside the block
-        with fast.disabled():
-            layer.forward(x)
         layer.forward(x)
-        assert fast.ran(layer)
-        with fast.disabled():
-            np.testing.assert_allclose(layer.backward(dout), expected, **TOL)
+        with fast.enabled():
+            layer.forward(x)
+        assert fast.ran(layer)  # the engine's backward follows, though the engine is off now
+        np.testing.assert_allclose(layer.backward(dout), expected, **TOL)

@@ -15,8 +15,16 @@ import pytest
 import layerwise as lw
 import layerwise.fast.optimizers as fast_optimizers
 from layerwise import parallel
+from layerwise.fast import training
 from layerwise.layers.base import Layer
 from layerwise.trainer import Trainer
+
+# DataParallel is the engine's: these tests run with the engine on, through its training step.
+pytestmark = pytest.mark.usefixtures("engine_on")
+
+
+def _gradient(net: Any, x: Any, t: Any) -> dict[str, Any]:
+    return training.loss_and_gradient(net, x, t)[1]
 
 
 @pytest.fixture(autouse=True)
@@ -112,14 +120,14 @@ def test_parallel_gradient_equals_one_thread(threads: int, n: int, spy: list[int
     x, t = _data(n)
     one, many = _conv_net(), _conv_net()
     parallel.set_num_threads(1)
-    ref = one.gradient(x, t)
+    ref = _gradient(one, x, t)
     parallel.set_num_threads(threads)
-    many.gradient(x[:2], t[:2])  # too few samples to split
+    _gradient(many, x[:2], t[:2])  # too few samples to split
     assert spy == []
     seq_min = parallel.MIN_SHARD_VALUES
     try:
         parallel.MIN_SHARD_VALUES = 64  # this small net is split too
-        got = many.gradient(x, t)
+        got = _gradient(many, x, t)
     finally:
         parallel.MIN_SHARD_VALUES = seq_min
     assert spy == [threads]
@@ -134,15 +142,15 @@ def test_large_conv_batch_splits_by_default_and_small_nets_do_not(spy: list[int]
     net = lw.SimpleConvNet(rng=0)
     x, t = _data(100, shape=(1, 28, 28), classes=10)
     x = x.astype(np.float32)
-    net.gradient(x, t)  # the first step splits already: the decision has no history
+    _gradient(net, x, t)  # the first step splits already: the decision has no history
     assert spy == [2]
     parallel.set_num_threads(1)
-    net.gradient(x, t)
+    _gradient(net, x, t)
     assert spy == [2]
     parallel.set_num_threads(2)
     two = lw.TwoLayerNet(784, 50, 10, rng=0)
     for _ in range(2):
-        two.gradient(x.reshape(100, -1), t)
+        _gradient(two, x.reshape(100, -1), t)
     assert spy == [2]  # TwoLayerNet's step is too small to split
 
 
@@ -152,9 +160,9 @@ def test_weight_decay_is_added_once(spy: list[int], monkeypatch: pytest.MonkeyPa
     one, many = (lw.MultiLayerNet(12, [16], 4, weight_decay_lambda=0.1, rng=2, dtype=np.float64)
                  for _ in range(2))
     parallel.set_num_threads(1)
-    ref = one.gradient(x, t)
+    ref = _gradient(one, x, t)
     parallel.set_num_threads(2)
-    got = many.gradient(x, t)
+    got = _gradient(many, x, t)
     assert spy == [2]
     assert many.last_loss == pytest.approx(one.last_loss, rel=1e-13)
     for k in ref:
@@ -173,9 +181,9 @@ def test_dropout_masks_are_those_of_an_unsplit_step(spy: list[int], monkeypatch:
     batches = [(r.standard_normal((33, 12)), r.integers(0, 4, 33)) for _ in range(3)]
     for i, (x, t) in enumerate(batches):
         parallel.set_num_threads(1)
-        ref = one.gradient(x, t)
+        ref = _gradient(one, x, t)
         parallel.set_num_threads(3)
-        got = many.gradient(x, t)
+        got = _gradient(many, x, t)
         assert spy == [3] * (i + 1)
         assert many.last_loss == pytest.approx(one.last_loss, rel=1e-13)
         for k in ref:
@@ -194,10 +202,10 @@ def test_batchnorm_in_training_mode_is_never_split(spy: list[int], monkeypatch: 
     net = lw.MultiLayerNetExtend(12, [16], 4, use_batchnorm=True, rng=0)
     x, t = _data(40, shape=(12,), classes=4)
     for _ in range(2):
-        net.gradient(x, t)
+        _gradient(net, x, t)
     assert spy == []
     net.eval()  # running statistics: each sample on its own, so it splits
-    net.gradient(x, t)
+    _gradient(net, x, t)
     assert spy == [2]
 
 
@@ -219,7 +227,7 @@ def test_layers_from_outside_are_not_split(spy: list[int], monkeypatch: pytest.M
     net = lw.Sequential([_Centre(), lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss())
     x, t = _data(40, shape=(12,), classes=4)
     for _ in range(2):
-        net.gradient(x, t)
+        _gradient(net, x, t)
     assert spy == []
 
 
@@ -228,10 +236,10 @@ def test_non_finite_loss_in_a_shard_is_reported(monkeypatch: pytest.MonkeyPatch)
     parallel.set_num_threads(2)
     net = _conv_net()
     x, t = _data(30)
-    net.gradient(x, t)
+    _gradient(net, x, t)
     x[25] = np.nan  # only in the second shard
     with np.errstate(invalid="ignore"), pytest.raises(lw.NonFiniteError, match="SoftmaxWithLoss"):
-        net.gradient(x, t)
+        _gradient(net, x, t)
 
 
 def test_trainer_with_threads_matches_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,13 +320,13 @@ def test_evaluation_spread_over_threads_equals_one_thread(batch_size: int, spy: 
     x, t = _data(61)
     net = _conv_net()
     parallel.set_num_threads(1)
-    ref_loss, ref_acc = net.evaluate(x, t, batch_size=batch_size)
-    ref_one_hot = net.accuracy(x, np.eye(5)[t], batch_size=batch_size)
+    ref_loss, ref_acc = training.evaluate(net, x, t, batch_size=batch_size)
+    ref_one_hot = training.accuracy(net, x, np.eye(5)[t], batch_size=batch_size)
     net.train()
     parallel.set_num_threads(3)
-    loss, acc = net.evaluate(x, t, batch_size=batch_size)
+    loss, acc = training.evaluate(net, x, t, batch_size=batch_size)
     assert spy == [3]
-    assert acc == ref_acc and net.accuracy(x, np.eye(5)[t], batch_size=batch_size) == ref_one_hot
+    assert acc == ref_acc and training.accuracy(net, x, np.eye(5)[t], batch_size=batch_size) == ref_one_hot
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     assert net.training  # the modes are restored
     assert all(layer.training for layer in net.layers.values())
@@ -368,11 +376,11 @@ def test_data_parallel_runs_the_networks_methods_on_its_own_thread_count(
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-14, err_msg=k)
     np.testing.assert_allclose(dp.gradient(x, t)["W1"], ref["W1"], rtol=1e-10, atol=1e-14)
-    ref_eval = one.evaluate(x, t, batch_size=10)
+    ref_eval = training.evaluate(one, x, t, batch_size=10)
     assert dp.evaluate(x, t, batch_size=10) == pytest.approx(ref_eval, rel=1e-12)
     assert dp.accuracy(x, t, batch_size=10) == ref_eval[1]
     assert spy == [3, 3, 3, 3]
-    assert many.gradient(x, t) is not None and spy == [3, 3, 3, 3]  # the net alone: one thread
+    assert many.gradient(x, t) is not None and spy == [3, 3, 3, 3]  # the book's API: one thread
     with pytest.raises(ValueError, match="threads"):
         parallel.DataParallel(many, threads=0)
 
@@ -397,7 +405,7 @@ def test_another_backend_plugs_in_by_overriding_run_shards(monkeypatch: pytest.M
     x, t = _data(37)
     one, many = _conv_net(), _conv_net()
     parallel.set_num_threads(1)
-    ref = one.gradient(x, t)
+    ref = _gradient(one, x, t)
     got = Serial(many, threads=4).gradient(x, t)
     assert ran == [4]
     for k in ref:
@@ -429,9 +437,9 @@ def test_a_layer_from_outside_joins_by_an_entry_or_an_attribute(spy: list[int],
     for layer, splits in ((Scale(), False), (Flagged(), True)):
         net = lw.Sequential([layer, lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss())
         spy.clear()
-        net.gradient(x, t)
+        _gradient(net, x, t)
         assert spy == ([2] if splits else [])
     monkeypatch.setitem(parallel.PER_SAMPLE, Scale, lambda layer: True)
     spy.clear()
-    lw.Sequential([Scale(), lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss()).gradient(x, t)
+    _gradient(lw.Sequential([Scale(), lw.Affine(np.ones((12, 4)) * 0.1, np.zeros(4))], lw.SoftmaxWithLoss()), x, t)
     assert spy == [2]

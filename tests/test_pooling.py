@@ -60,12 +60,12 @@ def test_fast_kernel_equals_the_reference_in_every_memory_layout(pool: tuple[int
         x = _batch_last(x)
     layer = lw.Pooling(ph, pw, mode=mode)  # type: ignore[arg-type]
     assert non_overlapping(layer)
-    out_fast = layer.forward(x)
-    dout = rng.standard_normal(out_fast.shape).astype(np.float32)
-    dx_fast = layer.backward(dout)
-    with fast.disabled():
-        out_general = layer.forward(x)
-        dx_general = layer.backward(dout)
+    with fast.enabled():
+        out_fast = layer.forward(x)
+        dout = rng.standard_normal(out_fast.shape).astype(np.float32)
+        dx_fast = layer.backward(dout)
+    out_general = layer.forward(x)
+    dx_general = layer.backward(dout)
     if mode == "max":  # the same values picked
         np.testing.assert_array_equal(out_fast, out_general)
     np.testing.assert_allclose(out_fast, out_general, rtol=1e-6, atol=1e-7)  # sums in any order
@@ -76,7 +76,7 @@ def test_fast_kernel_equals_the_reference_in_every_memory_layout(pool: tuple[int
         assert np.count_nonzero(dx_fast) == np.count_nonzero(dout)
 
 
-def test_max_pool_ties_send_the_gradient_to_the_first_maximum(path: str) -> None:
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(engine_or_book: str) -> None:
     # row-major order within the window, as PyTorch: (0, 1) before (1, 0) before (1, 1)
     windows = np.array([[[[1.0, 3.0], [3.0, 3.0]]], [[[2.0, 1.0], [2.0, 0.0]]],
                         [[[0.0, 0.0], [0.0, 0.0]]], [[[1.0, 2.0], [5.0, 5.0]]]])
@@ -89,7 +89,7 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(path: str) -> None
         np.testing.assert_array_equal(dx[3, 0], [[0, 0], [1, 0]])
 
 
-def test_padding_never_wins_a_max_and_counts_in_an_average(path: str) -> None:
+def test_padding_never_wins_a_max_and_counts_in_an_average(engine_or_book: str) -> None:
     x = -np.arange(1.0, 17.0).reshape(1, 1, 4, 4)  # all negative: a zero pad would win
     out = lw.Pooling(2, 2, stride=2, pad=1).forward(x)
     np.testing.assert_array_equal(out[0, 0], [[-1, -2, -4], [-5, -6, -8], [-13, -14, -16]])
@@ -110,7 +110,7 @@ def test_default_stride_is_the_pool_size_and_repr() -> None:
     assert not non_overlapping(lw.Pooling(2, 2, stride=1)) and not non_overlapping(lw.Pooling(2, 2, pad=1))
 
 
-def test_pooling_keeps_float32_and_does_not_touch_its_input(path: str) -> None:
+def test_pooling_keeps_float32_and_does_not_touch_its_input(engine_or_book: str) -> None:
     x = _batch_last(np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32))
     kept = x.copy()
     for pool in (lw.Pooling(2, 2), lw.Pooling(3, 3, stride=1, pad=1), lw.Pooling(2, 2, mode="avg")):
@@ -159,7 +159,7 @@ POOL_COMBOS = [  # pool (h, w), stride, pad
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("data", ["random", "ties"])
 def test_pooling_matches_torch_forward_and_backward(pool: Any, stride: Any, pad: Any, mode: str,
-                                                    data: str, path: str) -> None:
+                                                    data: str, engine_or_book: str) -> None:
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(7)

@@ -60,7 +60,7 @@ def forward_and_backward(layer: Any, x: np.ndarray, seq: Any, dout_rng: np.rando
 
 @pytest.mark.parametrize("name", sorted(LAYER_CASES))
 @pytest.mark.parametrize("seed", range(3))
-def test_every_layer_matches_pytorch_forward_and_gradients(name: str, seed: int, path: str) -> None:
+def test_every_layer_matches_pytorch_forward_and_gradients(name: str, seed: int, engine_or_book: str) -> None:
     rng = np.random.default_rng(seed)
     case = LAYER_CASES[name](rng)
     layer, x = case.layer, np.asarray(case.x, dtype=np.float64)
@@ -101,7 +101,7 @@ def test_batchnorm_running_variance_differs_from_torch_only_by_the_unbiased_fact
 
 @pytest.mark.parametrize("name", sorted(LOSS_CASES))
 @pytest.mark.parametrize("seed", range(3))
-def test_loss_layers_match_pytorch_losses(name: str, seed: int, path: str) -> None:
+def test_loss_layers_match_pytorch_losses(name: str, seed: int, engine_or_book: str) -> None:
     case = LOSS_CASES[name](np.random.default_rng(seed))
     layer, x, t, dout = case.layer, case.x, case.t, case.dout
     loss = layer.forward(x, t)

@@ -37,7 +37,7 @@ def test_fit_learns_and_records_history() -> None:
 
 
 def test_each_epoch_uses_every_sample_once() -> None:
-    tr = make(epochs=1, batch_size=7)
+    tr = make(epochs=1, batch_size=7, fast=False)  # the book's step, spied on below
     seen: list[np.ndarray] = []
     original = tr.network.loss_and_gradient
 
@@ -56,7 +56,7 @@ def test_each_epoch_uses_every_sample_once() -> None:
 def test_train_loss_is_the_mean_of_the_epochs_batch_losses() -> None:
     # 200 samples in batches of 64: three of 64 and a last one of 8, so a mean weighted by
     # batch size, or a sum divided by anything but the number of batches, gives another value
-    tr = make(epochs=2, batch_size=64)
+    tr = make(epochs=2, batch_size=64, fast=False)  # the book's step, spied on below
     net = tr.network
     sizes: list[int] = []
     losses: list[float] = []  # each batch's loss, by a forward pass of its own
@@ -202,7 +202,7 @@ def test_a_last_batch_of_one_sample_joins_the_previous_batch() -> None:
         return original(xb, tb)
 
     net.loss_and_gradient = spy  # type: ignore[method-assign]
-    tr = Trainer(net, SGD(lr=0.1), x, t, epochs=1, batch_size=10, progress=False, log=None)
+    tr = Trainer(net, SGD(lr=0.1), x, t, epochs=1, batch_size=10, progress=False, log=None, fast=False)
     tr.fit()
     assert sizes == [10, 11] and tr.iters_per_epoch == 2
 
@@ -243,7 +243,7 @@ def test_lr_schedule_needs_an_lr() -> None:
 
 
 def test_train_eval_samples_limits_only_the_training_accuracy() -> None:
-    tr = make(epochs=1, train_eval_samples=50)
+    tr = make(epochs=1, train_eval_samples=50, fast=False)  # the book's evaluation, spied on below
     net = tr.network
     seen: list[int] = []
     accuracy = net.accuracy

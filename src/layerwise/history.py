@@ -23,3 +23,4 @@ class EpochRecord:
     test_acc: float | None
     seconds: float
     lr: float | None = None  # the optimizer's learning rate during the epoch
+    engine: str | None = None  # what ran it: the book's code, or the engine (layerwise.fast)

@@ -22,10 +22,11 @@ slow on many CPUs.
 
 Each rule is its ``update_one(key, param, grad)``, the formula for one parameter, in order of
 increasing complexity at the end of this file. The base class's ``update`` runs the checks,
-the hooks and the loop; when :func:`layerwise.fast.enabled`, one branch of it hands the whole
-update to :mod:`layerwise.fast.optimizers` instead (the same rules without temporaries, in
-cache-sized blocks, large parameters in parts on several threads), with the same numbers up to
-float rounding.
+the hooks and the loop; when the engine is on (:func:`layerwise.fast.enable`; it is off after
+``import layerwise``) and the rule is the code below as written, one branch of it hands the
+whole update to :mod:`layerwise.fast.optimizers` instead (the same rules without temporaries,
+in cache-sized blocks, large parameters in parts on several threads), with the same numbers up
+to float rounding. An edited ``update_one`` always runs as edited.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from layerwise import fast
 from layerwise.errors import ConfigError, ShapeError
-from layerwise.fast import optimizers as fast_optimizers
+from layerwise.fast import switch
 from layerwise.layers.base import Array
 
 __all__ = [
@@ -198,9 +198,10 @@ class Optimizer:
     rest is here: :meth:`update` checks its arguments, runs the gradient hooks, counts the step
     and calls ``update_one`` for every parameter, then runs :func:`flush_subnormals`.
 
-    When :func:`layerwise.fast.enabled` (the default) and :mod:`layerwise.fast.optimizers` has
-    a kernel for the rule, that kernel updates all parameters instead (in blocks, large ones
-    in parts on several threads), with the same numbers up to float rounding.
+    When the engine is on (:func:`layerwise.fast.enable`, off by default) and
+    :mod:`layerwise.fast.optimizers` has a kernel for the rule as written here, that kernel
+    updates all parameters instead (in blocks, large ones in parts on several threads), with
+    the same numbers up to float rounding.
 
     Parameters
     ----------
@@ -271,10 +272,8 @@ class Optimizer:
         self._check_state(current)
         # every check done: from here on nothing fails half-way
         self.t += 1
-        kernel = fast_optimizers.kernel_for(self) if fast.enabled() else None
-        if kernel is not None:
-            fast_optimizers.update(self, kernel, current, g)
-        else:
+        engine = switch.kernel("optimizer_update", type(self).update_one)  # None unless on
+        if engine is None or not engine(self, current, g):
             for k, p in current.items():
                 self.update_one(k, p, g[k].astype(p.dtype, copy=False))
         if self.flush_subnormals:

@@ -11,9 +11,12 @@ its loops, so the threads really run at once. ``accuracy`` and ``evaluate`` spre
 network's batches over the threads the same way, and element-wise optimizers update large
 parameters in one part per thread (:mod:`layerwise.optimizers`).
 
-:meth:`layerwise.Sequential.gradient`, ``evaluate`` and ``accuracy`` hand a batch to
-:class:`DataParallel` when :meth:`DataParallel.pays` says so (:data:`MIN_SHARD_VALUES`,
-:data:`MIN_SHARD_SAMPLES`); the layers themselves know nothing of it.
+This is part of the engine (:mod:`layerwise.fast`): with the engine on, its training step and
+evaluation (:mod:`layerwise.fast.training`, used by the :class:`~layerwise.trainer.Trainer`)
+hand a batch to :class:`DataParallel` when :meth:`DataParallel.pays` says so
+(:data:`MIN_SHARD_VALUES`, :data:`MIN_SHARD_SAMPLES`). The book's API
+(:meth:`~layerwise.networks.Sequential.gradient`) never does: it runs the whole batch in one
+thread, and the layers know nothing of threads.
 
 Small networks (the book's TwoLayerNet) stay on one thread: their steps are a few hundred
 microseconds of many small operations, and handing them to threads costs more than it saves.
@@ -49,6 +52,16 @@ from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.pooling import Pooling
 
 
+def backward_without_input_gradient(net: Any, dout: float = 1.0) -> None:
+    """The network's backward pass (:meth:`~layerwise.networks.Sequential.backward`) without
+    the first layer's ``dx``, which nothing reads: the engine's step saves that product."""
+    grad = net.last_layer.backward(dout)
+    layers = list(net.layers.values())
+    for layer in reversed(layers[1:]):
+        grad = layer.backward(grad)
+    layers[0].backward_params(grad)
+
+
 class Network(Protocol):
     """What :class:`DataParallel` uses of the network it splits: a
     :class:`~layerwise.networks.Sequential` (named here as a protocol, because Sequential
@@ -70,7 +83,8 @@ class Network(Protocol):
                   split: DataParallel | None = None) -> tuple[float, float]: ...
 
 __all__ = ["get_num_threads", "set_num_threads", "run_sharded", "blas_single_threaded", "in_worker",
-           "DataParallel", "PER_SAMPLE", "MIN_SHARD_VALUES", "MIN_SHARD_SAMPLES"]
+           "DataParallel", "backward_without_input_gradient", "PER_SAMPLE", "MIN_SHARD_VALUES",
+           "MIN_SHARD_SAMPLES"]
 
 R = TypeVar("R")
 
@@ -473,7 +487,7 @@ class DataParallel:
         shards = self.shard_count(x, t)
         if shards < 2:
             data_loss = net.data_loss(x, t)
-            net.backward(dout)
+            backward_without_input_gradient(net, dout)
             return data_loss * dout
         xs, ts = np.asarray(x), np.asarray(t)
         n = xs.shape[0]
@@ -484,7 +498,7 @@ class DataParallel:
         def shard(i: int) -> float:
             lo, hi = bounds[i]
             loss = nets[i].data_loss(xs[lo:hi], ts[lo:hi])
-            nets[i].backward((hi - lo) / n * dout)  # each shard's mean loss weighted by its share
+            backward_without_input_gradient(nets[i], (hi - lo) / n * dout)  # weighted by its share
             return loss * (hi - lo) / n * dout
 
         try:

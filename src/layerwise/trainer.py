@@ -6,6 +6,12 @@ book samples with replacement). Each step is the book's: ``loss, grads =
 network.loss_and_gradient(x, t)``, then ``optimizer.update(network.params, grads)``; the
 epoch's :class:`~layerwise.history.EpochRecord` holds the mean of those losses.
 
+A trainer turns the engine on for its own run (``fast=True``, the default; see
+:mod:`layerwise.fast`): kernels, threads over the batch, and each ReLU + max pooling pair fused
+into one visible layer while it trains (:func:`layerwise.fast.training.fused`). The previous
+setting and the book's layer list come back after each epoch. ``fast=False`` runs the book's
+code, whatever the switch says.
+
 Checkpoints (everything needed to carry on exactly: weights, optimizer state, every random
 generator's state, the epoch and history) are files of :mod:`layerwise.checkpoints`.
 """
@@ -15,7 +21,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,6 +37,7 @@ from layerwise.checkpoints import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from layerwise.checkpoints import network_from_checkpoint as network_from_checkpoint
 from layerwise.checkpoints import read_checkpoint as read_checkpoint
 from layerwise.errors import ConfigError, NonFiniteError, TrainingDiverged
+from layerwise.fast import switch, training
 from layerwise.history import EpochRecord
 from layerwise.networks.sequential import Sequential
 from layerwise.optimizers import SupportsUpdate
@@ -86,6 +94,7 @@ class Trainer:
         lr_schedule: Schedule | None = None,
         train_eval_samples: int | None = None,
         augment: Augmentation | None = None,
+        fast: bool = True,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
             raise ConfigError(f"Trainer: epochs must be a non-negative integer, got {epochs!r}")
@@ -115,6 +124,11 @@ class Trainer:
         self.base_lr: float | None = None if base_lr is None else float(base_lr)
         self.train_eval_samples = train_eval_samples
         self.augment = augment
+        if not isinstance(fast, bool):
+            raise ConfigError(f"Trainer: fast must be True or False, got {fast!r}")
+        self.fast = fast
+        #: What the engine did in the last epoch, in words (see :func:`layerwise.fast.training.describe`).
+        self.engine = ""
         self.network = network
         self.optimizer = optimizer
         self.x_train, self.t_train = x_train, t_train
@@ -170,24 +184,25 @@ class Trainer:
             bar = tqdm(total=self.iters_per_epoch, desc=f"epoch {self.epoch + 1}/{self.epochs}",
                        leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
         net.train()
-        try:
-            # Overflow shows up as a non-finite loss, reported as divergence; NumPy's
-            # warnings on the way there would only add noise.
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean_loss = self._steps(perm, good, bar)
-                # The last update of the epoch is not followed by a loss: check the weights.
-                bad = [k for k, v in net.params.items() if not np.isfinite(v).all()]
-                if bad:
-                    self._diverged(good, self.iters_per_epoch, f"parameters {bad} are NaN or infinite")
-        finally:
-            if bar is not None:
-                bar.close()
-        train_seconds = time.perf_counter() - start
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                record = self._evaluate(mean_loss, train_seconds)
-        except NonFiniteError as exc:  # finite weights whose scores overflow
-            self._diverged(good, self.iters_per_epoch, f"evaluation: {exc}")
+        with self._engine():
+            try:
+                # Overflow shows up as a non-finite loss, reported as divergence; NumPy's
+                # warnings on the way there would only add noise.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean_loss = self._steps(perm, good, bar)
+                    # The last update of the epoch is not followed by a loss: check the weights.
+                    bad = [k for k, v in net.params.items() if not np.isfinite(v).all()]
+                    if bad:
+                        self._diverged(good, self.iters_per_epoch, f"parameters {bad} are NaN or infinite")
+            finally:
+                if bar is not None:
+                    bar.close()
+            train_seconds = time.perf_counter() - start
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    record = self._evaluate(mean_loss, train_seconds)
+            except NonFiniteError as exc:  # finite weights whose scores overflow
+                self._diverged(good, self.iters_per_epoch, f"evaluation: {exc}")
         self.epoch += 1
         self.seconds += train_seconds
         self.history.append(record)
@@ -196,6 +211,19 @@ class Trainer:
         if self.checkpoint is not None:
             self.save_checkpoint(self.checkpoint)
         return record
+
+    @contextmanager
+    def _engine(self) -> Iterator[None]:
+        """The engine on (with the ReLU/pooling fusion) for one epoch when ``fast``, else off;
+        the previous setting and the network's layer list come back after it."""
+        if not self.fast:
+            with switch.disabled():
+                self.engine = training.describe()
+                yield
+            return
+        with switch.enabled(), training.fused(self.network) as names:
+            self.engine = training.describe(names)
+            yield
 
     def _steps(self, perm: NDArray[np.intp], good: dict[str, NDArray[Any]], bar: Any) -> float:
         """One pass over ``perm`` in mini-batches; returns the mean of the batches' losses
@@ -225,7 +253,7 @@ class Trainer:
         training set per epoch (no 188 MB allocation for MNIST) and uses the same order.
         :class:`layerwise.distributed.DistributedTrainer` computes it across processes."""
         x = self.x_train[idx] if self.augment is None else self.augment(self.x_train[idx], self.rng)
-        return self.network.loss_and_gradient(x, self.t_train[idx])
+        return training.loss_and_gradient(self.network, x, self.t_train[idx])
 
     def _diverged(self, good: dict[str, NDArray[Any]], iteration: int, why: str) -> NoReturn:
         """Put back the weights of the last complete epoch and raise TrainingDiverged."""
@@ -245,7 +273,7 @@ class Trainer:
             test_loss, test_acc = self._score(self.x_test, self.t_test)  # one pass for both
         lr = getattr(self.optimizer, "lr", None)
         return EpochRecord(self.epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
-                           None if lr is None else float(lr))
+                           None if lr is None else float(lr), self.engine or None)
 
     def mean_loss(self, x: NDArray[Any], t: NDArray[Any], batch_size: int | None = None) -> float:
         """The data loss over all of ``x`` in inference mode (batched, weighted by batch
@@ -256,8 +284,8 @@ class Trainer:
                batch_size: int | None = None) -> tuple[float, float]:
         """``network.evaluate(x, t)`` (with ``with_loss=False``, the loss is not computed: 0.0)."""
         if with_loss:
-            return self.network.evaluate(x, t, batch_size)
-        return 0.0, self.network.accuracy(x, t, batch_size)
+            return training.evaluate(self.network, x, t, batch_size)
+        return 0.0, training.accuracy(self.network, x, t, batch_size)
 
     def format_record(self, r: EpochRecord) -> str:
         width = len(str(self.epochs))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -63,6 +64,8 @@ def written_by_layerwise(path: str | Path, kind: str) -> bool:
     from layerwise.history import EpochRecord
 
     fields = list(EpochRecord.__dataclass_fields__)
+    required = [name for name, f in EpochRecord.__dataclass_fields__.items()
+                if f.default is dataclasses.MISSING]
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
@@ -79,15 +82,16 @@ def written_by_layerwise(path: str | Path, kind: str) -> bool:
             if kind == "plot":
                 return head.startswith(_PNG_SIGNATURE) and (
                     b"tEXtSoftware\x00" + PLOT_SOFTWARE.encode()) in head
-            if kind == "history" and Path(path).suffix.lower() == ".csv":
-                return head.split(b"\n", 1)[0].rstrip(b"\r") == ",".join(fields).encode()
+            if kind == "history" and Path(path).suffix.lower() == ".csv":  # today's columns, or
+                columns = head.split(b"\n", 1)[0].rstrip(b"\r").decode().split(",")  # an older run's
+                return len(columns) >= len(required) and columns == fields[:len(columns)]
             if kind == "history":
                 if os.fstat(f.fileno()).st_size > 100_000_000:
                     return False
                 f.seek(0)
                 rows = json.loads(f.read())
                 return isinstance(rows, list) and all(
-                    isinstance(r, dict) and set(r) == set(fields) for r in rows)
+                    isinstance(r, dict) and set(required) <= set(r) <= set(fields) for r in rows)
     except (OSError, ValueError, UnicodeDecodeError):
         return False
     return False

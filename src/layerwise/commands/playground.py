@@ -60,9 +60,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(str(exc)) from None
 
+    # The playground trains, so the engine is on (kernels, threads), as it says at start.
+    from layerwise.fast import switch, training
     from layerwise.playground.digits import DigitModel, check_digit_network
     from layerwise.playground.server import Playground, create_app, is_loopback
 
+    switch.enable()
     model = DigitModel()
     if args.model is not None:
         from layerwise.model_files import load_model
@@ -82,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
              "reach it can use the playground, run its models and save files in "
              f"{save_dir.resolve()}. Leave out --host to keep it on 127.0.0.1.")
     print(f"layerwise playground: {server.url}  (Ctrl-C to stop)", flush=True)
+    print(f"engine: {training.describe()} (the same numbers as the book's code up to float rounding)",
+          flush=True)
     if not args.no_browser:
         threading.Thread(target=_open_browser, args=(server.url,), daemon=True).start()
     server.serve()

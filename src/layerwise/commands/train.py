@@ -50,7 +50,9 @@ from layerwise.commands.models import (
 )
 from layerwise.datasets.mnist import IMAGE_SHAPE
 from layerwise.errors import ConfigError, DataError, OutputError, TrainingDiverged
+from layerwise.fast import switch, training
 from layerwise.fileio import atomic_write_text, probe_writable, remove_stale_parts
+from layerwise.layers.fused import fuse_relu_pool
 from layerwise.locks import FileLock
 from layerwise.model_files import save_model
 from layerwise.schedules import parse_schedule
@@ -144,6 +146,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads for data-parallel steps of large networks (default: "
                         "$LAYERWISE_NUM_THREADS, else every CPU this process may use; 1: none)")
+    p.add_argument("--no-fast", dest="fast", action="store_false",
+                   help="run the book's code (layers/, one thread, the book's layer list) instead of "
+                        "the speed engine (layerwise.fast: kernels, threads, ReLU/pooling fusion), "
+                        "which is on by default here and gives the same numbers up to float rounding")
     p.add_argument("--distributed", action="store_true",
                    help="train data-parallel across the processes of an MPI job, each on a shard "
                         "of every batch (the default when started by mpirun with more than one "
@@ -558,9 +564,6 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
 
         rng = np.random.default_rng(args.seed)
         net = build_network(args, tuple(x_train.shape[1:]), 10, rng)
-        # A ReLU before a max pooling runs after it, on a quarter of the values: a visible
-        # rewrite of the layer list (net.fuse()), with the same scores and gradients.
-        fused = [name for name in net.fuse().layers if "+" in name] if args.model in CNN_MODELS else []
         lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
         optimizer = build_optimizer(args.optimizer, lr)
         iters = math.ceil(len(x_train) / args.batch_size)
@@ -586,7 +589,13 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
             lr_schedule=None if args.lr_schedule is None else parse_schedule(args.lr_schedule),
             train_eval_samples=args.eval_train_samples,
             augment=None if args.augment is None else parse_augment(args.augment, (1, *IMAGE_SHAPE)),
+            fast=args.fast,
         )
+        # What the engine will do, in words: printed below and kept with the run's results.
+        fused = [name for name in fuse_relu_pool(net.layers) if "+" in name]
+        with switch.enabled() if args.fast else switch.disabled():
+            engine = training.describe(fused)
+        settings["engine"] = engine
         if args.resume is not None:
             trainer.load_checkpoint(args.resume)
             trainer.epochs = epochs
@@ -601,9 +610,8 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
     print(f"model: {net!r}, {type(optimizer).__name__} lr {lr:g}{schedule}, batch {args.batch_size}, "
           f"{epochs} epochs ({iters} iterations each), seed {args.seed}, "
           f"{parallel.get_num_threads()} thread(s){ranks}")
-    if fused:
-        print(f"fused layers: {', '.join(fused)} (each ReLU runs after its max pooling, on a quarter "
-              "of the values, with the same scores and gradients; fused=False keeps the book's order)")
+    print(f"engine: {engine}" + ("" if not args.fast else
+          " (the same numbers as the book's code up to float rounding; --no-fast runs the book's code)"))
     if args.augment is not None:
         print(f"augmentation of every training batch: {trainer.augment!r}")
     if args.eval_train_samples is not None and args.eval_train_samples < len(x_train):
@@ -625,7 +633,8 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
     if not root:
         return code
     if args.save:
-        save_model(net, args.save, {"data": data.name or "unknown", "data_source": data.record})
+        save_model(net, args.save, {"data": data.name or "unknown", "data_source": data.record,
+                                    "engine": engine})
         print(f"saved model to {args.save}")
     if args.history:
         write_history(args.history, trainer.history)
@@ -633,7 +642,8 @@ def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: c
         plot_history(args.plot, trainer.history, f"{net!r} on {data.name or 'MNIST-format data'}")
     if code == 0:
         net.eval()
-        acc = net.accuracy(x_test, t_test)
+        with switch.enabled() if args.fast else switch.disabled():
+            acc = training.accuracy(net, x_test, t_test)
         correct = round(acc * len(x_test))
         ran = (f" ({trainer.epoch - resumed_at} in this run, resumed after epoch {resumed_at})"
                if args.resume is not None else "")

@@ -148,6 +148,16 @@ def kernel_for(optimizer: Any) -> Kernel | None:
     return KERNELS.get(getattr(rule, "__qualname__", ""))
 
 
+def optimizer_update(optimizer: Any, params: Mapping[str, Array], grads: Mapping[str, Array]) -> bool:
+    """Update ``params`` in place with the kernel of ``optimizer``'s rule; ``False`` (nothing
+    done) when there is none, and the optimizer runs its own ``update_one``."""
+    kernel = kernel_for(optimizer)
+    if kernel is None:
+        return False
+    update(optimizer, kernel, params, grads)
+    return True
+
+
 # -- the driver -------------------------------------------------------------------------------
 def update(optimizer: Any, kernel: Kernel, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
     """Update every parameter of ``params`` in place with ``kernel``, as ``optimizer``'s

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise import fast
 from layerwise.conv_utils import IntPair, _Geometry, _pair, col2im, im2col
 from layerwise.errors import ShapeError
+from layerwise.fast import switch
 from layerwise.layers.base import Array, Layer, check_config, check_int, config_pair, parameter_array
 
 __all__ = ["Convolution"]
@@ -83,8 +83,8 @@ class Convolution(Layer):
         FN, C, FH, FW = self.W.shape
         if x.ndim != 4 or x.shape[1] != C:
             raise ShapeError(f"Convolution: expected input of shape (N, {C}, H, W), got {x.shape}")
-        if fast.enabled():
-            return fast.conv_forward(self, x)
+        if kernel := switch.kernel("conv_forward", Convolution.forward, Convolution._backward):
+            return kernel(self, x)  # the engine, when on: the same numbers, faster
         g = _Geometry("Convolution", x.shape, FH, FW, self.stride, self.pad)  # checks the sizes
         N, out_h, out_w = x.shape[0], g.out_h, g.out_w
 
@@ -108,8 +108,8 @@ class Convolution(Layer):
     def _backward(self, dout: ArrayLike, need_dx: bool) -> Array | None:
         """Set ``dW`` and ``db``; return ``dx`` when ``need_dx``."""
         self._require(self.x)
-        if fast.ran(self):
-            return fast.conv_backward(self, dout, need_dx)
+        if switch.ran(self):  # the forward pass ran the engine's kernel: so does its backward
+            return switch.follow("conv_backward")(self, dout, need_dx)
         assert self.x is not None and self.col is not None and self.col_W is not None
         FN, C, FH, FW = self.W.shape
         N, (out_h, out_w) = self.x.shape[0], self._out_hw()

@@ -8,7 +8,9 @@ gradients (a zero's sign aside) while ReLU touches a quarter as many values for 
 
 This is a rewrite of the book's layer list, so it is done visibly: :func:`fuse_relu_pool`
 (``Sequential.fuse()``) puts a :class:`ReluPool` in place of each such pair, and the network's
-``layers`` and ``repr`` show it. The book's order stays the default.
+``layers`` and ``repr`` show it. The book's order is the default; the engine's trainer fuses
+for its run and says so (:mod:`layerwise.fast.training`), and :func:`unfuse_relu_pool` gives
+the book's list back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from layerwise.layers.activation import Relu
 from layerwise.layers.base import Array, Layer, check_config, layer_class
 from layerwise.layers.pooling import Pooling
 
-__all__ = ["ReluPool", "fuse_relu_pool"]
+__all__ = ["ReluPool", "fuse_relu_pool", "unfuse_relu_pool"]
 
 
 class ReluPool(Layer):
@@ -85,4 +87,17 @@ def fuse_relu_pool(layers: Mapping[str, Layer]) -> dict[str, Layer]:
                 continue
         out[name] = layer
         i += 1
+    return out
+
+
+def unfuse_relu_pool(layers: Mapping[str, Layer]) -> dict[str, Layer]:
+    """The inverse of :func:`fuse_relu_pool`: each :class:`ReluPool` named ``"<relu>+<pool>"``
+    back as its ``Relu`` and ``Pooling``, under their own names."""
+    out: dict[str, Layer] = {}
+    for name, layer in layers.items():
+        if isinstance(layer, ReluPool) and name.count("+") == 1:
+            relu_name, pool_name = name.split("+")
+            out[relu_name], out[pool_name] = layer.relu, layer.pool
+        else:
+            out[name] = layer
     return out

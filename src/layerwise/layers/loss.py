@@ -8,8 +8,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise import fast
 from layerwise.errors import ConfigError, NonFiniteError, ShapeError
+from layerwise.fast import switch
 from layerwise.functions import as_float_array, check_finite, check_targets, log_softmax
 from layerwise.layers.base import Array, LossLayer, short_repr
 
@@ -71,10 +71,8 @@ class SoftmaxWithLoss(LossLayer):
             raise ShapeError(f"SoftmaxWithLoss: expected scores of shape (N, C), got {x.shape}")
         targets, is_labels = check_targets("SoftmaxWithLoss", x.shape, t, self.target, x.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # bad scores raise below, not warn
-            if fast.enabled():
-                loss, y = fast.softmax_cross_entropy(x, targets, is_labels)
-            else:
-                loss, y = _softmax_cross_entropy(x, targets, is_labels)
+            kernel = switch.kernel("softmax_cross_entropy", SoftmaxWithLoss.forward, _softmax_cross_entropy)
+            loss, y = (kernel or _softmax_cross_entropy)(x, targets, is_labels)  # the engine, when on
         if not math.isfinite(loss):
             # NaN or +inf scores always make the loss non-finite (so do -inf target scores),
             # so the input is checked only then, which names what is wrong.

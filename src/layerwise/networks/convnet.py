@@ -61,11 +61,12 @@ def _conv_out(h: int, w: int, fs: int, stride: int, pad: int) -> tuple[int, int]
 class _ConvNet(Sequential):
     """Shared by the book's conv nets: the architecture is the constructor's arguments.
 
-    ``fused=True`` (the default) puts each ReLU and the max pooling after it in one visible
+    The layer list is the book's (``Relu1``, ``Pool1``), each ReLU with its own ``mask``.
+    ``fused=True`` puts each ReLU and the max pooling after it in one visible
     :class:`~layerwise.layers.fused.ReluPool` layer (``net.layers`` lists ``"Relu1+Pool1"``;
     see :meth:`Sequential.fuse`), which pools first and so applies ReLU to a quarter of the
-    values: the same scores and gradients, 10–20% less time per step. ``fused=False`` gives the
-    book's layer list exactly, each ReLU with its own ``mask``.
+    values: the same scores and gradients, a faster step. The engine's trainer does that for
+    its own run and says so (:mod:`layerwise.fast.training`).
     """
 
     _init_args: dict[str, Any]
@@ -85,8 +86,8 @@ class _ConvNet(Sequential):
         return any(isinstance(layer, ReluPool) for layer in self.layers.values())
 
     def _config_args(self) -> dict[str, Any]:
-        # fused=True, the default, is left out: model files stay as they were
-        return dict(self._init_args, **({} if self.fused else {"fused": False}))
+        # fused=False, the default, is left out (a file that says False loads as before)
+        return dict(self._init_args, **({"fused": True} if self.fused else {}))
 
     @classmethod
     def _config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +106,7 @@ class _ConvNet(Sequential):
 
 class SimpleConvNet(_ConvNet):
     """``Conv1 - Relu1 - Pool1 - Affine1 - Relu2 - Affine2 - SoftmaxWithLoss`` (book §7.5),
-    run as ``Conv1 - Relu1+Pool1 - Affine1 - ...`` unless ``fused=False`` (see below).
+    (``fused=True``: ``Conv1 - Relu1+Pool1 - Affine1 - ...``, see below).
 
     Parameters
     ----------
@@ -119,8 +120,8 @@ class SimpleConvNet(_ConvNet):
     rng : Generator, int or None
     dtype : float32 (the default), float64 or float16
     fused : bool
-        True (the default): ``Relu1`` and ``Pool1`` run as one visible ``Relu1+Pool1`` layer
-        that pools first (the same values and gradients, a faster step); False: the book's list.
+        False (the default): the book's list. True: ``Relu1`` and ``Pool1`` run as one visible
+        ``Relu1+Pool1`` layer that pools first (the same values and gradients, a faster step).
 
     Parameters are ``W1, b1`` (the filters, ``(filter_num, C, fs, fs)``), ``W2, b2`` and
     ``W3, b3``. The pooling is 2x2 max with stride 2, so the convolution's output size must be
@@ -136,7 +137,7 @@ class SimpleConvNet(_ConvNet):
         weight_init_std: float | str = 0.01,
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
-        fused: bool = True,
+        fused: bool = False,
     ) -> None:
         who = "SimpleConvNet"
         if conv_param is None:
@@ -237,7 +238,7 @@ class DeepConvNet(_ConvNet):
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
         dropout_ratio: float = 0.5,
-        fused: bool = True,
+        fused: bool = False,
     ) -> None:
         who = "DeepConvNet"
         params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]

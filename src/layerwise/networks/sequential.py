@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise import parallel
 from layerwise.errors import ConfigError
 from layerwise.functions import check_targets
 from layerwise.layers.base import Array, Layer, LossLayer, floating_dtype, real_number
@@ -29,9 +28,6 @@ from layerwise.networks.config import (
 )
 from layerwise.networks.summary import Summary, summarize
 from layerwise.networks.views import BufferView, GradView, ParamView
-
-if TYPE_CHECKING:
-    from layerwise.parallel import DataParallel
 
 # The config names are importable from here too, as before networks/config.py held them.
 __all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "config_shapes", "StateDictError",
@@ -151,7 +147,9 @@ class Sequential:
         return self._evaluate(x, t, batch_size, with_loss=True)
 
     def _evaluate(self, x: ArrayLike, t: ArrayLike, batch_size: int | None, with_loss: bool,
-                  split: DataParallel | None = None) -> tuple[float, float]:
+                  scorer: Any = None) -> tuple[float, float]:
+        """``(loss, accuracy)`` in inference mode, batch by batch; ``scorer`` (this network by
+        default) scores the batches: the engine (layerwise.fast) passes its own."""
         xs, t_given = np.asarray(x), np.asarray(t)
         if xs.shape[0] != t_given.shape[0]:
             raise ConfigError(f"accuracy: {xs.shape[0]} inputs but {t_given.shape[0]} targets")
@@ -164,9 +162,8 @@ class Sequential:
         modes = [(layer, layer.training) for layer in [*self.layers.values(), self.last_layer]]
         self.eval()
         try:
-            split = parallel.DataParallel(self) if split is None else split  # large nets: in parallel
-            scorer = split if split.pays_for_evaluation(xs, step, len(starts)) else self
-            correct, total_loss = scorer.score_batches(xs, t_given, starts, step, with_loss)
+            by = self if scorer is None else scorer
+            correct, total_loss = by.score_batches(xs, t_given, starts, step, with_loss)
         finally:
             for layer, mode in modes:
                 layer.train(mode)
@@ -194,11 +191,10 @@ class Sequential:
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, Array]:
         """Gradients of the loss by backpropagation, keyed like :attr:`params` (book §5.7.2).
 
-        One forward pass (its loss is kept in ``last_loss``), then :meth:`backward` through
-        every layer in reverse. Weight decay is then added to the weight gradients
-        (:meth:`apply_weight_decay`). A large batch of a large network is computed in parts by
-        :class:`layerwise.parallel.DataParallel`, with the same result up to float rounding
-        (see there for what the layers' caches then hold).
+        The book's loop: one forward pass through :attr:`layers` in order (its loss is kept in
+        ``last_loss``), then :meth:`backward` through every layer in reverse, on the whole batch
+        at once; weight decay is then added to the weight gradients
+        (:meth:`apply_weight_decay`). Every layer's caches hold what its own code computed.
         """
         return self.loss_and_gradient(x, t)[1]
 
@@ -206,9 +202,6 @@ class Sequential:
         """``(loss, grads)`` of one training step: the loss of the forward pass (the data
         loss plus the weight-decay penalty, as :meth:`loss`) and :meth:`gradient`'s result.
         Also sets ``last_loss``, as :meth:`gradient` does."""
-        split = parallel.DataParallel(self)
-        if split.pays(x, t):  # a large batch of a large network: in parallel, same result
-            return split.loss_and_gradient(x, t)
         data_loss = self.data_loss(x, t)
         self.backward()
         return self.apply_weight_decay(data_loss)
@@ -216,12 +209,10 @@ class Sequential:
     def backward(self, dout: float = 1.0) -> None:
         """Backward from the loss (scaled by ``dout``) through the loss layer and every layer,
         in reverse order, leaving each layer's parameter gradients in its ``dW``, ``db``...
-        The first layer skips ``dx``, which nothing needs."""
+        (book §5.7.2)."""
         grad = self.last_layer.backward(dout)
-        layers = list(self.layers.values())
-        for layer in reversed(layers[1:]):
+        for layer in reversed(list(self.layers.values())):
             grad = layer.backward(grad)
-        layers[0].backward_params(grad)
 
     def apply_weight_decay(self, data_loss: float) -> tuple[float, dict[str, Array]]:
         """After :meth:`backward`: add weight decay to ``data_loss`` and to the weight gradients;

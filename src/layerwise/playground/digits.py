@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from layerwise.errors import DataError
+from layerwise.fast import training
 from layerwise.functions import softmax
 from layerwise.networks.sequential import Sequential
 from layerwise.playground import tracing
@@ -170,7 +171,7 @@ class DigitModel:
                     if self._stop.is_set():
                         return
                     idx = perm[lo : lo + batch]
-                    _, grads = net.loss_and_gradient(x[idx], t[idx])
+                    _, grads = training.loss_and_gradient(net, x[idx], t[idx])  # the engine, if on
                     opt.update(net.params, grads)
                     done += 1
                     self.progress = done / steps

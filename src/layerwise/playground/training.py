@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from layerwise.fast import training
 from layerwise.networks.sequential import Sequential
 from layerwise.playground.digits import sample_data
 from layerwise.playground.validation import BadRequest, get_choice, get_float, get_int
@@ -303,7 +304,7 @@ class TrainingSession:
                 idx = perm[lo : lo + self.batch_size]
                 with self._net_lock, np.errstate(over="ignore", invalid="ignore"):
                     net.train()
-                    loss, grads = net.loss_and_gradient(x[idx], t[idx])
+                    loss, grads = training.loss_and_gradient(net, x[idx], t[idx])  # the engine, if on
                     if not np.isfinite(loss):
                         net.load_state_dict(good)
                         self._set_state("diverged", f"training diverged: the loss became {loss} at "

@@ -1,0 +1,35 @@
+"""The reference code each kernel of the engine replaces, by the SHA-256 of its source.
+
+Written by ``scripts/engine_digests.py``. A layer or optimizer hands off to a kernel only
+while its method's source has the digest recorded here (:func:`layerwise.fast.switch.kernel`):
+an edited method runs as edited, with the engine on or off.
+"""
+
+DIGESTS: dict[str, str] = {
+    "layerwise.layers.convolution.Convolution.forward":
+        "b2ff2ffbd65b9735a1697cbb9d3daa36a11e626ee0cd9d715aebdc52174c9db2",
+    "layerwise.layers.convolution.Convolution._backward":
+        "fed0c335345d64635a18aaee82f165a95ea5d4340db199e181f0fe4ed9eba49a",
+    "layerwise.layers.pooling.Pooling.forward":
+        "47f598895122cdb1334081748f9db5068e71e90f6e5a6f0b5de248188c5f9507",
+    "layerwise.layers.pooling.Pooling.backward":
+        "6d4d84506e31e9b2639d89840e718abf743beb9e49b0b5ba9d91af36671743ba",
+    "layerwise.layers.affine.Affine._backward":
+        "8f4b0d691e1ef6ddf11dd7db476abae48e6cb730938fada31779de42667de720",
+    "layerwise.layers.loss.SoftmaxWithLoss.forward":
+        "99e533484812421c2899e13a6590c0d9b18d7e22bcc73143c44be48fac8cf027",
+    "layerwise.layers.loss._softmax_cross_entropy":
+        "a3e8a4a01884e1d8c1b1cdcabc5371259bc1d8c09548e8e1d3d87aac9242d331",
+    "layerwise.optimizers.SGD.update_one":
+        "a5f5c90f930d2be96dfa7d6b49d0caac88019de82cff246f8d259d54264abd60",
+    "layerwise.optimizers.Momentum.update_one":
+        "20c4f8ecb45079f2bcec6fe846ef9565133063a34e1686699587daa64f2d6cf4",
+    "layerwise.optimizers.Nesterov.update_one":
+        "8723fe81d829b4ddf177faaf6cc167b0907a6cca1e97a2d3c2c26b033327e4a5",
+    "layerwise.optimizers.AdaGrad.update_one":
+        "e12835b520dba6a17323b776b991d409aa55d68fa81b124b817355f7423e67c3",
+    "layerwise.optimizers.RMSprop.update_one":
+        "6fdbf9d3f2d5a48d51698a6ef3253b59d2772e58eac6d7ebea9cfa169d9445f8",
+    "layerwise.optimizers.Adam.update_one":
+        "b3c41e119f2a9c171f0d3643a6913c5d72cb7fbe2cb3c2cb57b883c241d29a46",
+}
