@@ -61,7 +61,7 @@ def check_digit_network(net: Sequential, where: str) -> None:
 
 
 #: The small conv net trained at start, as the page states it (it words the sentence itself).
-DEFAULT_NETWORK = {"network": "SimpleConvNet", "filters": 8, "filter_size": 5, "hidden": 64}
+DEFAULT_NETWORK: dict[str, Any] = {"network": "SimpleConvNet", "filters": 8, "filter_size": 5, "hidden": 64}
 
 
 def default_network() -> Sequential:
@@ -183,9 +183,11 @@ class DigitModel:
             acc = net.accuracy(x_test, t_test)
             net.eval()
             self.trained = {**DEFAULT_NETWORK, "epochs": self.train_epochs, "test_accuracy": float(acc)}
-            self.description = (f"SimpleConvNet ({DEFAULT_NETWORK['filters']} filters {DEFAULT_NETWORK['filter_size']}×"
-                                f"{DEFAULT_NETWORK['filter_size']}, {DEFAULT_NETWORK['hidden']} hidden) trained here "
-                                f"on mnist-sample for {self.train_epochs} epochs: test accuracy {acc:.1%}")
+            m = DEFAULT_NETWORK
+            size = m["filter_size"]
+            self.description = (f"{m['network']} ({m['filters']} filters {size}×{size}, "
+                                f"{m['hidden']} hidden) trained here on mnist-sample for {self.train_epochs} "
+                                f"epochs: test accuracy {acc:.1%}")
             self._net = net
             self.state = "ready"
         except Exception as exc:  # shown on the page; the other pages still work

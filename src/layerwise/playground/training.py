@@ -266,7 +266,7 @@ class TrainingSession:
             self._train()
         except Exception as exc:  # shown on the page, never a dead thread with no word
             self._set_state("failed", f"{type(exc).__name__}: {exc}", why="failed",
-                            message=f"{type(exc).__name__}: {exc}")
+                            error=f"{type(exc).__name__}: {exc}")
         finally:
             self._release()
 
@@ -339,7 +339,8 @@ class TrainingSession:
                                 f"of epoch {epoch + 1}: "
                                 f"try a smaller learning rate, e.g. {self.lr / 10:g}",
                                 why="diverged.grew", epoch=epoch + 1, first=f"{first_loss:.3g}",
-                                max=f"{max(epoch_losses):.3g}", mean=f"{mean_loss:.3g}", lr=f"{self.lr / 10:g}")
+                                max=f"{max(epoch_losses):.3g}", mean=f"{mean_loss:.3g}",
+                                lr=f"{self.lr / 10:g}")
                 return
             with self._net_lock:
                 train_acc = net.accuracy(x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])

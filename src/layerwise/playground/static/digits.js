@@ -1,6 +1,6 @@
 // Page 2: draw or pick a digit; the server centres it, predicts, and traces backward.
 import { getJSON, postJSON, el, fmt } from "./api.js";
-import { t, serverMessage } from "./i18n.js";
+import { t, serverMessage, libraryText } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("draw-canvas");
@@ -248,7 +248,11 @@ function renderTrace() {
   // the library's figure, every frame in one SVG: frame k shows what backward step k adds
   const box = $("trace-svg");
   const svg = result ? result.trace.svg : "";
-  if (shownSvg !== svg) { box.innerHTML = svg; shownSvg = svg; }
+  if (shownSvg !== svg) {
+    box.innerHTML = svg;
+    shownSvg = svg;
+    for (const text of box.querySelectorAll("text")) text.textContent = libraryText(text.textContent);
+  }
   for (let i = 1; i <= n; i++) {
     box.querySelectorAll(".lw-from" + i).forEach((e) => { e.style.visibility = i <= reached ? "visible" : "hidden"; });
     box.querySelectorAll(".lw-at" + i).forEach((e) => { e.style.visibility = i === reached ? "visible" : "hidden"; });

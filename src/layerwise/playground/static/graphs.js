@@ -132,20 +132,21 @@ function layout(graph) {
   return { nodes: [...byId.values()], byId, maxDepth, rows: top };
 }
 
-function textWidth(text) { return 6.7 * text.length; }
+function textWidth(text) { return 6.7 * text.length * (/[^\x00-\u2fff]/.test(text) ? 1.6 : 1); }
 
 function draw(graph) {
   const { nodes, byId, maxDepth, rows } = layout(graph);
   const half = (n) => {
     if (n.kind !== "op" && n.kind !== "output") return 0;
     if (n.kind === "output") return 0;
-    return n.shape === "box" ? Math.max(24, 12 + 4.2 * n.label.length) : Math.max(19, 10 + 4.4 * n.label.length);
+    const label = libraryText(n.label), wide = /[^\x00-\u2fff]/.test(label) ? 2 : 1; // Hangul: about twice as wide
+    return n.shape === "box" ? Math.max(24, 12 + 4.2 * wide * label.length) : Math.max(19, 10 + 4.4 * wide * label.length);
   };
   // the gap before depth d holds the longest edge text between the nodes it joins
   const gap = new Array(maxDepth).fill(110);
   for (const e of graph.edges) {
     const s = byId.get(e.src), d = byId.get(e.dst);
-    const need = Math.max(textWidth(e.fwd), textWidth(e.grad_text || "")) + half(s) + half(d) + 70;
+    const need = Math.max(textWidth(libraryText(e.fwd)), textWidth(libraryText(e.grad_text || ""))) + half(s) + half(d) + 70;
     gap[d.depth] = Math.max(gap[d.depth], need);
   }
   const offset = new Array(maxDepth + 1).fill(0); // x of depth d, from the left
@@ -179,7 +180,7 @@ function draw(graph) {
     svgEl("path", { class: "edge", d: `M ${xs} ${ys} H ${bend} L ${xd} ${yd}`, "marker-end": "url(#arrow)" }, g);
     const mid = (xs + bend) / 2;
     const f = svgEl("text", { class: "fwd", x: mid, y: ys - 7 }, g);
-    f.textContent = e.fwd;
+    f.textContent = libraryText(e.fwd);
     if (e.value !== null) f.dataset.value = JSON.stringify(e.value);
     if (e.grad_text !== null) {
       const b = svgEl("text", { class: "bwd", x: mid, y: ys + 17 }, g);
@@ -199,7 +200,7 @@ function draw(graph) {
       if (n.shape === "box") svgEl("rect", { class: "node-op", x: X(n) - w, y: Y(n) - 17, width: 2 * w, height: 34, rx: 6 }, g);
       else if (w > 19) svgEl("ellipse", { class: "node-op", cx: X(n), cy: Y(n), rx: w, ry: 19 }, g);
       else svgEl("circle", { class: "node-op", cx: X(n), cy: Y(n), r: 19 }, g);
-      svgEl("text", { class: "node-text", x: X(n), y: Y(n) }, g).textContent = n.label;
+      svgEl("text", { class: "node-text", x: X(n), y: Y(n) }, g).textContent = libraryText(n.label);
     } else {
       const anchor = n.kind === "output" ? "start" : "end";
       const t = svgEl("text", { class: "var-text", x: X(n) + (n.kind === "output" ? -6 : 4), y: Y(n), "text-anchor": anchor }, g);

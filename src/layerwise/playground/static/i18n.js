@@ -97,7 +97,7 @@ export const STRINGS = {
     "why.diverged.grew": "training diverged in epoch {epoch}: the loss went from {first} at the start to {max} " +
       "(mean {mean} over the epoch); the weights are back at the start of epoch {epoch}: try a smaller " +
       "learning rate, e.g. {lr}",
-    "why.failed": "{message}",
+    "why.failed": "{error}",
   },
 
   ko: {
@@ -124,8 +124,8 @@ export const STRINGS = {
 
     "digits.loading": "모델을 불러오는 중…",
     "digits.ready": "모델: {description}. 역전파 추적: {trace}.",
-    "digits.trained": "{network}(필터 {filters}개 {size}×{size}, 은닉 뉴런 {hidden}개)를 여기서 mnist-sample로 " +
-      "{epochs} 에폭 학습함: 시험 데이터 정확도 {accuracy}",
+    "digits.trained": "여기서 mnist-sample로 {epochs} 에폭 학습한 {network}(필터 {filters}개 {size}×{size}, " +
+      "은닉 뉴런 {hidden}개): 시험 데이터 정확도 {accuracy}",
     "digits.failed": "모델을 학습하지 못했습니다: {message}",
     "digits.training": "mnist-sample로 작은 합성곱 신경망을 학습하는 중… {percent}%",
     "digits.wait": "{message}: 모델이 준비될 때까지 기다리세요",
@@ -187,11 +187,11 @@ export const STRINGS = {
     "state.failed": "실패",
     "why.stopped": "에폭 {epoch}, 반복 {iteration}에서 멈춤",
     "why.finished": "{epochs} 에폭 완료",
-    "why.diverged.nonfinite": "학습이 발산함: 반복 {iteration}에서 손실이 {loss}가 됨. 가중치는 지난 에폭이 끝났을 " +
+    "why.diverged.nonfinite": "반복 {iteration}에서 손실이 {loss}가 됨. 가중치는 지난 에폭이 끝났을 " +
       "때로 되돌렸습니다. 학습률을 더 작게 해 보세요 (예: {lr})",
-    "why.diverged.grew": "에폭 {epoch}에서 학습이 발산함: 손실이 처음 {first}에서 {max}까지 커짐 (에폭 평균 {mean}). " +
+    "why.diverged.grew": "에폭 {epoch}에서 손실이 처음 {first}에서 {max}까지 커짐 (에폭 평균 {mean}). " +
       "가중치는 에폭 {epoch}의 시작으로 되돌렸습니다. 학습률을 더 작게 해 보세요 (예: {lr})",
-    "why.failed": "{message}",
+    "why.failed": "{error}",
   },
 };
 
@@ -205,7 +205,7 @@ export const FIGURES_KO = {
     doc: "사과와 귤 쇼핑 (그림 5-17): price 715; dApple 2.2, dApple_num 110, dOrange 3.3, dOrange_num 165, dTax 650." },
   "relu": { title: "ReLU (그림 5-18)",
     doc: "ReLU (그림 5-18): x > 0인 곳은 순전파 값이 그대로 흐르고 역전파 때 ∂L/∂y가 그대로 돌아갑니다. " +
-      "x ≤ 0인 곳은 순전파도 역전파도 0을 보냅니다. x는 값 하나 또는 여러 개(한 배열의 각 원소)이고, " +
+      "x ≤ 0인 곳은 순전파로 0, 역전파로 0을 보냅니다. x는 값 하나 또는 여러 개(한 배열의 각 원소)이고, " +
       "역전파는 모든 원소에서 ∂L/∂y = 1로 시작합니다." },
   "sigmoid": { title: "Sigmoid를 두 가지로 (그림 5-20과 5-21), 한 그림에 나란히",
     doc: "Sigmoid를 두 가지로 (그림 5-20과 5-21), 한 그림에 나란히." },
@@ -215,8 +215,9 @@ export const FIGURES_KO = {
     doc: "Softmax-with-Loss (그림 5-29): 점수 a, 정답 레이블 t; a에서의 역전파는 y − t." },
 };
 
-// The figures' notes, group titles and edge texts: [English pattern, Korean]; $1... are the
-// pattern's numbers and formulas, kept as they are.
+// The figures' notes, group titles and edge texts, and the texts of page 2's trace figure
+// (layerwise.trace_figure): [English pattern, Korean or a function making it]; $1... are the
+// pattern's numbers, formulas and code names, kept as they are.
 export const PHRASES_KO = [
   [/^Sigmoid as a computational graph$/, "계산 그래프로 그린 Sigmoid"],
   [/^Sigmoid layer: backward is (.+)$/, "Sigmoid 계층: 역전파는 $1"],
@@ -235,6 +236,22 @@ export const PHRASES_KO = [
   [/^the layer sends back y − t = (.+) to the scores a \(a large error when y is far from t, a small one when close\)$/,
     "계층은 점수 a로 y − t = $1을 돌려보냅니다 (y가 t에서 멀면 큰 오차, 가까우면 작은 오차)"],
   [/^to the scores a: (.+)$/, "점수 a로: $1"],
+  [/^(∂L\/∂y) where x > 0, else 0(.*)$/, "$1 (x > 0인 곳), 그 외는 0$2"],
+  [/^B per row(.*)$/, "행마다 B$1"],
+  [/^Cross Entropy Error$/, "교차 엔트로피 오차"],
+  // page 2's trace figure
+  [/^(.+): forward \(black\) and backward \(red\), sample (\d+) of (\d+)(?:, label (\d+))?$/,
+    (all, net, i, n, label) => `${net}: 순전파(검정)와 역전파(빨강), 샘플 ${i}/${n}` + (label ? `, 정답 레이블 ${label}` : "")],
+  [/^frame k: the backward pass has run through the last k layers$/, "프레임 k: 역전파가 마지막 k개 계층까지 진행됨"],
+  [/^dx of (.+) = dout of (.+)$/, "$1의 dx = $2의 dout"],
+  [/^channels (\S+) of (\d+)$/, "채널 $1 (전체 $2개)"],
+  [/^filters (\S+) of (\d+), channel (\d+)$/, "필터 $1 (전체 $2개), 채널 $3"],
+  [/min (\S+)  mean (\S+)  max (\S+)(?:  \((\d+%) zero\))?(?:  (\d+) not finite)?$/,
+    (all, lo, mean, hi, zeros, bad) => `최솟값 ${lo}  평균 ${mean}  최댓값 ${hi}` + (zeros ? `  (0인 값 ${zeros})` : "") +
+      (bad ? `  유한하지 않은 값 ${bad}개` : "")],
+  [/no finite values$/, "유한한 값 없음"],
+  [/^gradient check ok (.+)$/, "기울기 확인 통과 $1"],
+  [/^gradient check FAILED (.+)$/, "기울기 확인 실패 $1"],
   // page 3's networks (their about, a tooltip)
   [/^(\d+) filters (\S+), pool, (\d+) hidden$/, "필터 $1개 $2, 풀링, 은닉 뉴런 $3개"],
 ];
