@@ -318,3 +318,188 @@ def test_at_400px_every_tab_is_on_screen(browser: Any, server: Any, shots: Path)
         page.screenshot(path=str(shots / "narrow-400px-graphs.png"))
     finally:
         context.close()
+
+
+# -- issue 31: the playground in Korean ----------------------------------------------------------
+
+KO_TABS = ["1 · 계산 그래프", "2 · 숫자 그리기", "3 · 학습"]
+EN_TABS = ["1 · Computational graphs", "2 · Draw a digit", "3 · Train"]
+
+# Every text a person can see: visible text nodes, the options of the selects, and the
+# tooltips, placeholders and labels of visible elements (<code> holds code, not words).
+VISIBLE_TEXTS = """() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const text = n.textContent.trim(), parent = n.parentElement;
+        if (!text || parent.closest('code, script, style')) continue;
+        if (parent.tagName === 'OPTION' || parent.checkVisibility()) out.push(text);
+    }
+    for (const e of document.querySelectorAll('[title], [placeholder], [aria-label]')) {
+        if (!e.checkVisibility() && e.tagName !== 'OPTION') continue;
+        for (const a of ['title', 'placeholder', 'aria-label']) if (e.getAttribute(a)) out.push(e.getAttribute(a));
+    }
+    out.push(document.title);
+    return out;
+}"""
+
+
+def code_names() -> set[str]:
+    """The words a Korean page keeps in English: the library's classes (Affine, Relu, Adam...),
+    the book's variable names on page 1's figures (apple, tax) and a few of its code words."""
+    import layerwise as lw
+    from layerwise.playground import graphs
+
+    names = {n for n in dir(lw) if n[:1].isupper()} | {"layerwise", "forward", "backward", "dout", "dx", "mask", "softmax", "exp", "log"}
+    for spec in graphs.figure_specs():
+        names |= {spec["name"], *(p["name"] for p in spec["params"])}
+        graph = graphs.figure_json(graphs.compute_figure(spec["name"]))
+        names |= {n["label"] for n in graph["nodes"]}
+    return names
+
+
+def english_words(texts: list[str], allowed: set[str]) -> list[tuple[str, str]]:
+    """The (text, word) pairs where a visible text has an English word: a word of two letters
+    or more that is not a code name, an id (Affine1, apple_num, layerwise.trace, mnist-sample),
+    CamelCase (SoftmaxWithLoss) or an acronym (SGD, ReLU)."""
+    import re
+
+    found = []
+    for text in texts:
+        for word in re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", text):
+            word = word.rstrip(".-")
+            if (len(word) < 2 or word in allowed or re.search(r"[0-9_.\-]", word)
+                    or re.search(r"[a-z][A-Z]|^[A-Z]{2}", word)):
+                continue
+            found.append((text, word))
+    return found
+
+
+def tab_names(page: Any) -> list[str]:
+    return page.eval_on_selector_all("#tabs a", "as => as.map(a => a.textContent)")
+
+
+def test_english_and_korean_tables_have_the_same_keys_and_every_figure_is_worded(page: Any, server: Any) -> None:
+    import re
+
+    from layerwise.playground import graphs
+
+    page.goto(server.url + "#graphs")
+    tables = page.evaluate("""async () => { const m = await import('/static/i18n.js');
+        return { en: m.STRINGS.en, ko: m.STRINGS.ko, figures: m.FIGURES_KO }; }""")
+    en, ko = tables["en"], tables["ko"]
+    assert sorted(en) == sorted(ko)
+    for key in en:
+        assert en[key].strip() and ko[key].strip(), key
+        holes = re.compile(r"\{(\w+)\}")
+        assert sorted(holes.findall(en[key])) == sorted(holes.findall(ko[key])), key
+    # page 1's figures: a Korean doc and title for each, with the numbers of the library's doc
+    numbers = re.compile(r"-?\d+(?:\.\d+)?(?:-\d+)?")
+    for spec in graphs.figure_specs():
+        words = tables["figures"][spec["name"]]
+        for part in ("doc", "title"):  # Korean may order them otherwise
+            assert sorted(numbers.findall(words[part])) == sorted(numbers.findall(spec[part])), spec["name"]
+
+
+def test_page_in_korean_with_lang_ko_has_no_english_sentence_on_any_tab(
+        browser: Any, server: Any, shots: Path) -> None:
+    allowed = code_names()
+    context = browser.new_context(viewport={"width": 1360, "height": 860}, device_scale_factor=1, locale="en-US")
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text)
+                if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+        page.set_default_timeout(20_000)
+        page.goto(server.url + "?lang=ko#graphs")
+        page.wait_for_selector("#figure-svg[data-figure='apple'] g.edge-group")
+        assert page.get_attribute("html", "lang") == "ko"
+        assert tab_names(page) == KO_TABS and "플레이그라운드" in page.text_content("h1")
+        assert page.title() == "layerwise 플레이그라운드"
+        seen: list[str] = []
+        for name in page.eval_on_selector_all("#figure-select option", "os => os.map(o => o.value)"):
+            page.select_option("#figure-select", name)
+            page.wait_for_selector(f"#figure-svg[data-figure='{name}'] g.edge-group")
+            seen += page.evaluate(VISIBLE_TEXTS)
+            if name == "sigmoid":
+                page.screenshot(path=str(shots / "ko-page1-sigmoid.png"), full_page=True)
+        page.select_option("#figure-select", "apple")
+        page.fill("#input-price", "")  # the page's own error, and the stale note
+        page.wait_for_selector("#figure-svg[data-stale]")
+        assert "숫자를 입력하세요" in page.text_content("#figure-error")
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.fill("#input-price", "150")
+        page.wait_for_function("() => document.querySelector('#figure-doc').textContent.includes('이 입력값')")
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.screenshot(path=str(shots / "ko-page1-apple.png"))
+
+        page.click("#tabs a[data-tab='digits']")
+        page.wait_for_selector("#model-status[data-state='ready']")
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.click("#samples canvas[data-index='4']")
+        page.wait_for_selector("#probs[data-source='sample:4']")
+        assert page.text_content("#trace-status").startswith("정답 레이블")
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.click("#trace-next")
+        page.wait_for_selector("#trace-steps[data-reached='1']")
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.click("#trace-all")
+        page.wait_for_selector("#input-grad:not([hidden])")
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.screenshot(path=str(shots / "ko-page2-digits.png"), full_page=True)
+
+        page.click("#tabs a[data-tab='train']")
+        page.wait_for_selector("#train-network option", state="attached")
+        assert page.text_content("#train-status") == "설정을 고르고 시작을 누르세요."
+        page.fill("#train-lr", "0")
+        page.fill("#train-batch", "0")
+        page.click("#train-start")  # the server's refusal stays English, introduced in Korean
+        page.wait_for_function("() => document.querySelector('#train-error').textContent.startsWith('서버의 답:')")
+        page.fill("#train-lr", "0.1")
+        page.fill("#train-batch", "200")
+        page.fill("#train-epochs", "2")
+        page.click("#train-start")
+        page.wait_for_selector("#train-status[data-state='finished']", timeout=120_000)
+        assert page.text_content("#train-status").startswith("완료 · 2 에폭 완료")
+        page.click("#train-save")
+        page.wait_for_selector("#train-saved li[data-file]")
+        assert "저장함" in page.text_content("#train-saved li")
+        page.wait_for_function("() => document.querySelectorAll('#acc-chart polyline[data-n=\"2\"]').length === 2")
+        seen += [t for t in page.evaluate(VISIBLE_TEXTS) if not t.startswith("서버의 답:")]
+        page.screenshot(path=str(shots / "ko-page3-train.png"))
+        page.click("#train-new")
+        page.fill("#train-lr", "9")
+        page.click("#train-start")
+        page.wait_for_selector("#train-status[data-state='diverged']", timeout=120_000)
+        status = page.text_content("#train-status")
+        assert status.startswith("발산함 ·") and "학습률을 더 작게" in status, status
+        seen += page.evaluate(VISIBLE_TEXTS)
+        page.screenshot(path=str(shots / "ko-page3-diverged.png"))
+        assert not english_words(seen, allowed), "\n".join(sorted({t for t, _ in english_words(seen, allowed)}))
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("locale", "query", "lang"), [
+    ("ko-KR", "", "ko"),          # the browser asks for Korean
+    ("ko-KR", "?lang=en", "en"),  # the URL wins
+    ("en-US", "?lang=ko", "ko"),
+    ("en-US", "", "en"),
+    ("fr-FR", "", "en"),          # neither: English
+])
+def test_the_language_follows_the_url_then_the_browser(
+        browser: Any, server: Any, locale: str, query: str, lang: str) -> None:
+    context = browser.new_context(locale=locale)
+    try:
+        page = context.new_page()
+        page.goto(server.url + query + "#train")
+        page.wait_for_selector("#train-network option", state="attached")
+        assert page.get_attribute("html", "lang") == lang
+        assert tab_names(page) == (KO_TABS if lang == "ko" else EN_TABS)
+        words = {"ko": ("설정", "학습률", "배치 크기", "시작"), "en": ("Settings", "Learning rate", "Batch size", "Start")}
+        text = page.text_content("#page-train")
+        assert all(w in text for w in words[lang]), text
+    finally:
+        context.close()

@@ -61,12 +61,17 @@ def check_digit_network(net: Sequential, where: str) -> None:
                         f"expected ({N_CLASSES},), one per digit")
 
 
+#: The small conv net trained at start, as the page states it (it words the sentence itself).
+DEFAULT_NETWORK: dict[str, Any] = {"network": "SimpleConvNet", "filters": 8, "filter_size": 5, "hidden": 64}
+
+
 def default_network() -> Sequential:
     """The small conv net trained at start: 8 filters of 5×5, 64 hidden units."""
     from layerwise.networks import SimpleConvNet
 
-    return SimpleConvNet(conv_param={"filter_num": 8, "filter_size": 5, "pad": 0, "stride": 1},
-                         hidden_size=64, weight_init_std="he", rng=0)
+    return SimpleConvNet(conv_param={"filter_num": DEFAULT_NETWORK["filters"],
+                                     "filter_size": DEFAULT_NETWORK["filter_size"], "pad": 0, "stride": 1},
+                         hidden_size=DEFAULT_NETWORK["hidden"], weight_init_std="he", rng=0)
 
 
 def _floats(a: NDArray[Any]) -> list[float]:
@@ -123,6 +128,7 @@ class DigitModel:
         self.state = "ready" if network is not None else "waiting"
         self.progress = 1.0 if network is not None else 0.0
         self.message = ""
+        self.trained: dict[str, Any] | None = None  # the facts of the network trained here
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -177,8 +183,12 @@ class DigitModel:
                     self.progress = done / steps
             acc = net.accuracy(x_test, t_test)
             net.eval()
-            self.description = (f"SimpleConvNet (8 filters 5×5, 64 hidden) trained here on mnist-sample "
-                                f"for {self.train_epochs} epochs: test accuracy {acc:.1%}")
+            self.trained = {**DEFAULT_NETWORK, "epochs": self.train_epochs, "test_accuracy": float(acc)}
+            m = DEFAULT_NETWORK
+            size = m["filter_size"]
+            self.description = (f"{m['network']} ({m['filters']} filters {size}×{size}, "
+                                f"{m['hidden']} hidden) trained here on mnist-sample for {self.train_epochs} "
+                                f"epochs: test accuracy {acc:.1%}")
             self._net = net
             self.state = "ready"
         except Exception as exc:  # shown on the page; the other pages still work
@@ -187,7 +197,7 @@ class DigitModel:
 
     def status(self) -> dict[str, Any]:
         return {"state": self.state, "progress": self.progress, "description": self.description,
-                "message": self.message, "trace": "layerwise.trace"}
+                "message": self.message, "trace": "layerwise.trace", "trained": self.trained}
 
     # -- test images ----------------------------------------------------------------------
     @staticmethod

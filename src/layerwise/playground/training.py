@@ -134,6 +134,7 @@ class TrainingSession:
         self.optimizer: Any = _optimizer(self.optimizer_name, self.lr)
         self.state = "ready"
         self.message = ""
+        self.details: dict[str, Any] = {}  # the message's facts, for a page that words it itself
         self.epoch = 0
         self.iteration = 0
         self.saved: list[str] = []
@@ -167,7 +168,7 @@ class TrainingSession:
         return {"id": self.id, "network": self.network_name, "optimizer": self.optimizer_name,
                 "lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs, "state": self.state,
                 "epoch": self.epoch, "iteration": self.iteration, "saved": list(self.saved),
-                "message": self.message, "layers": list(self._layers)}
+                "message": self.message, "details": dict(self.details), "layers": list(self._layers)}
 
     # -- events -------------------------------------------------------------------------------
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
@@ -182,9 +183,11 @@ class TrainingSession:
     def finished(self) -> bool:
         return self.state in ("stopped", "finished", "diverged", "failed")
 
-    def _set_state(self, state: str, message: str = "") -> None:
-        self.state, self.message = state, message
-        self._emit("state", {"state": state, "message": message, "epoch": self.epoch,
+    def _set_state(self, state: str, message: str = "", **details: Any) -> None:
+        """``details``: the facts ``message`` states (``why`` names its wording), so the page
+        can say it in the reader's language."""
+        self.state, self.message, self.details = state, message, details
+        self._emit("state", {"state": state, "message": message, "details": details, "epoch": self.epoch,
                              "iteration": self.iteration})
 
     # -- controls -------------------------------------------------------------------------------
@@ -263,7 +266,8 @@ class TrainingSession:
         try:
             self._train()
         except Exception as exc:  # shown on the page, never a dead thread with no word
-            self._set_state("failed", f"{type(exc).__name__}: {exc}")
+            self._set_state("failed", f"{type(exc).__name__}: {exc}", why="failed",
+                            error=f"{type(exc).__name__}: {exc}")
         finally:
             self._release()
 
@@ -299,7 +303,8 @@ class TrainingSession:
                     self._parked.clear()
                 if self._stop.is_set():
                     self._set_state("stopped", f"stopped in epoch {self.epoch + 1}, "
-                                               f"iteration {self.iteration}")
+                                               f"iteration {self.iteration}",
+                                    why="stopped", epoch=self.epoch + 1, iteration=self.iteration)
                     return
                 idx = perm[lo : lo + self.batch_size]
                 with self._net_lock, np.errstate(over="ignore", invalid="ignore"):
@@ -310,7 +315,8 @@ class TrainingSession:
                         self._set_state("diverged", f"training diverged: the loss became {loss} at "
                                         f"iteration {self.iteration + 1}; the weights are back at the "
                                         "last epoch's end: try a smaller learning rate, e.g. "
-                                        f"{self.lr / 10:g}")
+                                        f"{self.lr / 10:g}", why="diverged.nonfinite", loss=str(loss),
+                                        iteration=self.iteration + 1, lr=f"{self.lr / 10:g}")
                         return
                     norms = self._grad_norms(grads)
                     opt.update(net.params, grads)
@@ -332,7 +338,10 @@ class TrainingSession:
                                 f"{first_loss:.3g} at the start to {max(epoch_losses):.3g} "
                                 f"(mean {mean_loss:.3g} over the epoch); the weights are back at the start "
                                 f"of epoch {epoch + 1}: "
-                                f"try a smaller learning rate, e.g. {self.lr / 10:g}")
+                                f"try a smaller learning rate, e.g. {self.lr / 10:g}",
+                                why="diverged.grew", epoch=epoch + 1, first=f"{first_loss:.3g}",
+                                max=f"{max(epoch_losses):.3g}", mean=f"{mean_loss:.3g}",
+                                lr=f"{self.lr / 10:g}")
                 return
             with self._net_lock:
                 train_acc = net.accuracy(x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
@@ -341,7 +350,7 @@ class TrainingSession:
                 good = net.state_dict()
             self._emit("epoch", {"epoch": self.epoch, "iteration": self.iteration, "train_acc": train_acc,
                                  "test_acc": test_acc, "test_loss": test_loss})
-        self._set_state("finished", f"{self.epochs} epochs done")
+        self._set_state("finished", f"{self.epochs} epochs done", why="finished", epochs=self.epochs)
 
     def _grad_norms(self, grads: dict[str, Any]) -> dict[str, float]:
         """The norm of each layer's parameter gradients together, by layer name."""

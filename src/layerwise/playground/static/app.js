@@ -1,4 +1,5 @@
 // The page's entry point: tabs (by the URL's #hash) and the three pages.
+import { translatePage } from "./i18n.js";
 import { initGraphs } from "./graphs.js";
 import { initDigits } from "./digits.js";
 import { initTrain } from "./train.js";
@@ -16,5 +17,6 @@ function show(tab) {
   }
 }
 
+translatePage();
 window.addEventListener("hashchange", () => show(location.hash.slice(1)));
 show(location.hash.slice(1));

@@ -1,5 +1,6 @@
 // Page 2: draw or pick a digit; the server centres it, predicts, and traces backward.
 import { getJSON, postJSON, el, fmt } from "./api.js";
+import { t, serverMessage, libraryText } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("draw-canvas");
@@ -19,7 +20,7 @@ export function initDigits() {
   clearCanvas();
   setupDrawing();
   $("draw-clear").addEventListener("click", clearCanvas);
-  labelSelect.appendChild(el("option", { value: "" }, "the prediction"));
+  labelSelect.appendChild(el("option", { value: "" }, t("digits.prediction")));
   for (let d = 0; d < 10; d++) labelSelect.appendChild(el("option", { value: String(d) }, String(d)));
   labelSelect.addEventListener("change", () => { if (lastRequest) analyse(lastRequest); });
   $("trace-next").addEventListener("click", () => setReached(reached + 1));
@@ -39,23 +40,31 @@ async function pollStatus() {
     if (s.state === "ready") {
       ready = true;
       box.classList.add("ready");
-      $("model-text").textContent = `Model: ${s.description}. Backward trace: ${s.trace}.`;
+      $("model-text").textContent = t("digits.ready", { description: describeModel(s), trace: s.trace });
       return;
     }
-    $("model-text").textContent = s.state === "failed" ? `The model could not be trained: ${s.message}`
-      : `Training a small conv net on mnist-sample… ${Math.round(100 * s.progress)}%`;
+    $("model-text").textContent = s.state === "failed" ? t("digits.failed", { message: s.message })
+      : t("digits.training", { percent: Math.round(100 * s.progress) });
     if (s.state === "failed") return;
   } catch (e) {
-    $("model-text").textContent = e.message;
+    $("model-text").textContent = serverMessage(e);
   }
   setTimeout(pollStatus, 200);
+}
+
+// The model trained here is worded from its facts; one given to the server, by its description.
+function describeModel(s) {
+  const m = s.trained;
+  if (!m) return s.description;
+  return t("digits.trained", { network: m.network, filters: m.filters, size: m.filter_size, hidden: m.hidden,
+    epochs: m.epochs, accuracy: `${(100 * m.test_accuracy).toFixed(1)}%` });
 }
 
 async function loadSamples() {
   const box = $("samples");
   const { samples } = await getJSON("/api/digits/samples");
   for (const s of samples) {
-    const c = el("canvas", { width: 28, height: 28, title: `test image ${s.index} (a ${s.label})` });
+    const c = el("canvas", { width: 28, height: 28, title: t("digits.sample", { index: s.index, label: s.label }) });
     c.dataset.index = s.index;
     const bytes = Uint8Array.from(atob(s.pixels), (ch) => ch.charCodeAt(0));
     drawGray(c, Array.from(bytes, (b) => b / 255), 28, 28, 0, 1);
@@ -133,7 +142,7 @@ async function analyse(request) {
     reached = 0;
     show(r, request.sample !== undefined ? `sample:${request.sample}` : "drawing");
   } catch (e) {
-    errorBox.textContent = ready ? e.message : `${e.message}: wait for the model`;
+    errorBox.textContent = ready ? serverMessage(e) : t("digits.wait", { message: serverMessage(e) });
   }
 }
 
@@ -181,7 +190,7 @@ function arrayView(s, how) {
       else drawGray(c, m, w, h, Math.min(0, ...m), Math.max(1e-12, ...m));
       maps.appendChild(c);
     }
-    if (s.channels > s.maps.length) maps.appendChild(el("span", { class: "muted small" }, `+ ${s.channels - s.maps.length} more`));
+    if (s.channels > s.maps.length) maps.appendChild(el("span", { class: "muted small" }, t("digits.more", { count: s.channels - s.maps.length })));
     return maps;
   }
   if (s.values) {
@@ -192,7 +201,7 @@ function arrayView(s, how) {
     else drawGray(c, s.values, n, 1, 0, Math.max(1e-12, ...s.values));
     return c;
   }
-  return el("span", { class: "muted small" }, `(${s.shape.join("×")}), norm ${fmt(s.norm)}`);
+  return el("span", { class: "muted small" }, t("digits.norm", { shape: s.shape.join("×"), norm: fmt(s.norm) }));
 }
 
 // -- the backward trace ---------------------------------------------------------------------
@@ -221,25 +230,29 @@ function renderTrace() {
   $("trace-next").disabled = !result || reached === n;
   $("trace-all").disabled = !result || reached === n;
   $("trace-status").textContent = result
-    ? `label ${result.label} · loss ${fmt(result.trace.loss)} · ${reached} of ${n} backward steps` : "draw or pick a digit first";
+    ? t("digits.status", { label: result.label, loss: fmt(result.trace.loss), reached, total: n }) : t("digits.first");
   detail.replaceChildren();
   if (result && current >= 0) {
     const s = steps[current];
     const table = el("table");
     const row = (k, v) => { const tr = el("tr"); tr.append(el("td", {}, k)); const td = el("td"); td.append(v); tr.append(td); table.append(tr); };
-    row("step", `${s.name} (${s.kind}).backward`);
-    row("received dout", describe(s.dout));
-    row("returned dx", describe(s.dx));
-    for (const [key, g] of Object.entries(s.grads)) row(`d${key}`, `(${g.shape.join("×")}), norm ${fmt(g.norm)}`);
+    row(t("digits.step"), `${s.name} (${s.kind}).backward`);
+    row(t("digits.dout"), describe(s.dout));
+    row(t("digits.dx"), describe(s.dx));
+    for (const [key, g] of Object.entries(s.grads)) row(`d${key}`, t("digits.norm", { shape: g.shape.join("×"), norm: fmt(g.norm) }));
     detail.append(table);
     if (s.dx.maps || (s.dx.values && s.dx.values.length > 1 && s.dx.values.length <= 800 && current > 0)) detail.append(arrayView(s.dx, "gradient"));
   } else if (result) {
-    detail.append(el("p", { class: "muted" }, "Forward pass done. Press “Backward step” to send the gradient back, one layer at a time."));
+    detail.append(el("p", { class: "muted" }, t("digits.forward.done")));
   }
   // the library's figure, every frame in one SVG: frame k shows what backward step k adds
   const box = $("trace-svg");
   const svg = result ? result.trace.svg : "";
-  if (shownSvg !== svg) { box.innerHTML = svg; shownSvg = svg; }
+  if (shownSvg !== svg) {
+    box.innerHTML = svg;
+    shownSvg = svg;
+    for (const text of box.querySelectorAll("text")) text.textContent = libraryText(text.textContent);
+  }
   for (let i = 1; i <= n; i++) {
     box.querySelectorAll(".lw-from" + i).forEach((e) => { e.style.visibility = i <= reached ? "visible" : "hidden"; });
     box.querySelectorAll(".lw-at" + i).forEach((e) => { e.style.visibility = i === reached ? "visible" : "hidden"; });
@@ -253,7 +266,7 @@ function renderTrace() {
 function describe(s) {
   const shape = `(${s.shape.join("×")})`;
   if (s.values && s.values.length <= 10) return `${shape} [${s.values.map((v) => fmt(v, 3)).join(", ")}]`;
-  return `${shape}, norm ${fmt(s.norm)}, max |·| ${fmt(s.absmax)}`;
+  return t("digits.norm.max", { shape: s.shape.join("×"), norm: fmt(s.norm), max: fmt(s.absmax) });
 }
 
 // -- pictures -------------------------------------------------------------------------------

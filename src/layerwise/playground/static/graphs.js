@@ -1,5 +1,6 @@
 // Page 1: a figure of layerwise.graph, computed by the server, laid out and drawn here in SVG.
 import { getJSON, postJSON, svgEl, el } from "./api.js";
+import { t, libraryText, figureText, serverMessage } from "./i18n.js";
 
 const select = document.getElementById("figure-select");
 const form = document.getElementById("figure-inputs");
@@ -21,11 +22,11 @@ export async function initGraphs() {
 
 async function chooseFigure(name) {
   const spec = specs.find((s) => s.name === name);
-  docBox.textContent = spec.doc;
+  docBox.textContent = figureText(spec, "doc");
   form.replaceChildren();
   for (const p of spec.params) {
     const value = p.default === null ? "" : p.kind === "numbers" ? p.default.join(", ") : String(p.default);
-    const input = el("input", { name: p.name, id: `input-${p.name}`, value, placeholder: p.optional ? "(not given)" : "",
+    const input = el("input", { name: p.name, id: `input-${p.name}`, value, placeholder: p.optional ? t("graphs.not.given") : "",
       type: p.kind === "numbers" ? "text" : "number", step: p.kind === "integer" ? "1" : "any" });
     input.dataset.kind = p.kind;
     input.dataset.label = p.label || p.name;
@@ -33,8 +34,8 @@ async function chooseFigure(name) {
     input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 120); });
     // the field says what the figure calls the input (apple, not price: the argument's name)
     const name = p.label || p.name;
-    const label = el("label", { class: "field", "data-label": name, title: `argument ${p.name}` },
-      p.kind === "numbers" ? `${name} (comma-separated${p.optional ? ", optional" : ""})` : name);
+    const label = el("label", { class: "field", "data-label": name, title: t("graphs.argument", { name: p.name }) },
+      p.kind === "numbers" ? t(p.optional ? "graphs.numbers.optional" : "graphs.numbers", { name }) : name);
     label.appendChild(input);
     form.appendChild(label);
   }
@@ -49,11 +50,11 @@ function readParams() {
     if (input.dataset.kind === "numbers") {
       const parts = text.split(/[\s,]+/).filter((t) => t.length);
       const values = parts.map(Number);
-      if (!parts.length || values.some((v) => !Number.isFinite(v))) throw new Error(`${input.dataset.label}: expected numbers separated by commas`);
+      if (!parts.length || values.some((v) => !Number.isFinite(v))) throw new Error(t("graphs.expect.numbers", { label: input.dataset.label }));
       params[input.name] = values;
     } else {
       const v = Number(text);
-      if (text === "" || !Number.isFinite(v)) throw new Error(`${input.dataset.label}: expected a number`);
+      if (text === "" || !Number.isFinite(v)) throw new Error(t("graphs.expect.number", { label: input.dataset.label }));
       params[input.name] = v;
     }
   }
@@ -72,16 +73,16 @@ function markStale(message) {
 // what these inputs give (the doc's "= 220" is of the defaults only).
 function caption(spec, params, graph) {
   const same = spec.params.every((p) => JSON.stringify(params[p.name] ?? null) === JSON.stringify(p.default));
-  if (same) return spec.doc;
+  if (same) return figureText(spec, "doc");
   const outs = graph.outputs.map((id) => graph.nodes.find((n) => n.id === id))
     .filter((n) => n).map((n) => `${n.label} = ${n.text}`);
-  return `${spec.title}, with these inputs: ${outs.join(", ")}`;
+  return t("graphs.with.inputs", { title: figureText(spec, "title"), outputs: outs.join(", ") });
 }
 
 async function update() {
   const no = ++requestNo;
   let params;
-  try { params = readParams(); } catch (e) { markStale(e.message); return; }
+  try { params = readParams(); } catch (e) { markStale(e.message); return; } // worded here
   try {
     const graph = await postJSON(`/api/graphs/${encodeURIComponent(select.value)}`, { params });
     if (no !== requestNo) return; // a newer edit is on its way
@@ -92,7 +93,7 @@ async function update() {
     docBox.textContent = caption(specs.find((s) => s.name === select.value), params, graph);
     draw(graph);
   } catch (e) {
-    if (no === requestNo) markStale(e.message);
+    if (no === requestNo) markStale(serverMessage(e));
   }
 }
 
@@ -131,20 +132,21 @@ function layout(graph) {
   return { nodes: [...byId.values()], byId, maxDepth, rows: top };
 }
 
-function textWidth(text) { return 6.7 * text.length; }
+function textWidth(text) { return 6.7 * text.length * (/[^\x00-\u2fff]/.test(text) ? 1.6 : 1); }
 
 function draw(graph) {
   const { nodes, byId, maxDepth, rows } = layout(graph);
   const half = (n) => {
     if (n.kind !== "op" && n.kind !== "output") return 0;
     if (n.kind === "output") return 0;
-    return n.shape === "box" ? Math.max(24, 12 + 4.2 * n.label.length) : Math.max(19, 10 + 4.4 * n.label.length);
+    const label = libraryText(n.label), wide = /[^\x00-\u2fff]/.test(label) ? 2 : 1; // Hangul: about twice as wide
+    return n.shape === "box" ? Math.max(24, 12 + 4.2 * wide * label.length) : Math.max(19, 10 + 4.4 * wide * label.length);
   };
   // the gap before depth d holds the longest edge text between the nodes it joins
   const gap = new Array(maxDepth).fill(110);
   for (const e of graph.edges) {
     const s = byId.get(e.src), d = byId.get(e.dst);
-    const need = Math.max(textWidth(e.fwd), textWidth(e.grad_text || "")) + half(s) + half(d) + 70;
+    const need = Math.max(textWidth(libraryText(e.fwd)), textWidth(libraryText(e.grad_text || ""))) + half(s) + half(d) + 70;
     gap[d.depth] = Math.max(gap[d.depth], need);
   }
   const offset = new Array(maxDepth + 1).fill(0); // x of depth d, from the left
@@ -165,7 +167,7 @@ function draw(graph) {
     const x0 = Math.min(...members.map(X)) - 55, x1 = Math.max(...members.map(X)) + 40;
     const y0 = Math.min(...members.map(Y)) - 48, y1 = Math.max(...members.map(Y)) + 36;
     svgEl("rect", { class: "group", x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }, svg);
-    svgEl("text", { class: "group-title", x: x0 + 8, y: y0 + 14 }, svg).textContent = title;
+    svgEl("text", { class: "group-title", x: x0 + 8, y: y0 + 14 }, svg).textContent = libraryText(title);
   }
 
   for (const e of graph.edges) {
@@ -178,11 +180,11 @@ function draw(graph) {
     svgEl("path", { class: "edge", d: `M ${xs} ${ys} H ${bend} L ${xd} ${yd}`, "marker-end": "url(#arrow)" }, g);
     const mid = (xs + bend) / 2;
     const f = svgEl("text", { class: "fwd", x: mid, y: ys - 7 }, g);
-    f.textContent = e.fwd;
+    f.textContent = libraryText(e.fwd);
     if (e.value !== null) f.dataset.value = JSON.stringify(e.value);
     if (e.grad_text !== null) {
       const b = svgEl("text", { class: "bwd", x: mid, y: ys + 17 }, g);
-      b.textContent = e.grad_text;
+      b.textContent = libraryText(e.grad_text);
       if (e.grad !== null) b.dataset.grad = JSON.stringify(e.grad);
     }
   }
@@ -198,12 +200,12 @@ function draw(graph) {
       if (n.shape === "box") svgEl("rect", { class: "node-op", x: X(n) - w, y: Y(n) - 17, width: 2 * w, height: 34, rx: 6 }, g);
       else if (w > 19) svgEl("ellipse", { class: "node-op", cx: X(n), cy: Y(n), rx: w, ry: 19 }, g);
       else svgEl("circle", { class: "node-op", cx: X(n), cy: Y(n), r: 19 }, g);
-      svgEl("text", { class: "node-text", x: X(n), y: Y(n) }, g).textContent = n.label;
+      svgEl("text", { class: "node-text", x: X(n), y: Y(n) }, g).textContent = libraryText(n.label);
     } else {
       const anchor = n.kind === "output" ? "start" : "end";
       const t = svgEl("text", { class: "var-text", x: X(n) + (n.kind === "output" ? -6 : 4), y: Y(n), "text-anchor": anchor }, g);
       t.textContent = n.label;
     }
   }
-  notes.replaceChildren(...graph.notes.map((line) => el("li", {}, line)));
+  notes.replaceChildren(...graph.notes.map((line) => el("li", {}, libraryText(line))));
 }

@@ -20,7 +20,7 @@ function label(v) {
   return String(Number(v.toPrecision(4)));
 }
 
-// series: [{name, color, points: [[x, y], ...]}]; opts: {logY, yMin, yMax, integerX} (the x axis is
+// series: [{name, key, color, points: [[x, y], ...]}] (name: the legend; key, or else name: data-series); opts: {logY, yMin, yMax, integerX} (the x axis is
 // named in the title; integerX: whole numbers on it only)
 export function lineChart(svg, series, opts = {}) {
   const W = svg.clientWidth || 600, H = svg.clientHeight || 200;
@@ -60,7 +60,7 @@ export function lineChart(svg, series, opts = {}) {
   let lx = m.l + 10;
   for (const s of series) {
     const pts = s.points.map((p) => `${px(p[0]).toFixed(1)},${py(tr(p[1])).toFixed(1)}`).join(" ");
-    svgEl("polyline", { class: "series", points: pts, stroke: s.color, "data-series": s.name,
+    svgEl("polyline", { class: "series", points: pts, stroke: s.color, "data-series": s.key ?? s.name,
       "data-n": s.points.length }, svg);
     if (s.points.length === 1) {
       svgEl("circle", { cx: px(s.points[0][0]), cy: py(tr(s.points[0][1])), r: 2.5, fill: s.color }, svg);
@@ -69,7 +69,7 @@ export function lineChart(svg, series, opts = {}) {
       svgEl("rect", { x: lx, y: m.t + 2, width: 10, height: 3, fill: s.color }, svg);
       const t = svgEl("text", { class: "legend", x: lx + 14, y: m.t + 7 }, svg);
       t.textContent = s.name;
-      lx += 22 + 6.5 * s.name.length;
+      lx += 22 + (t.getComputedTextLength?.() || 6.5 * s.name.length);
     }
   }
 }

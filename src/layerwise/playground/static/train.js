@@ -1,6 +1,7 @@
 // Page 3: one training session per tab, its events streamed from the server.
 import { getJSON, postJSON, el, fmt } from "./api.js";
 import { lineChart } from "./plot.js";
+import { t, serverMessage, libraryText } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#2458d6", "#d62828", "#2a9d8f", "#e9a100", "#7b2cbf", "#6b7280", "#f15bb5", "#00a6fb"];
@@ -12,7 +13,7 @@ let pending = false;
 
 export async function initTrain() {
   const opts = await getJSON("/api/train/options");
-  for (const n of opts.networks) $("train-network").appendChild(el("option", { value: n.name, title: n.about }, n.name));
+  for (const n of opts.networks) $("train-network").appendChild(el("option", { value: n.name, title: libraryText(n.about) }, n.name));
   for (const o of opts.optimizers) $("train-optimizer").appendChild(el("option", { value: o }, o));
   $("train-network").value = opts.defaults.network;
   $("train-optimizer").value = opts.defaults.optimizer;
@@ -41,7 +42,7 @@ function reset() {
   $("train-saved").replaceChildren();
   $("train-error").textContent = "";
   for (const e of $("train-form").elements) e.disabled = false;
-  setState("none", "Pick the settings and press Start.");
+  setState("none", t("train.pick"));
   redraw();
 }
 
@@ -56,7 +57,7 @@ async function start() {
     const s = await postJSON(`/api/train/sessions/${session.id}/start`);
     setState(s.state);
   } catch (e) {
-    $("train-error").textContent = e.message;
+    $("train-error").textContent = serverMessage(e);
     if (!session) return;
   }
 }
@@ -81,30 +82,38 @@ function listen() {
   });
   source.addEventListener("state", (ev) => {
     const d = JSON.parse(ev.data);
-    setState(d.state, d.message);
+    setState(d.state, why(d));
   });
   source.addEventListener("end", () => source.close());
 }
 
 let lastStatus = "";
 // What the status line says of each state ("none", before a run, says nothing of itself).
-const STATE_WORDS = { none: "", running: "Running", paused: "Paused", stopped: "Stopped", finished: "Finished",
-  diverged: "Diverged", failed: "Failed" };
+function stateWord(state) {
+  return state === "none" ? "" : STATE_WORDS.has(state) ? t(`state.${state}`) : state;
+}
+const STATE_WORDS = new Set(["running", "paused", "stopped", "finished", "diverged", "failed"]);
+
+// Why the run is in its state: worded here from the server's details, its message otherwise.
+function why(s) {
+  const d = s.details || {};
+  return d.why ? t(`why.${d.why}`, d) : s.message || "";
+}
 
 function status(epoch, iteration, loss) {
-  lastStatus = `epoch ${fmt(epoch, 3)} of ${session.epochs} · iteration ${iteration} · loss ${fmt(loss, 4)}`;
+  lastStatus = t("train.progress", { epoch: fmt(epoch, 3), epochs: session.epochs, iteration, loss: fmt(loss, 4) });
   const line = $("train-status");
-  line.textContent = [STATE_WORDS[line.dataset.state] ?? line.dataset.state, lastStatus].filter((t) => t).join(" · ");
+  line.textContent = [stateWord(line.dataset.state), lastStatus].filter((w) => w).join(" · ");
 }
 
 function setState(state, message = "") {
   const line = $("train-status");
   line.dataset.state = state;
-  line.textContent = [STATE_WORDS[state] ?? state, message || lastStatus].filter((t) => t).join(" · ");
+  line.textContent = [stateWord(state), message || lastStatus].filter((w) => w).join(" · ");
   const live = state === "running" || state === "paused";
   $("train-start").disabled = state !== "none";
   $("train-pause").disabled = !live;
-  $("train-pause").textContent = state === "paused" ? "Resume" : "Pause";
+  $("train-pause").textContent = t(state === "paused" ? "train.resume" : "train.pause");
   $("train-stop").disabled = !live;
   $("train-save").disabled = state === "none";
   $("train-new").disabled = state === "none" || live;
@@ -117,17 +126,17 @@ async function pauseOrResume() {
 async function act(action) {
   try {
     const s = await postJSON(`/api/train/sessions/${session.id}/${action}`);
-    setState(s.state, s.message);
-  } catch (e) { $("train-error").textContent = e.message; }
+    setState(s.state, why(s));
+  } catch (e) { $("train-error").textContent = serverMessage(e); }
 }
 
 async function save() {
   try {
     // the reply says what was written (the event stream may have ended with the run)
     const r = await postJSON(`/api/train/sessions/${session.id}/save`);
-    const li = el("li", { "data-file": r.file }, `saved ${r.file} (epoch ${r.epoch}, iteration ${r.iteration})`);
+    const li = el("li", { "data-file": r.file }, t("train.saved", { file: r.file, epoch: r.epoch, iteration: r.iteration }));
     $("train-saved").appendChild(li);
-  } catch (e) { $("train-error").textContent = e.message; }
+  } catch (e) { $("train-error").textContent = serverMessage(e); }
 }
 
 function schedule() {
@@ -138,10 +147,10 @@ function schedule() {
 
 function redraw() {
   if (!data) return;
-  lineChart($("loss-chart"), [{ name: "loss", color: COLORS[0], points: data.loss }], { xLabel: "iteration", yMin: 0, integerX: true });
+  lineChart($("loss-chart"), [{ name: t("train.series.loss"), key: "loss", color: COLORS[0], points: data.loss }], { xLabel: "iteration", yMin: 0, integerX: true });
   lineChart($("acc-chart"), [
-    { name: "train", color: COLORS[0], points: data.train },
-    { name: "test", color: COLORS[1], points: data.test },
+    { name: t("train.series.train"), key: "train", color: COLORS[0], points: data.train },
+    { name: t("train.series.test"), key: "test", color: COLORS[1], points: data.test },
   ], { xLabel: "epoch", yMin: accuracyFloor(), yMax: 1, integerX: true });
   const layers = data.layers.length ? data.layers : Object.keys(data.grads);
   lineChart($("grad-chart"), layers.map((name, i) => ({ name, color: COLORS[i % COLORS.length], points: data.grads[name] || [] })),
