@@ -185,14 +185,14 @@ def test_backward_follows_the_path_its_forward_took() -> None:
     for layer in (lw.Convolution(rng.standard_normal((3, 2, 3, 3)), np.zeros(3)), lw.Pooling(2, 2)):
         with fast.enabled():
             out = layer.forward(x)
-        assert fast.ran(layer)
+        assert fast.kernel_ran(layer)
         dout = rng.standard_normal(out.shape)
         expected = layer.backward(dout)
         layer.forward(x)  # the same array, on the reference path
-        assert not fast.ran(layer)
+        assert not fast.kernel_ran(layer)
         np.testing.assert_allclose(layer.backward(dout), expected, **TOL)  # outside the block
         layer.forward(x)
         with fast.enabled():
             layer.forward(x)
-        assert fast.ran(layer)  # the engine's backward follows, though the engine is off now
+        assert fast.kernel_ran(layer)  # the engine's backward follows, though the engine is off now
         np.testing.assert_allclose(layer.backward(dout), expected, **TOL)

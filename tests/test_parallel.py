@@ -369,7 +369,7 @@ def test_data_parallel_runs_the_networks_methods_on_its_own_thread_count(
     ref_loss, ref = one.loss_and_gradient(x, t)
     dp = parallel.DataParallel(many, threads=3)
     assert "threads=3" in repr(dp)
-    assert dp.shard_count(x, t) == 3 and dp.pays(x, t)
+    assert dp.shard_count(x, t) == 3 and dp.worth_splitting(x, t)
     loss, got = dp.loss_and_gradient(x, t)
     assert spy == [3]
     assert loss == many.last_loss == pytest.approx(ref_loss, rel=1e-13)

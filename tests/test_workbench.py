@@ -49,7 +49,7 @@ MUTATIONS = [
     (arithmetic, "MulLayer", "dx = dout * self.y", "dx = dout * self.x", "mul-inputs-not-swapped"),
     (arithmetic, "MulLayer", "return _unbroadcast(dx, self.x), _unbroadcast(dy, self.y)",
      "return _unbroadcast(dx, self.x)", "backward-arity"),
-    (activation, "Relu", "self.keep = x > 0", "self.keep = x < 0", "relu-mask-inverted"),
+    (activation, "Relu", "self.mask = x <= 0", "self.mask = x > 0", "relu-mask-inverted"),
     (activation, "Sigmoid", "return d * (1.0 - y) * y", "return d * (1.0 - y)", "wrong-gradient"),
     (affine, "Affine", "self.db = np.sum(d, axis=0)", "self.db = np.sum(d, axis=0, keepdims=True)",
      "bias-grad-not-summed"),

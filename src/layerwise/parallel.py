@@ -13,7 +13,7 @@ parameters in one part per thread (:mod:`layerwise.optimizers`).
 
 This is part of the engine (:mod:`layerwise.fast`): with the engine on, its training step and
 evaluation (:mod:`layerwise.fast.training`, used by the :class:`~layerwise.trainer.Trainer`)
-hand a batch to :class:`DataParallel` when :meth:`DataParallel.pays` says so
+hand a batch to :class:`DataParallel` when :meth:`DataParallel.worth_splitting` says so
 (:data:`MIN_SHARD_VALUES`, :data:`MIN_SHARD_SAMPLES`). The book's API
 (:meth:`~layerwise.networks.Sequential.gradient`) never does: it runs the whole batch in one
 thread, and the layers know nothing of threads.
@@ -285,7 +285,7 @@ def _per_sample(layer: Layer) -> bool:
     return False
 
 
-class _Copies:
+class _Replicas:
     """What :class:`DataParallel` keeps of a network between steps (outside the network, so
     that copying, saving or comparing it never sees them): the measuring pass's result and the
     network's copies for the other shards."""
@@ -298,7 +298,7 @@ class _Copies:
         self.replicas: list[Network] = []
 
 
-_COPIES: weakref.WeakKeyDictionary[Network, _Copies] = weakref.WeakKeyDictionary()
+_COPIES: weakref.WeakKeyDictionary[Network, _Replicas] = weakref.WeakKeyDictionary()
 
 
 class DataParallel:
@@ -360,8 +360,8 @@ class DataParallel:
                 for rep in nets[1:]:
                     np.add(total, getattr(rep.layers[name], "d" + p), out=total)
 
-    # -- when it pays ------------------------------------------------------------------------
-    def pays(self, x: ArrayLike, t: ArrayLike) -> bool:
+    # -- when splitting is worth it ----------------------------------------------------------------------
+    def worth_splitting(self, x: ArrayLike, t: ArrayLike) -> bool:
         """Whether :meth:`loss_and_gradient` would split this batch."""
         return self.shard_count(x, t) > 1
 
@@ -384,7 +384,7 @@ class DataParallel:
             return 1  # the unsplit path reports the mismatch
         return shards if self._layers_per_sample() else 1
 
-    def pays_for_evaluation(self, x: NDArray[Any], batch_size: int, n_batches: int) -> bool:
+    def worth_splitting_evaluation(self, x: NDArray[Any], batch_size: int, n_batches: int) -> bool:
         """Whether evaluating ``x`` in ``n_batches`` batches of ``batch_size`` would spread them
         over threads (by the same rule as a training step's shards, applied to one batch)."""
         return self._evaluation_threads(x, batch_size, n_batches) > 1
@@ -406,7 +406,7 @@ class DataParallel:
         threads = self.threads if self.threads is not None else get_num_threads()
         if threads < 2 or in_worker():
             return 1
-        copies = _COPIES.setdefault(self.net, _Copies())
+        copies = _COPIES.setdefault(self.net, _Replicas())
         key = (tuple(shape[1:]), tuple(id(layer) for layer in self.net.layers.values()))
         if copies.measured_for != key:
             self._measure(copies, np.asarray(x), key)
@@ -416,7 +416,7 @@ class DataParallel:
         """Each layer's input shape for one sample shaped like ``x[0]``, by name (measured by
         an inference-mode forward pass of one sample when the shape is new; cached)."""
         xs = np.asarray(x)
-        copies = _COPIES.setdefault(self.net, _Copies())
+        copies = _COPIES.setdefault(self.net, _Replicas())
         key = (tuple(xs.shape[1:]), tuple(id(layer) for layer in self.net.layers.values()))
         if copies.measured_for != key:
             self._measure(copies, xs, key)
@@ -425,7 +425,7 @@ class DataParallel:
     def _layers_per_sample(self) -> bool:
         return all(_per_sample(layer) for layer in [*self.net.layers.values(), self.net.last_layer])
 
-    def _measure(self, copies: _Copies, x: NDArray[Any], key: Any) -> None:
+    def _measure(self, copies: _Replicas, x: NDArray[Any], key: Any) -> None:
         """Record how many activation values one sample shaped like ``x[0]`` gives rise to,
         and each layer's input shape, by an inference-mode forward pass of that sample: it
         draws nothing random and changes no statistics (the layers' modes are restored)."""
@@ -448,7 +448,7 @@ class DataParallel:
     def _replicas(self, count: int) -> list[Network]:
         """``count`` copies of the network whose layers share its parameters and buffers."""
         net = self.net
-        copies = _COPIES.setdefault(net, _Copies())
+        copies = _COPIES.setdefault(net, _Replicas())
         configs: list[Any] = [(name, layer.get_config()) for name, layer in net.layers.items()]
         configs.append(net.last_layer.get_config())
         if copies.made_from != configs or len(copies.replicas) < count:
@@ -475,11 +475,11 @@ class DataParallel:
         return self.loss_and_gradient(x, t)[1]
 
     def loss_and_gradient(self, x: ArrayLike, t: ArrayLike) -> tuple[float, dict[str, NDArray[Any]]]:
-        """:meth:`Sequential.loss_and_gradient`, split across threads when that pays."""
+        """:meth:`Sequential.loss_and_gradient`, split across threads when that is worth it."""
         return self.net.apply_weight_decay(self.data_loss_and_backward(x, t))
 
     def data_loss_and_backward(self, x: ArrayLike, t: ArrayLike, dout: float = 1.0) -> float:
-        """Forward and backward of ``(x, t)``, split across threads when that pays: returns
+        """Forward and backward of ``(x, t)``, split across threads when that is worth it: returns
         the data loss times ``dout`` and leaves the gradients of that product in the layers
         (no weight decay). ``dout`` is a shard's share of a larger batch, for callers that
         add up shards themselves (:mod:`layerwise.distributed`)."""
@@ -527,17 +527,17 @@ class DataParallel:
         return masks
 
     def evaluate(self, x: ArrayLike, t: ArrayLike, batch_size: int | None = None) -> tuple[float, float]:
-        """:meth:`Sequential.evaluate`, its batches spread over threads when that pays."""
+        """:meth:`Sequential.evaluate`, its batches spread over threads when that is worth it."""
         return self.net._evaluate(x, t, batch_size, True, self)
 
     def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int | None = None) -> float:
-        """:meth:`Sequential.accuracy`, its batches spread over threads when that pays."""
+        """:meth:`Sequential.accuracy`, its batches spread over threads when that is worth it."""
         return self.net._evaluate(x, t, batch_size, False, self)[1]
 
     def score_batches(self, x: NDArray[Any], t: NDArray[Any], starts: range, step: int,
                       with_loss: bool) -> tuple[int, float]:
         """:meth:`Sequential.score_batches`, every ``k``-th batch on the ``k``-th of the threads
-        (each on its own copy of the layers), when that pays."""
+        (each on its own copy of the layers), when that is worth it."""
         k = self._evaluation_threads(x, step, len(starts))
         if k < 2:
             return self.net.score_batches(x, t, starts, step, with_loss)

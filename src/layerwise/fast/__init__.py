@@ -39,9 +39,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from layerwise.fast.switch import disable, disabled, enable, enabled, ran
+from layerwise.fast.switch import disable, disabled, enable, enabled, kernel_ran
 
-__all__ = ["enabled", "enable", "disable", "disabled", "ran",
+__all__ = ["enabled", "enable", "disable", "disabled", "kernel_ran",
            "conv_forward", "conv_backward", "pool_forward", "pool_backward", "affine_backward",
            "softmax_cross_entropy"]
 

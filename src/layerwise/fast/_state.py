@@ -9,7 +9,7 @@ def save(layer: Any, x: Any, *state: Any) -> None:
     """Set ``layer.x`` to ``x`` and remember ``state`` for the backward pass.
 
     ``layer.x`` becomes a new view of ``x``, an object no reference forward pass stores, so
-    :func:`layerwise.fast.ran` can tell which path the last forward pass took even when the
+    :func:`layerwise.fast.kernel_ran` can tell which path the last forward pass took even when the
     same array went through both.
     """
     layer.x = x.view()

@@ -9,11 +9,11 @@ DIGESTS: dict[str, str] = {
     "layerwise.layers.convolution.Convolution.forward":
         "b2ff2ffbd65b9735a1697cbb9d3daa36a11e626ee0cd9d715aebdc52174c9db2",
     "layerwise.layers.convolution.Convolution._backward":
-        "fed0c335345d64635a18aaee82f165a95ea5d4340db199e181f0fe4ed9eba49a",
+        "3d203b070ad88f7461fba7dfc34da3cf103295776a248c83472d95fa53620de6",
     "layerwise.layers.pooling.Pooling.forward":
         "47f598895122cdb1334081748f9db5068e71e90f6e5a6f0b5de248188c5f9507",
     "layerwise.layers.pooling.Pooling.backward":
-        "6d4d84506e31e9b2639d89840e718abf743beb9e49b0b5ba9d91af36671743ba",
+        "60408fbf9e3f553425865111480936ac99d56f2ce14bfae744531e401024a7c0",
     "layerwise.layers.affine.Affine._backward":
         "8f4b0d691e1ef6ddf11dd7db476abae48e6cb730938fada31779de42667de720",
     "layerwise.layers.loss.SoftmaxWithLoss.forward":

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-__all__ = ["enabled", "enable", "disable", "disabled", "ran", "kernel", "follow", "KERNELS", "source_digest",
-           "is_reference"]
+__all__ = ["enabled", "enable", "disable", "disabled", "kernel_ran", "kernel", "follow", "KERNELS",
+           "source_digest", "is_reference"]
 
 _on = False
 
@@ -91,7 +91,7 @@ def disable() -> None:
     _on = False
 
 
-def ran(layer: Any) -> bool:
+def kernel_ran(layer: Any) -> bool:
     """Whether ``layer``'s last forward pass ran a kernel, whose backward must then run.
 
     A kernel keeps what its backward needs in ``layer._fast_state``, next to the view of the
@@ -116,7 +116,7 @@ def kernel(name: str, *replaces: Callable[..., Any]) -> Callable[..., Any] | Non
 
 
 def follow(name: str) -> Callable[..., Any]:
-    """The backward kernel ``name`` of a layer whose forward pass ran the engine (:func:`ran`),
+    """The backward kernel ``name`` of a layer whose forward pass ran the engine (:func:`kernel_ran`),
     whatever the switch says now: the kernel kept what its backward needs, not the book's caches."""
     module = importlib.import_module(f"layerwise.fast.{KERNELS[name]}")
     found: Callable[..., Any] = getattr(module, name)

@@ -75,7 +75,7 @@ def describe(fused_names: list[str] | None = None) -> str:
         return "off (the book's code: layers/, one thread)"
     from layerwise.parallel import get_num_threads
 
-    parts = [f"kernels, the batch over {get_num_threads()} thread(s) where that pays"]
+    parts = [f"kernels, the batch over {get_num_threads()} thread(s) where that worth_splitting"]
     if fused_names:
         parts.append(f"{', '.join(fused_names)} fused for this run")
     return "on (" + "; ".join(parts) + ")"

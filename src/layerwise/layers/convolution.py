@@ -108,7 +108,7 @@ class Convolution(Layer):
     def _backward(self, dout: ArrayLike, need_dx: bool) -> Array | None:
         """Set ``dW`` and ``db``; return ``dx`` when ``need_dx``."""
         self._require(self.x)
-        if switch.ran(self):  # the forward pass ran the engine's kernel: so does its backward
+        if switch.kernel_ran(self):  # the forward pass ran the engine's kernel: so does its backward
             return switch.follow("conv_backward")(self, dout, need_dx)
         assert self.x is not None and self.col is not None and self.col_W is not None
         FN, C, FH, FW = self.W.shape

@@ -97,7 +97,7 @@ class Pooling(Layer):
 
     def backward(self, dout: ArrayLike) -> Array:
         self._require(self.x)
-        if switch.ran(self):  # the forward pass ran the engine's kernel: so does its backward
+        if switch.kernel_ran(self):  # the forward pass ran the engine's kernel: so does its backward
             return switch.follow("pool_backward")(self, dout)
         assert self.x is not None
         N, C, H, W = self.x.shape
