@@ -540,3 +540,19 @@ def test_flush_subnormals_is_an_option_shown_when_off() -> None:
     assert opt.Adam().flush_subnormals
     assert "flush_subnormals=False" in repr(opt.Adam(flush_subnormals=False))
     assert "flush_subnormals" not in repr(opt.Adam())
+
+
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"])
+def test_one_by_name_serves_the_command_line_and_the_playground(name: str) -> None:
+    from layerwise.commands.models import OPTIMIZERS
+    from layerwise.playground.training import OPTIMIZERS as PLAYGROUND
+
+    assert type(opt.by_name(name, lr=0.5)).__name__ == name
+    assert type(opt.by_name(name.lower(), lr=0.5)) is type(opt.by_name(name, lr=0.5))
+    assert opt.by_name(name, lr=0.5).lr == 0.5
+    assert name.lower() in OPTIMIZERS and name in PLAYGROUND
+
+
+def test_an_unknown_optimizer_name_is_a_config_error_naming_the_choices() -> None:
+    with pytest.raises(lw.ConfigError, match="Nesterov.*got 'adamw'"):
+        opt.by_name("adamw")

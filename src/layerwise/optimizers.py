@@ -43,6 +43,8 @@ from layerwise.fast import switch
 from layerwise.layers.base import Array
 
 __all__ = [
+    "NAMES",
+    "by_name",
     "Optimizer",
     "SupportsUpdate",
     "SGD",
@@ -577,3 +579,18 @@ class Adam(Optimizer):
 
     def _hyper(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+#: The rules by the book's names, in the order of §6.1 (and of increasing complexity).
+NAMES: tuple[str, ...] = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+
+
+def by_name(name: str, **kwargs: Any) -> Optimizer:
+    """The optimizer called ``name`` (one of :data:`NAMES`, in any case: ``"adam"``,
+    ``"Adam"``), built with ``kwargs`` (``lr=...``); a :class:`~layerwise.errors.ConfigError`
+    names the choices otherwise."""
+    found = {n.lower(): n for n in NAMES}.get(str(name).lower())
+    if found is None:
+        raise ConfigError(f"optimizer: expected one of {', '.join(NAMES)}, got {name!r}")
+    rule: type[Optimizer] = globals()[found]
+    return rule(**kwargs)

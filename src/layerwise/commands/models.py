@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 
 from layerwise.errors import ConfigError
+from layerwise.optimizers import NAMES
 
 __all__ = ["MODELS", "CNN_MODELS", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_OPTIMIZER", "DEFAULT_EPOCHS",
            "build_network", "build_optimizer", "parse_hidden", "check_model_args"]
 
 MODELS = ("two-layer", "mlp", "simple-cnn", "deep-cnn")
 CNN_MODELS = ("simple-cnn", "deep-cnn")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+OPTIMIZERS = tuple(name.lower() for name in NAMES)  # sgd, momentum, nesterov, adagrad, rmsprop, adam
 #: The book's learning rates: 0.1 for TwoLayerNet's SGD (ch. 5), the ch. 6 comparison's otherwise.
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.001}
@@ -118,8 +119,6 @@ def _build_network(args: argparse.Namespace, input_shape: tuple[int, ...], n_cla
 
 
 def build_optimizer(name: str, lr: float) -> Any:
-    from layerwise import optimizers
+    from layerwise.optimizers import by_name
 
-    cls = {"sgd": optimizers.SGD, "momentum": optimizers.Momentum, "nesterov": optimizers.Nesterov,
-           "adagrad": optimizers.AdaGrad, "rmsprop": optimizers.RMSprop, "adam": optimizers.Adam}[name]
-    return cls(lr=lr)
+    return by_name(name, lr=lr)

@@ -26,6 +26,7 @@ import numpy as np
 
 from layerwise.fast import training
 from layerwise.networks.sequential import Sequential
+from layerwise.optimizers import NAMES, by_name
 from layerwise.playground.digits import sample_data
 from layerwise.playground.validation import BadRequest, get_choice, get_float, get_int
 
@@ -69,16 +70,13 @@ NETWORKS: dict[str, tuple[str, Callable[[int], Sequential]]] = {
     "MLP": ("784-100-100-10, ReLU", _mlp),
     "SimpleConvNet": ("16 filters 5×5, pool, 100 hidden", _conv),
 }
-OPTIMIZERS: tuple[str, ...] = ("SGD", "Momentum", "AdaGrad", "RMSprop", "Adam")
+OPTIMIZERS: tuple[str, ...] = NAMES  # every rule of layerwise.optimizers, Nesterov included
 
 
 def _optimizer(name: str, lr: float) -> Any:
-    from layerwise import optimizers
-
-    return getattr(optimizers, name)(lr=lr)
+    return by_name(name, lr=lr)
 
 
-#: The settings a session takes, with their defaults.
 DEFAULTS: dict[str, Any] = {"network": "TwoLayerNet", "optimizer": "SGD", "lr": 0.1, "batch_size": 100,
                             "epochs": 10, "seed": 0}
 #: An epoch whose mean loss is more than this times the first batch's loss has diverged (at

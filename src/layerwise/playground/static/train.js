@@ -5,7 +5,7 @@ import { t, serverMessage, libraryText } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#2458d6", "#d62828", "#2a9d8f", "#e9a100", "#7b2cbf", "#6b7280", "#f15bb5", "#00a6fb"];
-const SUGGESTED_LR = { SGD: 0.1, Momentum: 0.05, AdaGrad: 0.05, RMSprop: 0.002, Adam: 0.002 };
+const SUGGESTED_LR = { SGD: 0.1, Momentum: 0.05, Nesterov: 0.05, AdaGrad: 0.05, RMSprop: 0.002, Adam: 0.002 };
 let session = null;
 let source = null;
 let data = null;
