@@ -72,10 +72,14 @@ def test_history_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     hist, plot = tmp_path / "h.csv", tmp_path / "curves.png"
     assert main(["train", "--data", "mnist-sample", "--epochs", "2", "--quiet",
                  "--history", str(hist), "--plot", str(plot)]) == 0
+    import csv
+
     lines = hist.read_text().splitlines()
-    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds,lr"
-    assert len(lines) == 3
-    assert [float(line.split(",")[-1]) for line in lines[1:]] == [0.1, 0.1]  # the book's SGD rate
+    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds,lr,engine"
+    rows = list(csv.DictReader(hist.read_text().splitlines()))
+    assert len(rows) == 2
+    assert [float(r["lr"]) for r in rows] == [0.1, 0.1]  # the book's SGD rate
+    assert all(r["engine"].startswith("on (kernels") for r in rows)  # what ran it, recorded
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
