@@ -264,3 +264,18 @@ def test_threads_flag_sets_the_thread_count(capsys: pytest.CaptureFixture[str]) 
         assert ", 3 thread(s)" in capsys.readouterr().out
     finally:
         parallel.set_num_threads(before)
+
+
+@pytest.mark.parametrize("flags, engine", [([], "on (kernels"), (["--no-fast"], "off (the book's code")])
+def test_train_names_the_engine_first_and_records_it_in_the_model_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], engine: str) -> None:
+    from layerwise.model_files import load_model_and_metadata
+
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", "--save", str(model), *flags]) == 0
+    out = capsys.readouterr().out.splitlines()
+    engine_lines = [line for line in out if line.startswith("engine: ")]
+    assert len(engine_lines) == 1 and engine_lines[0].startswith(f"engine: {engine}")
+    assert out.index(engine_lines[0]) <= 4  # among the first lines, before any epoch
+    _, meta = load_model_and_metadata(model)
+    assert str(meta["engine"]).startswith(engine)
