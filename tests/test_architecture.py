@@ -128,3 +128,21 @@ def test_the_switch_imports_no_kernel_at_module_level() -> None:
     top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     names = {getattr(node, "module", None) or node.names[0].name for node in top}
     assert not {n for n in names if n and n.startswith("layerwise")}, names
+
+
+def test_no_module_climbs_back_to_the_package_root() -> None:
+    """``__version__`` lives in a leaf module (layerwise/version.py): nothing inside the package
+    imports ``layerwise`` itself, whose __init__ is the public face for users."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__init__.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "layerwise" and node.level == 0:
+                names = [a.name for a in node.names]
+                submodules = [n for n in names if (PACKAGE / n).is_dir() or (PACKAGE / f"{n}.py").is_file()]
+                if names != submodules:
+                    offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} from layerwise import {names}")
+            elif isinstance(node, ast.Import) and any(a.name == "layerwise" for a in node.names):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} import layerwise")
+    assert not offenders, "\n".join(offenders)

@@ -14,7 +14,7 @@ import importlib
 import pkgutil
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from layerwise.version import __version__
 
 # Where each public name lives, in the order of the book's chapters.
 _EXPORTS: dict[str, str] = {

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn, TextIO
 
-from layerwise import __version__
+from layerwise.version import __version__
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED",
            "EXIT_TERMINATED", "Terminated"]

@@ -401,9 +401,9 @@ class World:
 
 
 def _versions() -> str:
-    import layerwise
+    from layerwise.version import __version__
 
-    return f"layerwise {layerwise.__version__}, NumPy {np.__version__}"
+    return f"layerwise {__version__}, NumPy {np.__version__}"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from layerwise import __version__, distributed, parallel
+from layerwise import distributed, parallel
 from layerwise.augment import parse_augment
 from layerwise.commands.common import (
     PLOT_SOFTWARE,
@@ -57,6 +57,7 @@ from layerwise.locks import FileLock
 from layerwise.model_files import save_model
 from layerwise.schedules import parse_schedule
 from layerwise.trainer import EpochRecord, Trainer
+from layerwise.version import __version__
 
 __all__ = ["add_parser", "run", "prepare", "RunPlan", "BOOK_ITERATIONS", "RUN_SETTINGS", "OUTPUTS"]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from layerwise import __version__
 from layerwise.errors import ConfigError, DataError, DownloadError, LayerwiseError
 from layerwise.fileio import atomic_write
+from layerwise.version import __version__
 
 __all__ = ["download", "sha256_file", "DEFAULT_TIMEOUT"]
 

@@ -214,7 +214,7 @@ def to_onnx(model: Sequential | Layer, *, output: OutputKind | None = None,
 
 
 def _version() -> str:
-    from layerwise import __version__
+    from layerwise.version import __version__
 
     return __version__
 
