@@ -301,17 +301,8 @@ class SoftmaxWithLoss:
         raise NotImplementedError
 '''
 
-_NETWORK_EN = '''"""Chapter 5.7: a two-layer network from your own layers, and its gradient check.
-
-Fill in gradient() with backpropagation through self.layers (in reverse), then run
-
-    python {file}
-
-which compares your gradient with the numerical one (§5.7.3), and train it with
-
-    layerwise check {affine_file} --train
-"""
-
+# The network's code is the same in both languages; its docstrings are not.
+_NETWORK_CODE = '''
 from collections import OrderedDict
 
 import numpy as np
@@ -344,7 +335,7 @@ class TwoLayerNet:
         return self.last_layer.forward(self.predict(x), t)
 
     def gradient(self, x, t):
-        """Return a dict of the gradients of W1, b1, W2, b2, computed by backpropagation."""
+{gradient_doc}
         raise NotImplementedError
 
 
@@ -357,6 +348,20 @@ if __name__ == "__main__":
     report = lw.check_gradients(net, x_train[:3], t_train[:3])
     print(report)
 '''
+
+_NETWORK_EN = '''"""Chapter 5.7: a two-layer network from your own layers, and its gradient check.
+
+Fill in gradient() with backpropagation through self.layers (in reverse), then run
+
+    python {file}
+
+which compares your gradient with the numerical one (§5.7.3), and train it with
+
+    layerwise check {affine_file} --train
+"""
+''' + _NETWORK_CODE.replace(
+    "{gradient_doc}",
+    '        """Return a dict of the gradients of W1, b1, W2, b2, computed by backpropagation."""')
 
 _NETWORK_KO = '''"""5.7절: 직접 만든 계층으로 이루어진 2층 신경망과 기울기 확인.
 
@@ -368,52 +373,8 @@ gradient()를 self.layers를 거꾸로 거치는 오차역전파법으로 채운
 
     layerwise check {affine_file} --train
 """
-
-from collections import OrderedDict
-
-import numpy as np
-
-from {affine_module} import Affine, SoftmaxWithLoss
-from {activation_module} import Relu
-
-
-class TwoLayerNet:
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, seed=0):
-        rng = np.random.default_rng(seed)
-        self.params = {{
-            "W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
-            "b1": np.zeros(hidden_size),
-            "W2": weight_init_std * rng.standard_normal((hidden_size, output_size)),
-            "b2": np.zeros(output_size),
-        }}
-        self.layers = OrderedDict()
-        self.layers["Affine1"] = Affine(self.params["W1"], self.params["b1"])
-        self.layers["Relu1"] = Relu()
-        self.layers["Affine2"] = Affine(self.params["W2"], self.params["b2"])
-        self.last_layer = SoftmaxWithLoss()
-
-    def predict(self, x):
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return x
-
-    def loss(self, x, t):
-        return self.last_layer.forward(self.predict(x), t)
-
-    def gradient(self, x, t):
-        """오차역전파법으로 구한 W1, b1, W2, b2의 기울기를 딕셔너리로 돌려줍니다."""
-        raise NotImplementedError
-
-
-if __name__ == "__main__":
-    import layerwise as lw
-    from layerwise.datasets import load_mnist
-
-    (x_train, t_train), _ = load_mnist("mnist-sample")
-    net = TwoLayerNet(784, 10, 10)
-    report = lw.check_gradients(net, x_train[:3], t_train[:3])
-    print(report)
-'''
+''' + _NETWORK_CODE.replace(
+    "{gradient_doc}", '        """오차역전파법으로 구한 W1, b1, W2, b2의 기울기를 딕셔너리로 돌려줍니다."""')
 
 STAGES: tuple[Stage, ...] = (
     Stage("ch05_4_mul_add.py", "5.4", {"en": _MUL_ADD_EN, "ko": _MUL_ADD_KO}),

@@ -273,7 +273,7 @@ def _probe_binary(p: Probe, kind: str) -> None:
         )
 
     _stale_and_repeat(p, [(x, y), (rng.standard_normal((3, 4)), rng.standard_normal((3, 4)))], d, kind)
-    _read_only_binary(p, x, y, d)
+    _read_only(p, {"x": x, "y": y}, d)
     layer32 = p.new()
     x32, y32, d32 = x.astype(np.float32), y.astype(np.float32), d.astype(np.float32)
     fed32 = describe(x=x32, y=y32, dout=d32)
@@ -282,16 +282,18 @@ def _probe_binary(p: Probe, kind: str) -> None:
     _float32(p, {"out": out32, "dx": b32[0], "dy": b32[1]}, fed32)
 
 
-def _read_only_binary(p: Probe, x: Array, y: Array, d: Array) -> None:
-    layer = p.new()
+def _read_only(p: Probe, inputs: dict[str, Array], d: Array, *args: Any) -> None:
+    """Forward on read-only copies of ``inputs`` (named), then backward on a read-only ``dout``:
+    NumPy refuses a write into either, in the learner's own line. ``args`` build the layer."""
+    layer = p.new(*args)
+    names = " or ".join(inputs)
     try:
         with np.errstate(all="ignore"):
-            layer.forward(_ro(x), _ro(y))
+            layer.forward(*(_ro(a) for a in inputs.values()))
     except Exception as exc:
         if _is_read_only_error(exc):
-            p.add(
-                Finding("input-mutated", where=p.where(exc), fed="x, y read-only", got="a write into x or y")
-            )
+            p.add(Finding("input-mutated", where=p.where(exc), fed=f"{', '.join(inputs)} read-only",
+                          got=f"a write into {names}"))
         return
     try:
         with np.errstate(all="ignore"):
@@ -428,7 +430,7 @@ def _probe_unary(p: Probe, kind: str) -> None:
         raise _Stop()
 
     _stale_and_repeat(p, [(x,), (np.asarray(p.rng.standard_normal(x.shape)),)], d, kind)
-    _read_only_unary(p, x, d)
+    _read_only(p, {"x": x}, d)
     x32, d32 = x.astype(np.float32), d.astype(np.float32)
     fed32 = describe(x=x32, dout=d32)
     layer32 = p.new()
@@ -460,23 +462,6 @@ def _numerical_text(p: Probe, layer: Any, x: Array, d: Array, idx: list[int] | N
     except Exception:
         return ""
     return f"{(fp - fm) / (2 * h):.6g}"
-
-
-def _read_only_unary(p: Probe, x: Array, d: Array) -> None:
-    layer = p.new()
-    try:
-        with np.errstate(all="ignore"):
-            layer.forward(_ro(x))
-    except Exception as exc:
-        if _is_read_only_error(exc):
-            p.add(Finding("input-mutated", where=p.where(exc), fed="x read-only", got="a write into x"))
-        return
-    try:
-        with np.errstate(all="ignore"):
-            layer.backward(_ro(d))
-    except Exception as exc:
-        if _is_read_only_error(exc):
-            p.add(Finding("dout-mutated", where=p.where(exc), fed="dout read-only", got="a write into dout"))
 
 
 def _probe_relu(p: Probe) -> None:
@@ -658,20 +643,7 @@ def _probe_affine(p: Probe) -> None:
                 Finding("backward-not-repeatable", fed="backward(dout) twice", got=g, expected=e, index=idx)
             )
 
-    ro_layer = p.new(W.copy(), b.copy())
-    for step, args, what in (
-        ("forward", (_ro(x),), "input-mutated"),
-        ("backward", (_ro(d),), "dout-mutated"),
-    ):
-        try:
-            with np.errstate(all="ignore"):
-                getattr(ro_layer, step)(*args)
-        except Exception as exc:
-            if _is_read_only_error(exc):
-                p.add(
-                    Finding(what, where=p.where(exc), fed=f"{'x' if step == 'forward' else 'dout'} read-only")
-                )
-            break
+    _read_only(p, {"x": x}, d, W.copy(), b.copy())
 
     W32, b32, x32, d32 = (a.astype(np.float32) for a in (W, b, x, d))
     fed32 = describe(W=W32, b=b32, x=x32, dout=d32)
