@@ -73,9 +73,7 @@ def describe(fused_names: list[str] | None = None) -> str:
     """One line naming the engine's state, for what a tool prints and records."""
     if not enabled():
         return "off (the book's code: layers/, one thread)"
-    from layerwise.parallel import get_num_threads
-
-    parts = [f"kernels, the batch over {get_num_threads()} thread(s) where that worth_splitting"]
+    parts = ["kernels, the batch over threads where that is worth it"]
     if fused_names:
         parts.append(f"{', '.join(fused_names)} fused for this run")
     return "on (" + "; ".join(parts) + ")"
