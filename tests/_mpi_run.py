@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 import layerwise
+import layerwise.version
 from layerwise import distributed
 from layerwise.datasets import load_mnist
 from layerwise.errors import LayerwiseError
@@ -75,7 +76,7 @@ def install_faults(world: distributed.World) -> None:
         return
     kind, _, at = fault
     if kind == "version":
-        layerwise.__version__ = "0.0.0+other"
+        layerwise.version.__version__ = "0.0.0+other"  # where every part of layerwise reads it
     if kind in ("kill", "raise"):
         step = distributed.World.train_step
         count = [0]
