@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
-import struct
-import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +32,15 @@ from layerwise.errors import ConfigError, printable
 from layerwise.fileio import atomic_write_bytes
 from layerwise.gradient_check import GradientCheckReport
 from layerwise.graph.fmt import format_number
+from layerwise.trace_heatmaps import (
+    MAX_CELL_PX,
+    MAX_LISTED,
+    heat_rgb,
+    heat_tiles,
+    png_bytes,
+    shape_text,
+    value_summary,
+)
 
 
 class TraceStep(Protocol):
@@ -95,121 +101,6 @@ HEAD = 7  # an arrowhead's length and width, in stroke widths (the SVG marker's 
 RED = "#c62828"
 INK = "#222222"
 FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
-
-#: At most this many values are written out in a label; more are summarised.
-MAX_LISTED = 6
-#: At most this many channels of a feature map are drawn.
-MAX_CHANNELS = 8
-#: A heat map's cell is drawn at most this many pixels wide.
-MAX_CELL_PX = 10
-#: Heat maps are reduced to at most this many cells a side before encoding.
-MAX_CELLS = 96
-
-
-# -- heat maps --------------------------------------------------------------------------------
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """An 8-bit RGB image ``(H, W, 3)`` as PNG file bytes (no dependency but zlib)."""
-    img = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w, _ = img.shape
-    raw = b"".join(b"\x00" + img[row].tobytes() for row in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + \
-        chunk(b"IEND", b"")
-
-
-def heat_rgb(values: np.ndarray, signed: bool | None = None) -> np.ndarray:
-    """A 2-D array as colours: blue–white–red around 0 for signed data, white–black for
-    data that is never negative (an image), scaled by the largest magnitude. NaN is grey."""
-    v = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(v)
-    signed = bool(np.any(v[finite] < 0)) if signed is None else signed
-    scale = float(np.max(np.abs(v[finite]))) if np.any(finite) else 0.0
-    u = np.where(finite, v, 0.0) / scale if scale > 0 else np.zeros_like(v)
-    rgb = np.empty((*v.shape, 3))
-    if signed:
-        pos, neg = np.clip(u, 0, 1)[..., None], np.clip(-u, 0, 1)[..., None]
-        white = np.array([255.0, 255.0, 255.0])
-        rgb[...] = white - pos * (white - np.array([178.0, 24.0, 43.0])) \
-            - neg * (white - np.array([33.0, 102.0, 172.0]))
-    else:
-        rgb[...] = (255.0 * (1.0 - np.clip(u, 0, 1)))[..., None]
-    rgb[~finite] = 160.0
-    return np.rint(rgb).astype(np.uint8)
-
-
-def _reduce(m: np.ndarray, cells: int = MAX_CELLS) -> np.ndarray:
-    """``m`` (2-D) reduced by blocks so that neither side exceeds ``cells``: each block shows
-    its entry of largest magnitude, sign kept, so that a sparse gradient stays visible."""
-    h, w = m.shape
-    fh, fw = max(1, math.ceil(h / cells)), max(1, math.ceil(w / cells))
-    if fh == 1 and fw == 1:
-        return m
-    ph, pw = -h % fh, -w % fw
-    padded = np.pad(m.astype(np.float64), ((0, ph), (0, pw)), constant_values=0.0)
-    blocks = padded.reshape(padded.shape[0] // fh, fh, padded.shape[1] // fw, fw).transpose(0, 2, 1, 3)
-    flat = blocks.reshape(*blocks.shape[:2], fh * fw)
-    with np.errstate(invalid="ignore"):
-        pick = np.argmax(np.where(np.isfinite(flat), np.abs(flat), -1.0), axis=-1)
-    return np.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
-
-
-def _tiles(value: np.ndarray, image: bool = False) -> tuple[list[np.ndarray], Callable[[int], str], bool]:
-    """The 2-D maps to draw for one sample's array, the note on what was left out once ``k``
-    of them are drawn, and whether to keep their aspect.
-    ``image``: a flat vector of a square size is drawn as the square image it was (784 = 28²)."""
-    v = np.asarray(value, dtype=np.float64)
-    if v.ndim == 3:  # (C, H, W): the first channels side by side
-        channels = v.shape[0]
-        return ([_reduce(c) for c in v[:MAX_CHANNELS]],
-                lambda k: f"channels 1–{k} of {channels}" if k < channels else "", True)
-    if v.ndim == 4:  # convolution filters (F, C, kh, kw): the first channel of the first ones
-        filters, depth = v.shape[:2]
-        return ([_reduce(f) for f in v[:MAX_CHANNELS, 0]],
-                lambda k: f"filters 1–{k} of {filters}, channel 1" if k < filters or depth > 1 else "", True)
-    if v.ndim == 2:  # a matrix: stretched to the space there is
-        return [_reduce(v.T if v.shape[0] > v.shape[1] else v)], _no_note, False
-    flat = v.reshape(-1)
-    side = math.isqrt(flat.size)
-    if image and side * side == flat.size and side >= 4:
-        return [_reduce(flat.reshape(side, side))], _no_note, True
-    cols = min(flat.size, 50)
-    rows = math.ceil(flat.size / cols)
-    grid = np.full(rows * cols, np.nan)
-    grid[: flat.size] = flat
-    return [_reduce(grid.reshape(rows, cols))], _no_note, False
-
-
-def _no_note(drawn: int) -> str:
-    return ""
-
-
-def _summary(value: np.ndarray) -> str:
-    """The values when few, else min / mean / max (and the share of zeros when notable)."""
-    v = np.asarray(value, dtype=np.float64).reshape(-1)
-    if v.size == 0:
-        return "empty"
-    if v.size <= MAX_LISTED:
-        return "[" + ", ".join(format_number(x, 3) for x in v) + "]"
-    finite = v[np.isfinite(v)]
-    if finite.size == 0:
-        return "no finite values"
-    text = (f"min {format_number(float(finite.min()), 3)}  mean {format_number(float(finite.mean()), 3)}"
-            f"  max {format_number(float(finite.max()), 3)}")
-    zeros = float(np.mean(v == 0))
-    if zeros >= 0.05:
-        text += f"  ({zeros:.0%} zero)"
-    if finite.size < v.size:
-        text += f"  {v.size - finite.size} not finite"
-    return text
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + (",)" if len(shape) == 1 else ")")
-
 
 # -- the drawing --------------------------------------------------------------------------------
 class Canvas(Protocol):
@@ -359,7 +250,7 @@ class _Drawing:
              max_width: float, image: bool = False) -> bool:
         """Heat maps of ``value`` from ``(x, y)``, at most THUMB_H high, as many as fit in
         ``max_width``; returns whether a note under them says which ones are drawn."""
-        tiles, note_for, keep_aspect = _tiles(value, image)
+        tiles, note_for, keep_aspect = heat_tiles(value, image)
         if signed is None:
             finite = np.asarray(value, dtype=np.float64)
             signed = bool(np.any(finite[np.isfinite(finite)] < 0))
@@ -451,15 +342,15 @@ def _build(trace: Trace, sample: int) -> _Drawing:
     for j, step in enumerate(steps):
         shown = n - j  # the backward step that reaches this layer's input edge
         if j == 0:
-            f_title, f_value = f"x {_shape(step.x.shape)}", _sample(step.x, sample, batch)
-            b_title = f"∂L/∂x {_shape(step.dx.shape)}"
+            f_title, f_value = f"x {shape_text(step.x.shape)}", _sample(step.x, sample, batch)
+            b_title = f"∂L/∂x {shape_text(step.dx.shape)}"
         else:
-            f_title = f"{steps[j - 1].name} → {step.name}  {_shape(step.x.shape)}"
+            f_title = f"{steps[j - 1].name} → {step.name}  {shape_text(step.x.shape)}"
             f_value = _sample(step.x, sample, batch)
             b_title = f"dx of {step.name} = dout of {steps[j - 1].name}"
         b_value = _sample(step.dx, sample, batch)
-        _edge_labels(d, y, (f_title, _summary(f_value), _map_of(f_value)),
-                     (b_title, _summary(b_value), _map_of(b_value)), shown, image=j == 0)
+        _edge_labels(d, y, (f_title, value_summary(f_value), _map_of(f_value)),
+                     (b_title, value_summary(b_value), _map_of(b_value)), shown, image=j == 0)
         top, bottom = y + 4, y + EDGE_H
         d.arrow(FORWARD_X, top, bottom - 2, INK)
         d.arrow(BACKWARD_X, bottom, top + 2, RED, shown)
@@ -489,7 +380,7 @@ def _node(d: _Drawing, step: TraceStep, y: float, shown: int, n: int) -> float:
                color="#2e7d32" if step.check.passed else RED, shown_from=shown)
     below = y + BOX_H
     for key, grad in step.grads.items():
-        d.text(RIGHT_X, below + 4, f"∂L/∂{key} {_shape(grad.shape)}: {_summary(grad)}", color=RED,
+        d.text(RIGHT_X, below + 4, f"∂L/∂{key} {shape_text(grad.shape)}: {value_summary(grad)}", color=RED,
                size=11, shown_from=shown)
         if grad.size > MAX_LISTED:
             noted = d.maps(RIGHT_X, below + 10, grad, True, shown, WIDTH - RIGHT_X - 12)
