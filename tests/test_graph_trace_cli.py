@@ -1,4 +1,4 @@
-"""`layerwise graph --model`: trace a network trained by `layerwise train`, with no Graphviz."""
+"""`layerwise trace`: trace a network trained by `layerwise train`, with no Graphviz."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _trace_image_7(model: Path, outputs: tuple[Path, ...]) -> tuple[lw.Trace, int]:
-    """Run `layerwise graph --model MODEL --index 7 -o OUT` for each output with no `dot` on
+    """Run `layerwise trace MODEL --index 7 -o OUT` for each output with no `dot` on
     PATH; return the trace of that image with its true label, computed again here, and the label."""
     for out in outputs:
-        done = _layerwise("graph", "--model", str(model), "--index", "7", "-o", str(out), cwd=out.parent,
+        done = _layerwise("trace", str(model), "--index", "7", "-o", str(out), cwd=out.parent,
                           hide_dot=True)
         assert done.returncode == 0, done.stderr
         assert f"wrote {out}" in done.stderr
@@ -66,7 +66,7 @@ def test_trace_of_a_trained_model_writes_svg_and_html_without_dot(models: dict[s
 
 def test_steps_write_one_frame_per_backward_step_and_animate(models: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "t.svg"
-    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(out), "--steps", "--animate",
+    done = _layerwise("trace", str(models["two-layer"]), "-o", str(out), "--steps", "--animate",
                       "--label", "3", cwd=tmp_path, hide_dot=True)
     assert done.returncode == 0, done.stderr
     frames = sorted(tmp_path.glob("t-*.svg"))
@@ -85,12 +85,11 @@ def test_steps_write_one_frame_per_backward_step_and_animate(models: dict[str, P
     (["-o", "t.gif", "--steps"], "--steps needs -o FILE.svg or FILE.png, got t.gif"),
     (["--animate"], "--animate needs -o FILE.svg or FILE.gif, got no -o"),
     (["-o", "t.png", "--animate"], "--animate needs -o FILE.svg or FILE.gif, got t.png"),
-    (["--x", "1"], "--x apply to the chapter-5 figures, not to a trace"),
     (["-o", "missing/t.svg"], "folder missing does not exist"),
 ])
 def test_trace_usage_errors_are_one_line_and_exit_2(models: dict[str, Path], tmp_path: Path, args: list[str],
                                                     message: str) -> None:
-    done = _layerwise("graph", "--model", str(models["two-layer"]), *args, cwd=tmp_path)
+    done = _layerwise("trace", str(models["two-layer"]), *args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("layerwise: error: ") and message in lines[0], lines
@@ -98,16 +97,20 @@ def test_trace_usage_errors_are_one_line_and_exit_2(models: dict[str, Path], tmp
 
 
 def test_trace_of_a_missing_model_fails_with_exit_1(tmp_path: Path) -> None:
-    done = _layerwise("graph", "--model", "nope.safetensors", "-o", "t.svg", cwd=tmp_path)
+    done = _layerwise("trace", "nope.safetensors", "-o", "t.svg", cwd=tmp_path)
     assert done.returncode == 1 and "nope.safetensors" in done.stderr
     assert not (tmp_path / "t.svg").exists()
 
 
-def test_figure_flags_and_trace_flags_do_not_mix(tmp_path: Path) -> None:
+def test_graph_draws_figures_and_trace_draws_networks_one_command_each(tmp_path: Path) -> None:
     done = _layerwise("graph", "apple", "--label", "2", cwd=tmp_path)
-    assert done.returncode == 2 and "--label apply to a trace" in done.stderr
+    assert done.returncode == 2 and "unrecognized arguments: --label" in done.stderr
+    done = _layerwise("graph", "--model", "m.safetensors", cwd=tmp_path)
+    assert done.returncode == 2 and "unrecognized arguments: --model" in done.stderr
     done = _layerwise("graph", cwd=tmp_path)
-    assert done.returncode == 2 and "give a figure NAME or --model MODEL" in done.stderr
+    assert done.returncode == 2 and "give a figure NAME" in done.stderr and "layerwise trace MODEL" in done.stderr
+    done = _layerwise("trace", "m.safetensors", "--x", "1", cwd=tmp_path)
+    assert done.returncode == 2 and "unrecognized arguments: --x" in done.stderr
 
 
 def test_relu_and_softmax_outputs_from_the_cli(tmp_path: Path) -> None:
@@ -131,7 +134,7 @@ def test_steps_never_write_over_an_existing_file(models: dict[str, Path], tmp_pa
     stops the run before anything is written."""
     mine = tmp_path / "t-2.svg"
     mine.write_text("the user's own drawing")
-    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(tmp_path / "t.svg"), "--steps",
+    done = _layerwise("trace", str(models["two-layer"]), "-o", str(tmp_path / "t.svg"), "--steps",
                       cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert f"--steps would write {mine}, which exists" in done.stderr
@@ -155,7 +158,7 @@ def test_trace_of_a_trained_model_writes_gif_and_png_without_dot(models: dict[st
 
 def test_steps_write_png_frames(models: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "t.png"
-    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(out), "--steps", cwd=tmp_path,
+    done = _layerwise("trace", str(models["two-layer"]), "-o", str(out), "--steps", cwd=tmp_path,
                       hide_dot=True)
     assert done.returncode == 0, done.stderr
     frames = sorted(tmp_path.glob("t-*.png"))
@@ -174,7 +177,7 @@ def test_gif_without_pillow_is_one_line_before_anything_is_read(tmp_path: Path) 
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('Pillow is not installed here')\n")
     env = dict(os.environ, PYTHONPATH=str(fake.parent))
-    done = subprocess.run([sys.executable, "-m", "layerwise", "graph", "--model", "nope.safetensors", "-o",
+    done = subprocess.run([sys.executable, "-m", "layerwise", "trace", "nope.safetensors", "-o",
                            "t.gif"], cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == ("layerwise: error: -o t.gif needs the Python package Pillow: "
@@ -194,7 +197,7 @@ def test_steps_write_every_frame_or_none_when_the_disk_fills(
     from layerwise.cli import main
 
     out = tmp_path / "t.svg"
-    args = ["graph", "--model", str(models["two-layer"]), "-o", str(out), "--steps"]
+    args = ["trace", str(models["two-layer"]), "-o", str(out), "--steps"]
     real_fsync, real_replace = os.fsync, os.replace
 
     def full_fsync(fd: int) -> None:
@@ -222,10 +225,10 @@ def test_steps_write_every_frame_or_none_when_the_disk_fills(
 
 
 def test_help_of_steps_names_the_frames_as_written(models: dict[str, Path], tmp_path: Path) -> None:
-    shown = _layerwise("graph", "--help", cwd=tmp_path).stdout
+    shown = _layerwise("trace", "--help", cwd=tmp_path).stdout
     assert "FILE-0.svg, FILE-1.svg" in " ".join(shown.split())
     assert "FILE-00.svg ... when there are more than ten" in " ".join(shown.split())
-    done = _layerwise("graph", "--model", str(models["two-layer"]), "-o", str(tmp_path / "s.svg"), "--steps",
+    done = _layerwise("trace", str(models["two-layer"]), "-o", str(tmp_path / "s.svg"), "--steps",
                       cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "s-0.svg").is_file() and (tmp_path / "s-1.svg").is_file()

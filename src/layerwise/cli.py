@@ -1,4 +1,4 @@
-"""The ``layerwise`` command line: ``layerwise train``, ``layerwise evaluate``, ``layerwise graph``.
+"""The ``layerwise`` command line: ``train``, ``evaluate``, ``check``, ``exercises``, ``graph``, ``trace``, ``export``, ``playground``.
 
 Exit codes, the same for every sub-command:
 
@@ -39,7 +39,7 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 
 # Each module provides add_parser(subparsers); the order is the order in `layerwise --help`.
 _COMMAND_MODULES: tuple[str, ...] = (
-    "train", "evaluate", "check", "exercises", "graph", "export", "playground",
+    "train", "evaluate", "check", "exercises", "graph", "trace", "export", "playground",
 )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from layerwise.errors import ConfigError, DataError, printable
 
 __all__ = ["DATA_CHOICES", "LoadedData", "add_data_arguments", "load_data", "load_model_test_data", "fail",
-           "warn", "OUTPUT_KINDS", "PLOT_SOFTWARE", "check_not_link", "check_replaceable",
+           "warn", "parse_int", "OUTPUT_KINDS", "PLOT_SOFTWARE", "check_not_link", "check_replaceable",
            "written_by_layerwise"]
 
 DATA_CHOICES = ("auto", "mnist", "fashion-mnist", "kmnist", "mnist-sample")
@@ -112,6 +112,17 @@ def fail(message: object, code: int = 1) -> int:
     """Print the one-line error (control characters shown escaped) and return ``code``."""
     print(f"layerwise: error: {printable(str(message))}", file=sys.stderr)
     return code
+
+
+def parse_int(flag: str, text: str | None, what: str = "an integer") -> int | None:
+    """The value of ``flag`` as an int (None when not given); :class:`ConfigError` naming the
+    flag otherwise, so that a bad value is one line like every other error."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{flag}: expected {what}, got {text!r}") from None
 
 
 def warn(message: str) -> None:
