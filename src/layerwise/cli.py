@@ -1,4 +1,5 @@
-"""The ``layerwise`` command line: ``train``, ``evaluate``, ``check``, ``exercises``, ``graph``, ``trace``, ``export``, ``playground``.
+"""The ``layerwise`` command line: ``train``, ``evaluate``, ``check``, ``exercises``, ``graph``,
+``trace``, ``export``, ``playground``.
 
 Exit codes, the same for every sub-command:
 
