@@ -6,7 +6,7 @@ The book's SimpleConvNet (conv 30x5x5 - relu - pool 2x2 - affine 100 - relu - af
 float32, batch 100, Adam (lr 0.001) as the book's train_convnet.py, on MNIST-shaped images
 (Fashion-MNIST when installed). Cases, interleaved over rounds with a pause before each:
 
-* ``layerwise train``: :class:`layerwise.trainer.Trainer` (training time of the epoch) on the
+* ``layerwise train``: :class:`layerwise.training.trainer.Trainer` (training time of the epoch) on the
   network as built by default, ``SimpleConvNet()`` (ReLU1 and Pool1 as one visible
   ``ReluPool`` layer that pools first, ``Relu1+Pool1``);
 * book-style loop: ``optimizer.update(net.params, net.gradient(x, t))``, on the same default
@@ -36,7 +36,7 @@ from common import environment, interleave, limit_threads, median, mnist_shaped_
 import layerwise as lw  # noqa: E402
 from layerwise import fast as lw_fast  # noqa: E402
 from layerwise.optimizers import Adam  # noqa: E402
-from layerwise.trainer import Trainer  # noqa: E402
+from layerwise.training.trainer import Trainer  # noqa: E402
 
 BATCH = 100
 

@@ -5,7 +5,7 @@
 Cases (same network, batch size, optimizer, float32 data and thread count on both sides):
 
 * ``two-layer/trainer``: the book's TwoLayerNet 784-50-10 with SGD 0.1, batch 100, through
-  :class:`layerwise.trainer.Trainer` (what ``layerwise train`` runs); the epoch's training time,
+  :class:`layerwise.training.trainer.Trainer` (what ``layerwise train`` runs); the epoch's training time,
   not its evaluation.
 * ``two-layer/book-loop``: the same network in the loop a reader writes by hand:
   ``grads = net.gradient(x, t)`` then ``net.params[k] -= lr * grads[k]``.
@@ -46,7 +46,7 @@ from common import (  # noqa: E402
 import layerwise as lw  # noqa: E402
 from layerwise.networks import MultiLayerNet  # noqa: E402
 from layerwise.optimizers import SGD, Adam, flush_period, tiny_threshold  # noqa: E402
-from layerwise.trainer import Trainer  # noqa: E402
+from layerwise.training.trainer import Trainer  # noqa: E402
 
 BATCH = 100
 

@@ -3,13 +3,13 @@
     python benchmarks/bench_mpi.py [--models simple-cnn,two-layer] [--iters 200] [--repeats 3] [--json out.json]
 
 The same training epoch (batch 100, the network and optimizer ``layerwise train`` uses, the
-training time of :class:`~layerwise.trainer.Trainer`'s epoch, ``iters`` steps timed and
+training time of :class:`~layerwise.training.trainer.Trainer`'s epoch, ``iters`` steps timed and
 scaled to 600) four ways, interleaved over rounds with a pause before each:
 
 * one process, one thread (BLAS too): the baseline of the ratios' second column;
-* one process, two threads: :class:`layerwise.parallel.DataParallel` splits each batch in
+* one process, two threads: :class:`layerwise.fast.parallel.DataParallel` splits each batch in
   two (the default of ``layerwise train`` here); the baseline of the first column;
-* ``mpirun -n 1`` and ``mpirun -n 2``: :class:`layerwise.distributed.DistributedTrainer`,
+* ``mpirun -n 1`` and ``mpirun -n 2``: :class:`layerwise.fast.distributed.DistributedTrainer`,
   each rank on its own core (Open MPI binds ranks to cores up to 2 processes) with one
   thread, one allreduce of all the gradients per step;
 * ``mpirun -n 2 --bind-to none``: the same, with the ranks free to move between cores (as
@@ -42,7 +42,7 @@ from common import environment, limit_threads, median, mnist_shaped_data  # noqa
 
 from layerwise.networks import SimpleConvNet, TwoLayerNet  # noqa: E402
 from layerwise.optimizers import SGD, Adam  # noqa: E402
-from layerwise.trainer import Trainer  # noqa: E402
+from layerwise.training.trainer import Trainer  # noqa: E402
 
 BATCH = 100
 EPOCH_STEPS = 600
@@ -81,7 +81,7 @@ def in_process(model: str, iters: int, threads: int) -> float:
 
 def worker(model: str, iters: int) -> None:
     """One rank of ``mpirun -n N bench_mpi.py --worker MODEL ITERS``: rank 0 prints a JSON line."""
-    from layerwise import distributed
+    from layerwise.fast import distributed
 
     world = distributed.init()
     threads = world.cpus_per_rank()  # collective: every rank calls it

@@ -104,7 +104,7 @@ def main() -> int:
 
     model = DigitModel()
     if args.model:
-        from layerwise.model_files import load_model
+        from layerwise.files.model_files import load_model
 
         model = DigitModel(load_model(args.model), args.model)
     with tempfile.TemporaryDirectory() as save_dir:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNetExtend
 from layerwise.errors import NonFiniteError
-from layerwise.fileio import atomic_path
+from layerwise.files.fileio import atomic_path
 from layerwise.optimizers import SGD
 
 from common import add_data_options, load_data

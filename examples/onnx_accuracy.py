@@ -18,8 +18,8 @@ import onnx
 import onnxruntime as ort
 
 from layerwise.datasets import load_split
-from layerwise.export import to_onnx
-from layerwise.model_files import load_model_and_metadata
+from layerwise.files.export import to_onnx
+from layerwise.files.model_files import load_model_and_metadata
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model", help="a model file written by `layerwise train --save`")

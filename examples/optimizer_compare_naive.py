@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 from matplotlib.figure import Figure
 
-from layerwise.fileio import atomic_path
+from layerwise.files.fileio import atomic_path
 from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 

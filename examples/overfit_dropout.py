@@ -17,9 +17,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNetExtend
-from layerwise.fileio import atomic_path
+from layerwise.files.fileio import atomic_path
 from layerwise.optimizers import SGD
-from layerwise.trainer import Trainer
+from layerwise.training.trainer import Trainer
 
 from common import add_data_options, load_data, plot_accuracies
 

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import MultiLayerNet
-from layerwise.fileio import atomic_path
+from layerwise.files.fileio import atomic_path
 from layerwise.optimizers import SGD
 
 from common import add_data_options, load_data, plot_accuracies

@@ -16,10 +16,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import SimpleConvNet
-from layerwise.fileio import atomic_path
-from layerwise.model_files import save_model
+from layerwise.files.fileio import atomic_path
+from layerwise.files.model_files import save_model
 from layerwise.optimizers import Adam
-from layerwise.trainer import Trainer
+from layerwise.training.trainer import Trainer
 
 from common import add_data_options, load_data, plot_accuracies
 

@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import SimpleConvNet
-from layerwise.fileio import atomic_path
-from layerwise.model_files import load_model
+from layerwise.files.fileio import atomic_path
+from layerwise.files.model_files import load_model
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model", help="a SimpleConvNet saved by train_convnet.py")

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from layerwise import get_initializer, relu, sigmoid
-from layerwise.fileio import atomic_path
+from layerwise.files.fileio import atomic_path
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--samples", type=int, default=1000)

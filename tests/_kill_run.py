@@ -12,8 +12,8 @@ import os
 import signal
 import sys
 
-import layerwise.model_files
-import layerwise.trainer
+import layerwise.files.model_files
+import layerwise.training.trainer
 from layerwise.cli import main
 
 kind, _, count = os.environ["KILL_AT"].partition(":")
@@ -26,7 +26,7 @@ def _die() -> None:
 
 
 if kind == "write":
-    real_save_file = layerwise.model_files.save_file
+    real_save_file = layerwise.files.model_files.save_file
 
     def save_file_then_die(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
         global seen
@@ -38,9 +38,9 @@ if kind == "write":
                     f.truncate(os.path.getsize(filename) // 2)
                 _die()
 
-    layerwise.model_files.save_file = save_file_then_die
+    layerwise.files.model_files.save_file = save_file_then_die
 elif kind == "step":
-    real_init = layerwise.trainer.Trainer.__init__
+    real_init = layerwise.training.trainer.Trainer.__init__
 
     def init_with_counter(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         real_init(self, *args, **kwargs)
@@ -55,7 +55,7 @@ elif kind == "step":
 
         self.optimizer.update = counted
 
-    layerwise.trainer.Trainer.__init__ = init_with_counter
+    layerwise.training.trainer.Trainer.__init__ = init_with_counter
 else:
     raise SystemExit(f"KILL_AT must be step:N or write:N, got {os.environ['KILL_AT']!r}")
 

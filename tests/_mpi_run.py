@@ -1,7 +1,7 @@
 """Run by ``tests/test_distributed.py`` under ``mpirun``: one rank of a distributed run.
 
 ``python tests/_mpi_run.py api OUT N_TRAIN BATCH EPOCHS MODEL[,MODEL...]`` trains each model
-with :class:`layerwise.distributed.DistributedTrainer` on the bundled ``mnist-sample`` data
+with :class:`layerwise.fast.distributed.DistributedTrainer` on the bundled ``mnist-sample`` data
 (see :func:`make` for the models, shared with the test) and writes ``OUT/MODEL.rankR.npz``:
 the final weights and buffers, the history and the allreduce counters of this rank. The
 model ``book-loop`` is the book's loop on ``shard`` and ``allreduce_mean`` instead (10 steps).
@@ -29,9 +29,9 @@ import numpy as np
 
 import layerwise
 import layerwise.version
-from layerwise import distributed
 from layerwise.datasets import load_mnist
 from layerwise.errors import LayerwiseError
+from layerwise.fast import distributed
 from layerwise.networks import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from layerwise.optimizers import SGD, Adam
 
@@ -117,7 +117,7 @@ def dump(path: Path, trainer: distributed.DistributedTrainer) -> None:
 
 def book_loop(x: np.ndarray, t: np.ndarray, batch: int, steps: int, dist: Any = None) -> Any:
     """Chapter 5's ``train_neuralnet.py`` for ``steps`` steps: one process when ``dist`` is
-    None, else the book-style distributed loop on :mod:`layerwise.distributed`'s functions."""
+    None, else the book-style distributed loop on :mod:`layerwise.fast.distributed`'s functions."""
     net, opt, gen = make("two-layer")
     if dist is not None:
         dist.broadcast_parameters(net)

@@ -1,7 +1,7 @@
 """Save files atomically, one new name after another, while signals interrupt the saves.
 
 Usage: python _signal_saves.py FOLDER. Each save writes FOLDER/f<i>.bin through
-``layerwise.fileio.atomic_write_bytes``. SIGTERM raises KeyboardInterrupt, as `layerwise`
+``layerwise.files.fileio.atomic_write_bytes``. SIGTERM raises KeyboardInterrupt, as `layerwise`
 does, but only while a save is running (so the loop itself is never cut); a save so cut
 is counted and the loop goes on. FOLDER/ready appears after the first save; FOLDER/stop
 ends the loop, which then writes the number of saves and of interrupted saves to FOLDER/done.
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from layerwise.fileio import atomic_write_bytes
+from layerwise.files.fileio import atomic_write_bytes
 
 folder = Path(sys.argv[1])
 armed = False

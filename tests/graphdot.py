@@ -1,4 +1,4 @@
-"""Read back the DOT text written by layerwise.graph: which numbers sit on which edge."""
+"""Read back the DOT text written by layerwise.figures.graph: which numbers sit on which edge."""
 
 from __future__ import annotations
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 import layerwise as lw
-from layerwise.augment import RandomFlip, RandomShift, parse_augment
 from layerwise.conv_utils import conv_output_size, im2col
-from layerwise.schedules import Cosine, StepDecay, parse_schedule
+from layerwise.training.augment import RandomFlip, RandomShift, parse_augment
+from layerwise.training.schedules import Cosine, StepDecay, parse_schedule
 
 
 def _trainer(**kwargs: Any) -> Any:
-    from layerwise.trainer import Trainer
+    from layerwise.training.trainer import Trainer
 
     x, t = np.zeros((10, 4), np.float32), np.zeros(10, np.int64)
     args: dict[str, Any] = {"optimizer": lw.SGD(0.1), **kwargs}
@@ -60,7 +60,7 @@ def test_bad_arguments_raise_config_error_naming_the_value(make: Callable[[], An
 
 
 def test_save_model_refuses_what_load_model_would_refuse(tmp_path: Path) -> None:
-    from layerwise.model_files import load_model, save_model
+    from layerwise.files.model_files import load_model, save_model
 
     net = lw.TwoLayerNet(4, 3, 2, rng=0)
     net.params["W1"][...] = np.nan

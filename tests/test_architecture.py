@@ -106,7 +106,7 @@ def test_no_import_cycle_even_through_type_annotations() -> None:
 
 # -- issue 30: the book's files import nothing of the engine but its switch -------------------------
 BOOK_FILES = sorted([*PACKAGE.glob("layers/*.py"), *PACKAGE.glob("networks/*.py"), PACKAGE / "optimizers.py"])
-ENGINE = ("layerwise.fast", "layerwise.parallel", "layerwise.distributed", "layerwise.trainer")
+ENGINE = ("layerwise.fast", "layerwise.fast.parallel", "layerwise.fast.distributed", "layerwise.training.trainer")
 
 
 @pytest.mark.parametrize("path", BOOK_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerwise.augment import Compose, RandomFlip, RandomShift, parse_augment
+from layerwise.training.augment import Compose, RandomFlip, RandomShift, parse_augment
 
 
 def images(shape: tuple[int, ...] = (13, 2, 7, 9), seed: int = 0) -> np.ndarray:

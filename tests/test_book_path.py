@@ -73,7 +73,7 @@ def test_a_default_gradient_runs_in_one_thread() -> None:
 
 
 def test_a_trainer_turns_the_engine_on_for_its_run_and_gives_the_setting_back() -> None:
-    from layerwise.trainer import Trainer
+    from layerwise.training.trainer import Trainer
 
     rng = np.random.default_rng(0)
     x, t = rng.random((40, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 40)
@@ -98,7 +98,7 @@ def test_a_trainer_turns_the_engine_on_for_its_run_and_gives_the_setting_back() 
 
 
 def test_a_trainer_with_fast_false_runs_the_books_code_even_with_the_engine_on() -> None:
-    from layerwise.trainer import Trainer
+    from layerwise.training.trainer import Trainer
 
     rng = np.random.default_rng(0)
     x, t = rng.random((20, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 20)

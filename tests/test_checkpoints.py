@@ -1,7 +1,7 @@
-"""Checkpoint files (layerwise.checkpoints): the format stays the one written before, resumes exactly.
+"""Checkpoint files (layerwise.training.checkpoints): the format stays the one written before, resumes exactly.
 
 ``tests/data/checkpoint-v1.safetensors`` was written by the code before the checkpoint functions
-left ``layerwise.trainer``: ``make_trainer(seed=0)``, two epochs, ``save_checkpoint``. Its
+left ``layerwise.training.trainer``: ``make_trainer(seed=0)``, two epochs, ``save_checkpoint``. Its
 metadata's entries come in another order each time a file is written (the safetensors writer
 keeps them in a hash map) and ``seconds`` is a measured time, so files are compared entry by
 entry, not byte by byte.
@@ -18,13 +18,18 @@ import numpy as np
 import pytest
 
 import layerwise as lw
-import layerwise.trainer
-from layerwise import checkpoints
-from layerwise.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, read_checkpoint, save_checkpoint
-from layerwise.history import EpochRecord
-from layerwise.model_files import DIGEST_KEY, UnverifiedFileWarning, read_safetensors
+import layerwise.training.trainer
+from layerwise.files.model_files import DIGEST_KEY, UnverifiedFileWarning, read_safetensors
 from layerwise.optimizers import Adam, Momentum
-from layerwise.trainer import Trainer
+from layerwise.training import checkpoints
+from layerwise.training.checkpoints import (
+    CHECKPOINT_FORMAT,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from layerwise.training.history import EpochRecord
+from layerwise.training.trainer import Trainer
 
 OLD_CHECKPOINT = Path(__file__).parent / "data" / "checkpoint-v1.safetensors"
 
@@ -107,8 +112,8 @@ def test_the_trainer_methods_are_the_module_functions(tmp_path: Path) -> None:
 
 def test_the_names_that_lived_in_trainer_still_import_from_there() -> None:
     for name in ("CHECKPOINT_FORMAT", "read_checkpoint", "network_from_checkpoint"):
-        assert getattr(layerwise.trainer, name) is getattr(checkpoints, name)
-    assert layerwise.trainer.EpochRecord is EpochRecord
+        assert getattr(layerwise.training.trainer, name) is getattr(checkpoints, name)
+    assert layerwise.training.trainer.EpochRecord is EpochRecord
 
 
 def test_read_checkpoint_gives_every_entry_parsed() -> None:
@@ -137,7 +142,7 @@ def test_loading_into_a_trainer_with_another_optimizer_is_refused_and_changes_no
 
 def test_a_resumed_run_goes_on_at_the_checkpoints_learning_rate(tmp_path: Path) -> None:
     from layerwise.optimizers import SGD
-    from layerwise.trainer import Trainer
+    from layerwise.training.trainer import Trainer
 
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((40, 4)).astype(np.float32), rng.integers(0, 3, 40)

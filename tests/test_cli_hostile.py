@@ -312,7 +312,7 @@ def test_a_folder_of_mnist_format_files_is_not_called_full_mnist(
     first = capsys.readouterr().out.splitlines()[0]
     assert "full MNIST" not in first and "MNIST (" not in first
     assert f"{n_train} train / {n_test} test" in first
-    from layerwise.model_files import MODEL_FORMAT, read_safetensors
+    from layerwise.files.model_files import MODEL_FORMAT, read_safetensors
 
     _, meta = read_safetensors(model, MODEL_FORMAT)
     assert meta["data"] != "mnist"
@@ -326,7 +326,7 @@ def test_a_fashion_folder_given_with_the_default_data_is_called_fashion_mnist(
                  "--save", str(model)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert "Fashion-MNIST" in first
-    from layerwise.model_files import MODEL_FORMAT, read_safetensors
+    from layerwise.files.model_files import MODEL_FORMAT, read_safetensors
 
     _, meta = read_safetensors(model, MODEL_FORMAT)
     assert meta["data"] == "fashion-mnist"
@@ -407,7 +407,7 @@ def test_install_hints_name_packages_that_exist(monkeypatch: pytest.MonkeyPatch,
     assert main([*QUICK, "--plot", "curves.png"]) == 2
     err = capsys.readouterr().err
     assert "pip install matplotlib" in err and "layerwise[" not in err
-    from layerwise.graph.errors import INSTALL_HINT
+    from layerwise.figures.graph.errors import INSTALL_HINT
 
     assert "layerwise[" not in INSTALL_HINT
 
@@ -468,14 +468,14 @@ def test_a_write_that_fails_during_the_run_is_one_line(tmp_path: Path, monkeypat
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import errno
 
-    import layerwise.fileio
+    import layerwise.files.fileio
 
-    real = layerwise.fileio._fsync_file
+    real = layerwise.files.fileio._fsync_file
 
     def disk_full(path: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(layerwise.fileio, "_fsync_file", disk_full)
+    monkeypatch.setattr(layerwise.files.fileio, "_fsync_file", disk_full)
     model = tmp_path / "m.safetensors"
     assert main([*QUICK, "--save", str(model)]) == 1
     line = one_error_line(capsys.readouterr().err)
@@ -486,7 +486,7 @@ def test_a_write_that_fails_during_the_run_is_one_line(tmp_path: Path, monkeypat
 
 def test_evaluate_refuses_a_model_with_another_number_of_classes(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from layerwise.model_files import save_model
+    from layerwise.files.model_files import save_model
     from layerwise.networks import TwoLayerNet
 
     for n in (5, 20):
@@ -556,9 +556,9 @@ def test_graph_errors_follow_the_common_format(tmp_path: Path, capsys: pytest.Ca
 
 def test_ctrl_c_during_a_checkpoint_write_names_the_epoch_the_file_still_holds(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import layerwise.model_files
+    import layerwise.files.model_files
 
-    real = layerwise.model_files.save_file
+    real = layerwise.files.model_files.save_file
     writes = []
 
     def interrupted_on_the_second(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
@@ -568,7 +568,7 @@ def test_ctrl_c_during_a_checkpoint_write_names_the_epoch_the_file_still_holds(
                 raise KeyboardInterrupt
         return real(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(layerwise.model_files, "save_file", interrupted_on_the_second)
+    monkeypatch.setattr(layerwise.files.model_files, "save_file", interrupted_on_the_second)
     ck = tmp_path / "run.ckpt"
     assert main(["train", "--data", "mnist-sample", "--epochs", "5", "--quiet", "--checkpoint", str(ck)]) == 130
     err = capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 from _datasets_server import go_offline
 
 from layerwise.cli import main
-from layerwise.model_files import load_model
+from layerwise.files.model_files import load_model
 
 
 @pytest.fixture(autouse=True)
@@ -255,7 +255,7 @@ def test_model_file_with_a_non_object_architecture(tmp_path: Path, capsys: pytes
 
 
 def test_threads_flag_sets_the_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
-    from layerwise import parallel
+    from layerwise.fast import parallel
 
     before = parallel.get_num_threads()
     try:
@@ -269,7 +269,7 @@ def test_threads_flag_sets_the_thread_count(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize("flags, engine", [([], "on (kernels"), (["--no-fast"], "off (the book's code")])
 def test_train_names_the_engine_first_and_records_it_in_the_model_file(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], engine: str) -> None:
-    from layerwise.model_files import load_model_and_metadata
+    from layerwise.files.model_files import load_model_and_metadata
 
     model = tmp_path / "m.safetensors"
     assert main(["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", "--save", str(model), *flags]) == 0

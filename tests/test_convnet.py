@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import layerwise as lw
-from layerwise import parallel
+from layerwise.fast import parallel
 from layerwise.layers.fused import ReluPool, fuse_relu_pool
 from layerwise.networks.sequential import network_from_config
 

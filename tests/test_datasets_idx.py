@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from layerwise.datasets import read_idx, write_idx
 from layerwise.errors import DataError
-from layerwise.fileio import atomic_write
+from layerwise.files.fileio import atomic_write
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 

@@ -1,4 +1,4 @@
-"""Issue 22: data-parallel training over MPI (layerwise.distributed), run under ``mpirun`` in
+"""Issue 22: data-parallel training over MPI (layerwise.fast.distributed), run under ``mpirun`` in
 subprocesses (``tests/_mpi_run.py`` is each rank's program), each with a timeout so that a
 hang fails the test instead of stalling the suite."""
 
@@ -69,7 +69,7 @@ MODELS = ["two-layer", "mlp-dropout", "mlp-bn-dropout", "simple-cnn", "book-loop
 
 def single_process(model: str, batch: int, n_train: int = N_TRAIN) -> tuple[dict[str, np.ndarray], Any]:
     """The same model trained by one process with the same global batches."""
-    from layerwise.trainer import Trainer
+    from layerwise.training.trainer import Trainer
 
     net, opt, gen = make(model)
     x, t, xt, tt = data(model, n_train)
@@ -178,7 +178,7 @@ RUN = ["train", "--data", "mnist-sample", "--model", "mlp", "--hidden", "32,16",
 
 
 def model_file(path: Path) -> dict[str, np.ndarray]:
-    from layerwise.model_files import MODEL_FORMAT, read_safetensors
+    from layerwise.files.model_files import MODEL_FORMAT, read_safetensors
 
     return read_safetensors(path, MODEL_FORMAT)[0]
 
@@ -214,7 +214,7 @@ def test_mpirun_layerwise_train_equals_a_single_process_run(tmp_path: Path) -> N
     """With BatchNorm (synchronised across the 3 ranks, 33 + 33 + 34 samples a batch): the
     same model file as one process, running statistics and architecture included."""
     from layerwise.cli import main
-    from layerwise.model_files import MODEL_FORMAT, read_safetensors
+    from layerwise.files.model_files import MODEL_FORMAT, read_safetensors
 
     args = ["train", "--data", "mnist-sample", "--model", "mlp", "--hidden", "32,16", "--batchnorm", "--epochs", "1",
             "--batch-size", "100", "--quiet", "--threads", "1"]

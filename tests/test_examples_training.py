@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from layerwise.model_files import load_model
+from layerwise.files.model_files import load_model
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

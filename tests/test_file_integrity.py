@@ -12,11 +12,17 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import layerwise as lw
-from layerwise.checkpoints import read_checkpoint
 from layerwise.cli import main
-from layerwise.model_files import DIGEST_KEY, UnverifiedFileWarning, load_model, load_weights, save_model
+from layerwise.files.model_files import (
+    DIGEST_KEY,
+    UnverifiedFileWarning,
+    load_model,
+    load_weights,
+    save_model,
+)
 from layerwise.optimizers import SGD
-from layerwise.trainer import Trainer
+from layerwise.training.checkpoints import read_checkpoint
+from layerwise.training.trainer import Trainer
 
 
 def _trainer() -> Trainer:

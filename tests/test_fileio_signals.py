@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from layerwise.fileio import TEMP_SUFFIX
+from layerwise.files.fileio import TEMP_SUFFIX
 
 HERE = Path(__file__).parent
 

@@ -67,7 +67,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def no_training(self: object) -> None:
         raise ReachedTraining()
 
-    monkeypatch.setattr("layerwise.trainer.Trainer.fit", no_training)
+    monkeypatch.setattr("layerwise.training.trainer.Trainer.fit", no_training)
     return tmp_path
 
 
@@ -128,7 +128,7 @@ def test_any_evaluate_or_graph_arguments_end_in_an_exit_code(argv: list[str], sa
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     model = sandbox / "model.safetensors"
     if not model.exists():  # a real model file, so that evaluate gets past loading it
-        from layerwise.model_files import save_model
+        from layerwise.files.model_files import save_model
         from layerwise.networks import TwoLayerNet
 
         save_model(TwoLayerNet(784, 5, 10, rng=0), model, {"data": "mnist-sample"})

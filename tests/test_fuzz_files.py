@@ -32,10 +32,10 @@ from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
 import layerwise as lw
-from layerwise.checkpoints import CHECKPOINT_FORMAT, network_from_checkpoint, read_checkpoint
-from layerwise.model_files import MODEL_FORMAT, load_model, load_weights, read_safetensors, save_model
+from layerwise.files.model_files import MODEL_FORMAT, load_model, load_weights, read_safetensors, save_model
 from layerwise.optimizers import Adam
-from layerwise.trainer import Trainer
+from layerwise.training.checkpoints import CHECKPOINT_FORMAT, network_from_checkpoint, read_checkpoint
+from layerwise.training.trainer import Trainer
 
 #: An input that keeps a reader busy this long counts as a hang.
 HANG_SECONDS = 60

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from layerwise.graph import Graph
-from layerwise.graph.core import Node
-from layerwise.graph.ops import Mul
+from layerwise.figures.graph import Graph
+from layerwise.figures.graph.core import Node
+from layerwise.figures.graph.ops import Mul
 
 Build = Callable[[Graph, list[Node]], Node]
 

@@ -10,8 +10,8 @@ from graphdot import edges_from, last_number, parse_edges
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layerwise.graph import FIGURES, Graph, UnknownFigureError, figure
-from layerwise.graph.figures import affine, sigmoid, softmax_loss
+from layerwise.figures.graph import FIGURES, Graph, UnknownFigureError, figure
+from layerwise.figures.graph.figures import affine, sigmoid, softmax_loss
 
 
 def _inputs(g: Graph, group_word: str | None = None) -> list:  # type: ignore[type-arg]

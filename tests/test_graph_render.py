@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerwise.graph import FIGURES, Graph, GraphvizUnavailableError, figure, render
-from layerwise.graph.fmt import format_number, format_shape, format_value
+from layerwise.figures.graph import FIGURES, Graph, GraphvizUnavailableError, figure, render
+from layerwise.figures.graph.fmt import format_number, format_shape, format_value
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -142,7 +142,7 @@ def test_write_is_atomic_and_leaves_no_temporary_files(
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("layerwise.fileio.os.replace", broken_replace)
+    monkeypatch.setattr("layerwise.files.fileio.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         render(figure("apple"), target)
     assert target.read_text(encoding="utf-8") == "old"

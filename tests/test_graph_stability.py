@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from layerwise import layers
 from layerwise.cli import main
 from layerwise.errors import ConfigError, LayerwiseError, NonFiniteError
-from layerwise.graph import Graph, UnknownFigureError, figure
-from layerwise.graph.figures import affine, apple, apple_orange, sigmoid, softmax_loss
+from layerwise.figures.graph import Graph, UnknownFigureError, figure
+from layerwise.figures.graph.figures import affine, apple, apple_orange, sigmoid, softmax_loss
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -1,7 +1,7 @@
 """The graph's figures against the library's layers: a figure that disagrees is a bug.
 
 Each check runs the same inputs through ``layerwise.layers`` (the book's layer classes) and
-through ``layerwise.graph`` (primitive nodes), and compares forward values and gradients.
+through ``layerwise.figures.graph`` (primitive nodes), and compares forward values and gradients.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from layerwise import functions, layers
-from layerwise.graph import Graph, figure
-from layerwise.graph.figures import affine, sigmoid, softmax_loss
+from layerwise.figures.graph import Graph, figure
+from layerwise.figures.graph.figures import affine, sigmoid, softmax_loss
 
 
 def _grads(g: Graph) -> dict[str, float]:

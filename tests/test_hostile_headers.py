@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import layerwise as lw
-from layerwise.model_files import save_model
+from layerwise.files.model_files import save_model
 from layerwise.optimizers import SGD
-from layerwise.trainer import Trainer
+from layerwise.training.trainer import Trainer
 
 TIB = 2**40
 #: The bounds the issue asks for: CPU seconds per refusal, memory above the warm interpreter.
@@ -48,7 +48,7 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 layerwise.cli.build_parser()  # the imports every command makes
-import layerwise.model_files, layerwise.checkpoints, layerwise.commands.train  # noqa
+import layerwise.files.model_files, layerwise.training.checkpoints, layerwise.cli.commands.train  # noqa
 print(json.dumps({"baseline_kb": rss_kb()}), flush=True)
 for line in sys.stdin:
     argv = json.loads(line)

@@ -21,12 +21,12 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import layerwise as lw
-from layerwise.checkpoints import network_from_checkpoint, read_checkpoint
-from layerwise.model_files import load_model, load_weights, save_model
+from layerwise.files.model_files import load_model, load_weights, save_model
+from layerwise.files.safetensors_io import DIGEST_KEY, tensor_digest
 from layerwise.networks import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 from layerwise.optimizers import SGD
-from layerwise.safetensors_io import DIGEST_KEY, tensor_digest
-from layerwise.trainer import Trainer
+from layerwise.training.checkpoints import network_from_checkpoint, read_checkpoint
+from layerwise.training.trainer import Trainer
 
 Change = Callable[[dict[str, np.ndarray], dict[str, Any]], None]
 

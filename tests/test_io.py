@@ -10,7 +10,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import layerwise as lw
-from layerwise.model_files import load_model, load_weights, save_model
+from layerwise.files.model_files import load_model, load_weights, save_model
 
 
 def test_two_layer_net_round_trip(tmp_path: Path) -> None:
@@ -26,17 +26,15 @@ def test_two_layer_net_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.predict(x), net.predict(x))
 
 
-def test_the_old_module_name_and_the_top_level_give_the_same_functions(tmp_path: Path) -> None:
-    import layerwise.io
-    import layerwise.model_files
+def test_the_package_face_gives_the_model_files_functions_and_no_old_module_name_remains() -> None:
+    import importlib
 
-    for name in layerwise.model_files.__all__:
-        assert getattr(layerwise.io, name) is getattr(layerwise.model_files, name)
-    assert sorted(layerwise.io.__all__) == sorted(layerwise.model_files.__all__)
-    assert lw.save_model is save_model and lw.load_model is load_model
-    path = tmp_path / "model.safetensors"
-    layerwise.io.save_model(lw.TwoLayerNet(4, 3, 2, rng=0), path)  # as the README has shown it
-    assert type(layerwise.io.load_model(path)) is lw.TwoLayerNet
+    import layerwise.files.model_files
+
+    assert lw.save_model is layerwise.files.model_files.save_model
+    assert lw.load_model is layerwise.files.model_files.load_model
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("layerwise.io")  # no compatibility shims in a 0.x package (issue 30)
 
 
 def test_sequential_round_trip_and_metadata(tmp_path: Path) -> None:
@@ -115,7 +113,7 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(
     save_model(lw.TwoLayerNet(4, 3, 2, rng=0), path)
     before = path.read_bytes()
 
-    import layerwise.model_files as lio
+    import layerwise.files.model_files as lio
 
     def explode(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
         Path(filename).write_bytes(b"half")

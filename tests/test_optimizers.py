@@ -487,8 +487,8 @@ def test_flush_period_keeps_the_state_far_above_the_subnormals() -> None:
 def test_fast_updates_equal_the_reference_rules(make: Callable[[], opt.Optimizer], dtype: Any) -> None:
     """Every optimizer, run with layerwise.fast on and off, on parameters small and large
     (blocked and split across threads by fast.optimizers), C-ordered and not."""
-    from layerwise import parallel
     from layerwise.fast import optimizers as fast_optimizers
+    from layerwise.fast import parallel
 
     assert fast_optimizers.kernel_for(make()) is not None
     big = 2 * fast_optimizers.PARALLEL_MIN_PART + 1000  # two parts, each over one block
@@ -544,7 +544,7 @@ def test_flush_subnormals_is_an_option_shown_when_off() -> None:
 
 @pytest.mark.parametrize("name", ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"])
 def test_one_by_name_serves_the_command_line_and_the_playground(name: str) -> None:
-    from layerwise.commands.models import OPTIMIZERS
+    from layerwise.cli.commands.models import OPTIMIZERS
     from layerwise.playground.training import OPTIMIZERS as PLAYGROUND
 
     assert type(opt.by_name(name, lr=0.5)).__name__ == name

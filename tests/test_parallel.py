@@ -1,4 +1,4 @@
-"""Data-parallel training steps (layerwise.parallel): the same gradients as one thread."""
+"""Data-parallel training steps (layerwise.fast.parallel): the same gradients as one thread."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import pytest
 
 import layerwise as lw
 import layerwise.fast.optimizers as fast_optimizers
-from layerwise import parallel
-from layerwise.fast import training
+from layerwise.fast import parallel, training
 from layerwise.layers.base import Layer
-from layerwise.trainer import Trainer
+from layerwise.training.trainer import Trainer
 
 # DataParallel is the engine's: these tests run with the engine on, through its training step.
 pytestmark = pytest.mark.usefixtures("engine_on")

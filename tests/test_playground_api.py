@@ -72,7 +72,7 @@ def refused(server: Any, method: str, path: str, body: Any = None, **kw: Any) ->
 # -- page 1 -------------------------------------------------------------------------------------
 
 def test_every_figure_of_the_library_is_offered_with_its_inputs(server: Any) -> None:
-    from layerwise.graph import FIGURES
+    from layerwise.figures.graph import FIGURES
 
     status, got = call(server, "GET", "/api/graphs")
     assert status == 200
@@ -82,7 +82,7 @@ def test_every_figure_of_the_library_is_offered_with_its_inputs(server: Any) -> 
 
 
 def test_a_figure_is_computed_by_the_library_with_the_inputs_given(server: Any) -> None:
-    from layerwise.graph.figures import apple_orange
+    from layerwise.figures.graph.figures import apple_orange
 
     status, got = call(server, "POST", "/api/graphs/apple-orange", {"params": {"apple_price": 120, "tax": 1.2}})
     assert status == 200
@@ -480,7 +480,7 @@ def test_the_page_shows_the_librarys_trace_and_its_frames(server: Any) -> None:
     _, (x_test, _) = sample_data()
     expected = lw.trace(model.eval(), x_test[:1].astype(model.dtype), np.array([3]))
     assert [s["name"] for s in got["trace"]["steps"]] == [s.name for s in expected.steps]
-    from layerwise.trace_figure import layered_svg
+    from layerwise.figures.trace_figure import layered_svg
 
     assert got["trace"]["svg"] == layered_svg(expected)
     assert got["trace"]["loss"] == pytest.approx(expected.loss, rel=1e-6)

@@ -90,7 +90,7 @@ def edge_texts(page: Any) -> dict[str, tuple[str, str | None]]:
 
 def test_page1_apple_price_edit_shows_the_gradients_of_mul_layers(page: Any, server: Any, shots: Path) -> None:
     import layerwise as lw
-    from layerwise.graph.fmt import format_number
+    from layerwise.figures.graph.fmt import format_number
 
     page.goto(server.url + "#graphs")
     page.wait_for_selector("#figure-svg[data-figure='apple'] g.edge-group")

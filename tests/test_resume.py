@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from _datasets_server import checkpoint_epoch
 
-from layerwise.model_files import load_model
+from layerwise.files.model_files import load_model
 
 RUN = ["train", "--data", "mnist-sample", "--model", "mlp", "--hidden", "32,16", "--optimizer", "adam",
        "--batchnorm", "--dropout", "0.2", "--weight-decay", "1e-4", "--seed", "3", "--quiet"]
@@ -58,7 +58,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:
 
 def test_resume_rejects_files_that_are_not_checkpoints(tmp_path: Path) -> None:
     from layerwise.cli import main
-    from layerwise.model_files import save_model
+    from layerwise.files.model_files import save_model
     from layerwise.networks import TwoLayerNet
 
     model = tmp_path / "model.safetensors"

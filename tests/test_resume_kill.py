@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerwise.model_files import MODEL_FORMAT, read_safetensors
+from layerwise.files.model_files import MODEL_FORMAT, read_safetensors
 
 HERE = Path(__file__).resolve().parent
 RUN = ["train", "--data", "mnist-sample", "--model", "mlp", "--hidden", "32,16", "--optimizer", "adam",

@@ -18,7 +18,7 @@ from export_cases import LAYER_CASES, LOSS_CASES, random_stack
 
 import layerwise as lw
 from layerwise.errors import ConfigError
-from layerwise.export import ExportError
+from layerwise.files.export import ExportError
 from layerwise.layers.fused import ReluPool
 
 torch = require("torch", "pip install 'layerwise[torch]'")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import layerwise as lw
 from layerwise.errors import ConfigError
-from layerwise.trace_figure import heat_rgb, trace_gif, trace_png, trace_svg
+from layerwise.figures.trace_figure import heat_rgb, trace_gif, trace_png, trace_svg
 from tests._optional import require, require_program
 
 Image = require("PIL.Image", "GIF and PNG traces are drawn with Pillow (the plot extra)")
@@ -137,7 +137,7 @@ def test_bad_arguments_are_named(call: Any, message: str) -> None:
 
 def test_without_the_font_or_pillow_nothing_is_written(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """No fallback font (its ∂ and → would be empty boxes): a named error, and no file."""
-    import layerwise.raster as raster
+    import layerwise.figures.raster as raster
 
     tr = _trace()
     monkeypatch.setattr(raster, "_font_files", lambda: None)
@@ -151,7 +151,7 @@ def test_without_the_font_or_pillow_nothing_is_written(tmp_path, monkeypatch) ->
 
 
 def test_fonts_are_found_in_matplotlib_or_the_system() -> None:
-    from layerwise.raster import _font_files
+    from layerwise.figures.raster import _font_files
 
     found = _font_files()
     assert found is not None
@@ -209,7 +209,7 @@ def test_canvas_takes_any_box_on_or_off_the_picture(x: float, y: float, w: float
                                                     anchor: str) -> None:
     """Shapes partly or wholly outside the picture, empty boxes, any text: painted or clipped,
     never an error, and the picture keeps its size."""
-    from layerwise.raster import PillowCanvas
+    from layerwise.figures.raster import PillowCanvas
 
     canvas = PillowCanvas(120, 80, scale=scale)
     size = canvas.picture.size

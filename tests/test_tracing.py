@@ -10,11 +10,11 @@ import pytest
 
 import layerwise as lw
 from layerwise.errors import ConfigError
-from layerwise.graph.fmt import format_number
+from layerwise.figures.graph.fmt import format_number
+from layerwise.figures.trace_figure import trace_svg
 from layerwise.layers import Affine, Pooling, Relu
 from layerwise.layers.fused import ReluPool
 from layerwise.networks import Sequential
-from layerwise.trace_figure import trace_svg
 
 
 def _nets() -> dict[str, tuple[Sequential, tuple[int, ...]]]:
@@ -216,7 +216,7 @@ def test_html_slider_animated_svg_and_jupyter() -> None:
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
     widget = tr._repr_html_()
     assert widget != tr._repr_html_()  # ids unique per display
-    from layerwise.trace_figure import animated_svg
+    from layerwise.figures.trace_figure import animated_svg
 
     anim = animated_svg(tr)
     assert anim.count("@keyframes") == 2 * len(tr) and "<script" not in anim
@@ -297,7 +297,7 @@ def test_bad_arguments_of_the_new_options_are_named() -> None:
 
 def test_a_note_under_feature_maps_counts_the_maps_drawn() -> None:
     """30 channels do not fit beside a label: the note says how many are drawn, and that many are."""
-    from layerwise.trace_figure import BOX_X, THUMB_H
+    from layerwise.figures.trace_figure import BOX_X, THUMB_H
 
     rng = np.random.default_rng(2)
     net = lw.SimpleConvNet(rng=rng)  # 30 filters of 5 x 5 on 28 x 28 images

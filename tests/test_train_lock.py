@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from layerwise.errors import ConfigError
-from layerwise.locks import FileLock
+from layerwise.files.locks import FileLock
 
 HERE = Path(__file__).parent
 ROUNDS = 12
@@ -60,7 +60,7 @@ def test_a_held_lock_refuses_a_second_holder_and_names_the_pid(tmp_path: Path) -
 
 def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path: Path) -> None:
     target = tmp_path / "run.ckpt"
-    code = f"from layerwise.locks import FileLock; FileLock({str(target)!r}, 'x').acquire(); import os; os._exit(0)"
+    code = f"from layerwise.files.locks import FileLock; FileLock({str(target)!r}, 'x').acquire(); import os; os._exit(0)"
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert (tmp_path / "run.ckpt.lock").exists()  # left behind, but nobody holds it
     with FileLock(target, "--checkpoint") as lock:

@@ -38,9 +38,9 @@ def test_done_after_resume_says_how_many_epochs_this_run_trained(
 
 def test_a_signal_during_the_last_checkpoint_write_names_an_epoch_that_exists(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import layerwise.model_files
+    import layerwise.files.model_files
 
-    real = layerwise.model_files.save_file
+    real = layerwise.files.model_files.save_file
     writes: list[str] = []
 
     def interrupted_on_the_second(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
@@ -50,7 +50,7 @@ def test_a_signal_during_the_last_checkpoint_write_names_an_epoch_that_exists(
                 raise KeyboardInterrupt
         return real(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(layerwise.model_files, "save_file", interrupted_on_the_second)
+    monkeypatch.setattr(layerwise.files.model_files, "save_file", interrupted_on_the_second)
     ck = tmp_path / "run.ckpt"
     assert main([*TRAIN, "--epochs", "2", "--checkpoint", str(ck)]) == 130
     err = capsys.readouterr().err
@@ -69,8 +69,8 @@ def test_the_plot_has_whole_epochs_on_its_x_axis(tmp_path: Path, monkeypatch: py
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from layerwise.commands.train import plot_history
-    from layerwise.history import EpochRecord
+    from layerwise.cli.commands.train import plot_history
+    from layerwise.training.history import EpochRecord
 
     figures = []
     real_close = plt.close

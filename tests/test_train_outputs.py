@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layerwise.cli import main
-from layerwise.commands.common import written_by_layerwise
+from layerwise.cli.commands.common import written_by_layerwise
 
 TRAIN = ["train", "--data", "mnist-sample", "--epochs", "1", "--quiet", "--threads", "1"]
 

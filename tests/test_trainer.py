@@ -9,7 +9,7 @@ import pytest
 
 import layerwise as lw
 from layerwise.optimizers import SGD
-from layerwise.trainer import Trainer
+from layerwise.training.trainer import Trainer
 
 
 def blobs(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +208,7 @@ def test_a_last_batch_of_one_sample_joins_the_previous_batch() -> None:
 
 
 def test_lr_schedule_sets_the_rate_each_epoch_and_survives_a_resume(tmp_path: Path) -> None:
-    from layerwise.schedules import Cosine, StepDecay
+    from layerwise.training.schedules import Cosine, StepDecay
 
     tr = make(epochs=4, lr_schedule=StepDecay(2, 0.5))
     tr.fit()
@@ -261,7 +261,7 @@ def test_train_eval_samples_limits_only_the_training_accuracy() -> None:
 
 
 def test_schedules() -> None:
-    from layerwise.schedules import Cosine, StepDecay, constant, parse_schedule
+    from layerwise.training.schedules import Cosine, StepDecay, constant, parse_schedule
 
     assert [constant(e, 5) for e in range(5)] == [1.0] * 5
     cos = Cosine(min_factor=0.1)

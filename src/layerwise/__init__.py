@@ -18,9 +18,10 @@ from layerwise.version import __version__
 
 # Where each public name lives, in the order of the book's chapters.
 _EXPORTS: dict[str, str] = {
-    "get_num_threads": "layerwise.parallel",
-    "set_num_threads": "layerwise.parallel",
-    "distributed": "layerwise.distributed",  # a module: lw.distributed.allreduce_mean(...)
+    "get_num_threads": "layerwise.fast.parallel",
+    "set_num_threads": "layerwise.fast.parallel",
+    "distributed": "layerwise.fast.distributed",  # a module: lw.distributed.allreduce_mean(...)
+    "graph": "layerwise.figures.graph",  # a module: lw.graph.figure("apple")
     "LayerwiseError": "layerwise.errors",
     "ConfigError": "layerwise.errors",
     "ShapeError": "layerwise.errors",
@@ -67,14 +68,14 @@ _EXPORTS: dict[str, str] = {
     "Pooling": "layerwise.layers",
     "SimpleConvNet": "layerwise.networks",
     "DeepConvNet": "layerwise.networks",
-    "save_model": "layerwise.model_files",
-    "load_model": "layerwise.model_files",
+    "save_model": "layerwise.files.model_files",
+    "load_model": "layerwise.files.model_files",
     "check": "layerwise.workbench",
-    "trace": "layerwise.tracing",
-    "Trace": "layerwise.tracing",
-    "export_onnx": "layerwise.export",
-    "to_torch": "layerwise.torch_bridge",
-    "from_torch": "layerwise.torch_bridge",
+    "trace": "layerwise.figures.tracing",
+    "Trace": "layerwise.figures.tracing",
+    "export_onnx": "layerwise.files.export",
+    "to_torch": "layerwise.files.torch_bridge",
+    "from_torch": "layerwise.files.torch_bridge",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -92,7 +93,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
     imported = importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)  # a submodule as is
+    value = imported if module.rpartition(".")[2] == name else getattr(imported, name)  # a submodule as is
     globals()[name] = value  # later look-ups skip this function
     return value
 
@@ -102,7 +103,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from layerwise import distributed
     from layerwise.conv_utils import col2im, conv_output_size, im2col
     from layerwise.errors import (
         ConfigError,
@@ -112,7 +112,13 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         ShapeError,
         TrainingDiverged,
     )
-    from layerwise.export import export_onnx
+    from layerwise.fast import distributed
+    from layerwise.fast.parallel import get_num_threads, set_num_threads
+    from layerwise.figures import graph
+    from layerwise.figures.tracing import Trace, trace
+    from layerwise.files.export import export_onnx
+    from layerwise.files.model_files import load_model, save_model
+    from layerwise.files.torch_bridge import from_torch, to_torch
     from layerwise.functions import (
         cross_entropy_error,
         log_softmax,
@@ -139,7 +145,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         Sigmoid,
         SoftmaxWithLoss,
     )
-    from layerwise.model_files import load_model, save_model
     from layerwise.networks import (
         DeepConvNet,
         MultiLayerNet,
@@ -149,7 +154,4 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         TwoLayerNet,
     )
     from layerwise.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
-    from layerwise.parallel import get_num_threads, set_num_threads
-    from layerwise.torch_bridge import from_torch, to_torch
-    from layerwise.tracing import Trace, trace
     from layerwise.workbench import check

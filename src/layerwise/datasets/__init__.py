@@ -36,7 +36,7 @@ from layerwise.datasets.mnist import (
     resolve_auto,
 )
 from layerwise.datasets.source import DataSource, identify
-from layerwise.fileio import atomic_write
+from layerwise.files.fileio import atomic_write
 
 __all__ = [
     "load_mnist",

@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from layerwise.errors import ConfigError, DataError, DownloadError, LayerwiseError
-from layerwise.fileio import atomic_write
+from layerwise.files.fileio import atomic_write
 from layerwise.version import __version__
 
 __all__ = ["download", "sha256_file", "DEFAULT_TIMEOUT"]

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from layerwise.errors import ConfigError, DataError
-from layerwise.fileio import atomic_write
+from layerwise.files.fileio import atomic_write
 
 __all__ = ["read_idx", "read_idx_hashed", "write_idx", "IdxDigests", "IDX_DTYPES", "MAX_PAYLOAD_BYTES"]
 

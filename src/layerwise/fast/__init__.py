@@ -3,7 +3,7 @@
 After ``import layerwise`` the engine is **off**: every layer, network and optimizer runs the
 book's code, in the order ``net.layers`` lists, on the whole batch, in one thread, filling the
 book's caches. The tools that train turn it on and say so (``layerwise train``,
-:class:`~layerwise.trainer.Trainer` with ``fast=True``, the playground, the benchmarks)::
+:class:`~layerwise.training.trainer.Trainer` with ``fast=True``, the playground, the benchmarks)::
 
     import layerwise.fast as fast
 
@@ -29,7 +29,7 @@ rounding (``tests/test_fast_equivalence.py``). What each does differently:
 * :mod:`layerwise.fast.optimizers`: the optimizers' updates in cache-sized blocks, large
   parameters in parts on threads, with reused scratch buffers;
 * :mod:`layerwise.fast.training`: a training step and an evaluation with the batch split
-  over threads (:mod:`layerwise.parallel`) and each ReLU + max pooling pair fused, visibly.
+  over threads (:mod:`layerwise.fast.parallel`) and each ReLU + max pooling pair fused, visibly.
 
 Flip the switch between passes, not from another thread while a network is running.
 """

@@ -13,7 +13,7 @@ every optimizer both ways); what is done differently:
   block of the parameter, gradient and state stays in the CPU's cache between the rule's passes
   (Adam makes about ten);
 * a parameter of at least two parts of :data:`PARALLEL_MIN_PART` entries is split into
-  contiguous parts, one per thread (:mod:`layerwise.parallel`).
+  contiguous parts, one per thread (:mod:`layerwise.fast.parallel`).
 
 Every rule is element-wise, so each part and block is updated exactly as the whole would be:
 the result does not depend on either knob, bit for bit.
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise import parallel
+from layerwise.fast import parallel
 
 __all__ = ["PARALLEL_MIN_PART", "UPDATE_BLOCK", "kernel_for", "update"]
 

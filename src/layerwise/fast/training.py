@@ -2,7 +2,7 @@
 
 With the engine off these are the book's :meth:`~layerwise.networks.Sequential.loss_and_gradient`
 and :meth:`~layerwise.networks.Sequential.evaluate`. With it on, a large batch of a large
-network is split over threads (:class:`layerwise.parallel.DataParallel`, the same result up to
+network is split over threads (:class:`layerwise.fast.parallel.DataParallel`, the same result up to
 float rounding), the first layer's ``dx`` is skipped, and :func:`fused` rewrites each ReLU and
 the max pooling after it into one visible ``Relu1+Pool1`` layer for the length of a run.
 """
@@ -26,7 +26,7 @@ def loss_and_gradient(net: Any, x: ArrayLike, t: ArrayLike) -> tuple[float, dict
     if not enabled():
         result: tuple[float, dict[str, NDArray[Any]]] = net.loss_and_gradient(x, t)
         return result
-    from layerwise.parallel import DataParallel
+    from layerwise.fast.parallel import DataParallel
 
     return DataParallel(net).loss_and_gradient(x, t)
 
@@ -36,7 +36,7 @@ def evaluate(net: Any, x: ArrayLike, t: ArrayLike, batch_size: int | None = None
     if not enabled():
         result: tuple[float, float] = net.evaluate(x, t, batch_size)
         return result
-    from layerwise.parallel import DataParallel
+    from layerwise.fast.parallel import DataParallel
 
     return DataParallel(net).evaluate(x, t, batch_size)
 
@@ -45,7 +45,7 @@ def accuracy(net: Any, x: ArrayLike, t: ArrayLike, batch_size: int | None = None
     """The accuracy in inference mode: batches over threads when the engine is on."""
     if not enabled():
         return float(net.accuracy(x, t, batch_size))
-    from layerwise.parallel import DataParallel
+    from layerwise.fast.parallel import DataParallel
 
     return float(DataParallel(net).accuracy(x, t, batch_size))
 

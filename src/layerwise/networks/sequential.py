@@ -17,10 +17,8 @@ from layerwise.layers.fused import fuse_relu_pool
 from layerwise.networks.config import (
     NETWORK_TYPES,
     Shapes,
-    StateDictError,
     book_keys,
     load_weights,
-    mismatch_problems,
     named_layers,
     network_class,
     sequential_config_shapes,
@@ -29,9 +27,7 @@ from layerwise.networks.config import (
 from layerwise.networks.summary import Summary, summarize
 from layerwise.networks.views import BufferView, GradView, ParamView
 
-# The config names are importable from here too, as before networks/config.py held them.
-__all__ = ["Sequential", "NETWORK_TYPES", "network_from_config", "config_shapes", "StateDictError",
-           "Shapes", "mismatch_problems"]
+__all__ = ["Sequential", "network_from_config", "config_shapes"]
 
 
 class Sequential:

@@ -3,7 +3,7 @@
 A local web app (Starlette on uvicorn, the optional extra ``layerwise[playground]``) with three
 pages, every value on them computed by the library:
 
-1. the chapter-5 computational graphs of :mod:`layerwise.graph`, inputs editable, forward
+1. the chapter-5 computational graphs of :mod:`layerwise.figures.graph`, inputs editable, forward
    values above each edge and gradients below (:mod:`~layerwise.playground.graphs`);
 2. a digit to draw or pick, centred as MNIST is, its class probabilities, every layer's
    activations and the step-by-step backward trace down to the gradient with respect to the

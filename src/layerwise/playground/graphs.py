@@ -1,7 +1,7 @@
-"""Page 1: the figures of ``layerwise graph`` as JSON, computed by :mod:`layerwise.graph`.
+"""Page 1: the figures of ``layerwise graph`` as JSON, computed by :mod:`layerwise.figures.graph`.
 
 The server computes; the browser only draws. Each figure's editable inputs are the keyword
-arguments of its function in :data:`layerwise.graph.FIGURES` (``apple(price, num, tax)``,
+arguments of its function in :data:`layerwise.figures.graph.FIGURES` (``apple(price, num, tax)``,
 ``softmax_loss(x, t)``...), read from its signature, so a figure added there appears here
 with its inputs. A figure's own checks (NaN, a label out of range) become a 422 with the
 figure's message.
@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from layerwise.errors import ConfigError
-from layerwise.graph import FIGURES
-from layerwise.graph.core import CONST, INPUT, Graph
-from layerwise.graph.dot import edge_texts
-from layerwise.graph.fmt import format_value
+from layerwise.figures.graph import FIGURES
+from layerwise.figures.graph.core import CONST, INPUT, Graph
+from layerwise.figures.graph.dot import edge_texts
+from layerwise.figures.graph.fmt import format_value
 from layerwise.playground.validation import BadRequest, describe, finite_float, get_number_list
 
 __all__ = ["figure_specs", "figure_json", "compute_figure"]
@@ -178,7 +178,7 @@ def _kind_of(op: str) -> str:
 def figure_json(graph: Graph) -> dict[str, Any]:
     """What the page draws: nodes, edges with their forward and gradient texts, groups, notes.
 
-    Edge texts are those of the DOT figure (:func:`layerwise.graph.dot.edge_texts`), so the
+    Edge texts are those of the DOT figure (:func:`layerwise.figures.graph.dot.edge_texts`), so the
     page and ``layerwise graph`` show the same numbers; ``value`` and ``grad`` are the numbers
     themselves (for arrays up to :data:`MAX_RAW` entries), for tests and tooltips; a number
     beyond float64 is the string ``"inf"``, ``"-inf"`` or ``"nan"`` there (:data:`NON_FINITE`).

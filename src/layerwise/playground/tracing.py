@@ -2,7 +2,7 @@
 
 The page shows :func:`layerwise.trace`'s record (each layer's ``x``, ``out``, ``dout``, ``dx``
 and parameter gradients, the loss layer last) and its figure, the one ``layerwise graph
---model`` draws, sent once with every frame in it (:func:`~layerwise.trace_figure.layered_svg`);
+--model`` draws, sent once with every frame in it (:func:`~layerwise.figures.trace_figure.layered_svg`);
 the page shows frame ``k`` (the backward pass through ``k`` layers) by hiding the rest.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from layerwise.figures.trace_figure import layered_svg
+from layerwise.figures.tracing import Trace
+from layerwise.figures.tracing import trace as trace_network
 from layerwise.networks.sequential import Sequential
-from layerwise.trace_figure import layered_svg
-from layerwise.tracing import Trace
-from layerwise.tracing import trace as trace_network
 
 __all__ = ["trace", "figure"]
 

@@ -238,7 +238,7 @@ class TrainingSession:
 
     def save(self) -> Path:
         """Write the present weights to a new file in the save folder; returns its path."""
-        from layerwise.model_files import save_model
+        from layerwise.files.model_files import save_model
 
         with self._net_lock:
             if self.net is not None:

@@ -1,6 +1,6 @@
 """The learner's own layers inside layerwise: one adapter, so that their ``Affine``, ``Relu`` and
 ``SoftmaxWithLoss`` go into a :class:`~layerwise.networks.Sequential`, train with a
-:class:`~layerwise.trainer.Trainer` and are drawn by :func:`~layerwise.tracing.trace`.
+:class:`~layerwise.training.trainer.Trainer` and are drawn by :func:`~layerwise.figures.tracing.trace`.
 
 The adapter calls the learner's ``forward`` and ``backward`` and nothing else: the numbers are
 theirs. Parameters (``W``, ``b``) and their gradients (``dW``, ``db``) are the learner object's

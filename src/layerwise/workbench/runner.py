@@ -298,7 +298,7 @@ def _train(classes: Mapping[str, type], epochs: int) -> dict[str, Any]:
     from layerwise.datasets import load_mnist
     from layerwise.networks import TwoLayerNet
     from layerwise.optimizers import SGD
-    from layerwise.trainer import Trainer
+    from layerwise.training.trainer import Trainer
     from layerwise.workbench.adapter import your_two_layer_net
 
     (x, t), (x_test, t_test) = load_mnist("mnist-sample")

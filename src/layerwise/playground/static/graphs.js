@@ -1,4 +1,4 @@
-// Page 1: a figure of layerwise.graph, computed by the server, laid out and drawn here in SVG.
+// Page 1: a figure of layerwise.figures.graph, computed by the server, laid out and drawn here in SVG.
 import { getJSON, postJSON, svgEl, el } from "./api.js";
 import { t, libraryText, figureText, serverMessage } from "./i18n.js";
 

@@ -13,7 +13,7 @@ export const STRINGS = {
     "footer": "Every number on these pages is computed by layerwise, on this machine.",
     "server.says": "{message}",
 
-    "graphs.lead": "The figures of chapter 5, computed by <code>layerwise.graph</code>: forward values above each " +
+    "graphs.lead": "The figures of chapter 5, computed by <code>layerwise.figures.graph</code>: forward values above each " +
       "edge, gradients <span class=\"grad\">below it in red</span>. Change an input and the whole graph is computed again.",
     "graphs.figure": "Figure",
     "graphs.stale": "Out of date: this figure is of the last valid inputs; fix the input marked on the left.",
@@ -109,7 +109,7 @@ export const STRINGS = {
     "footer": "이 페이지의 모든 숫자는 이 컴퓨터에서 layerwise가 계산한 것입니다.",
     "server.says": "서버의 답: {message}",
 
-    "graphs.lead": "5장의 그림을 <code>layerwise.graph</code>로 계산했습니다. 에지 위에는 순전파 값, " +
+    "graphs.lead": "5장의 그림을 <code>layerwise.figures.graph</code>로 계산했습니다. 에지 위에는 순전파 값, " +
       "<span class=\"grad\">아래에는 빨간색으로 기울기</span>가 있습니다. 입력을 바꾸면 그래프 전체를 다시 계산합니다.",
     "graphs.figure": "그림",
     "graphs.stale": "지난 그림: 마지막으로 올바르던 입력값의 그림입니다. 왼쪽에 표시된 입력을 고치세요.",
@@ -216,7 +216,7 @@ export const FIGURES_KO = {
 };
 
 // The figures' notes, group titles and edge texts, and the texts of page 2's trace figure
-// (layerwise.trace_figure): [English pattern, Korean or a function making it]; $1... are the
+// (layerwise.figures.trace_figure): [English pattern, Korean or a function making it]; $1... are the
 // pattern's numbers, formulas and code names, kept as they are.
 export const PHRASES_KO = [
   [/^Sigmoid as a computational graph$/, "계산 그래프로 그린 Sigmoid"],
