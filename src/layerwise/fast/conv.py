@@ -33,18 +33,22 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from layerwise.conv_utils import _Geometry, _pad
+from layerwise.conv_utils import _Geometry
 from layerwise.fast._layers import ConvolutionState
 from layerwise.fast._state import load, save
 
-__all__ = ["conv_forward", "conv_backward", "windows_bl", "col2im_bl",
+__all__ = ["conv_forward", "conv_backward", "windows_bl", "padded_bl", "col2im_bl",
            "CHUNK_BYTES", "SMALL_PRODUCT", "MIN_BLOCK"]
 
 Array = NDArray[Any]
 
 #: Bytes of unrolled windows per matrix product. The batch is processed in chunks of output
-#: rows this small, so that the unrolled copy stays in cache instead of going to memory.
-CHUNK_BYTES = 1 << 23
+#: rows this small, so that the unrolled copy stays in cache instead of going to memory: in a
+#: core's L2 (512 KiB on the AMD EPYC of the benchmarks), where the product's packing reads it
+#: back. For DeepConvNet that is one output row per chunk. Measured (issue 32), a DeepConvNet
+#: step on one thread, batch 50, interleaved rounds: 54.7 ms with 512 KiB, 58.8 ms with the
+#: earlier 8 MiB (which still fitted L3); on two threads, batch 100: 114 ms against 130 ms.
+CHUNK_BYTES = 1 << 19
 
 #: OpenBLAS multiplies matrices with ``m * n * k`` up to about 1e6 through a separate kernel
 #: for small matrices, which for a convolution with few filters over few channels (short, very
@@ -60,6 +64,29 @@ MIN_BLOCK = 1024
 _LOCAL = threading.local()  # per thread: layers running in parallel threads never share
 
 
+def padded_bl(x: Array, ph: int, pw: int, fill: float = 0.0) -> Array:
+    """A batch-last copy ``(C, H + 2*ph, W + 2*pw, N)`` of ``x`` (N, C, H, W) with ``ph`` rows
+    and ``pw`` columns of ``fill`` around each image. Only the border is filled: the inside is
+    written once, by the copy of ``x`` (``np.full`` and then a copy wrote it twice)."""
+    xb = x.transpose(1, 2, 3, 0)
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(xb)
+    c, h, w, n = xb.shape
+    out = np.empty((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    out[:, :ph] = fill
+    out[:, ph + h:] = fill
+    out[:, ph:ph + h, :pw] = fill
+    out[:, ph:ph + h, pw + w:] = fill
+    out[:, ph:ph + h, pw:pw + w] = xb
+    return out
+
+
+def _windows_of_padded(xp: Array, g: _Geometry) -> Array:
+    """The windows view of :func:`windows_bl` over an already padded batch-last ``xp``."""
+    v = sliding_window_view(xp, (g.fh, g.fw), axis=(1, 2))[:, :: g.sh, :: g.sw]
+    return v.transpose(0, 4, 5, 1, 2, 3)
+
+
 def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
     """A read-only view ``(C, fh, fw, out_h, out_w, N)`` of the windows of ``x`` (N, C, H, W)
     padded with ``fill``, over a batch-last copy ``(C, H, W, N)`` of ``x``: free when ``x``
@@ -68,9 +95,7 @@ def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
     Copied out as a matrix ``(C*fh*fw, out_h*out_w*N)``, a window row is read as whole
     runs of ``out_w * N`` values (for stride 1), and a range of output rows
     (``[:, :, :, lo:hi]``) is a contiguous range of its columns."""
-    xp = np.ascontiguousarray(_pad(x.transpose(1, 2, 3, 0), g.ph, g.pw, fill, axes=(1, 2)))
-    v = sliding_window_view(xp, (g.fh, g.fw), axis=(1, 2))[:, :: g.sh, :: g.sw]
-    return v.transpose(0, 4, 5, 1, 2, 3)
+    return _windows_of_padded(padded_bl(x, g.ph, g.pw, fill), g)
 
 
 def col2im_bl(col: Array, g: _Geometry) -> Array:
@@ -131,19 +156,20 @@ def chunk_rows(g: _Geometry, itemsize: int) -> int:
     return max(1, min(g.out_h, CHUNK_BYTES // per_row))
 
 
-def _chunks(x: Array, g: _Geometry, ones: bool, slot: int = 0) -> Iterator[tuple[int, int, Array]]:
+def _chunks(xp: Array, g: _Geometry, ones: bool, slot: int = 0) -> Iterator[tuple[int, int, Array]]:
     """``(lo, hi, col)`` for consecutive chunks of output rows: ``col`` holds the windows
-    of output rows ``lo:hi`` of every image, shape ``(C*FH*FW, (hi-lo)*OW*N)``, columns
-    in ``(oh, ow, n)`` order, with a row of ones under it when ``ones``. The chunks share
-    workspace ``slot``: each ``col`` is valid until the next is drawn."""
+    of output rows ``lo:hi`` of every image of ``xp`` (the batch-last padded copy of the
+    input, :func:`padded_bl`), shape ``(C*FH*FW, (hi-lo)*OW*N)``, columns in ``(oh, ow, n)``
+    order, with a row of ones under it when ``ones``. The chunks share workspace ``slot``:
+    each ``col`` is valid until the next is drawn."""
     k, per_row = g.cols, g.out_w * g.n
-    rc = chunk_rows(g, x.dtype.itemsize)
+    rc = chunk_rows(g, xp.dtype.itemsize)
     size = (k + 1) * rc * per_row
     # One chunk for the whole batch (kept for backward): an array of its own. Several:
     # the buffer all layers share, which stays in cache from one layer to the next.
-    buf = np.empty(size, dtype=x.dtype) if rc >= g.out_h else _workspace(slot, size, x.dtype)
+    buf = np.empty(size, dtype=xp.dtype) if rc >= g.out_h else _workspace(slot, size, xp.dtype)
     rows = k + 1 if ones else k
-    win = windows_bl(x, g)  # padded once; each chunk is one copy out of this view
+    win = _windows_of_padded(xp, g)  # each chunk is one copy out of this view
     for lo in range(0, g.out_h, rc):
         hi = min(lo + rc, g.out_h)
         col = buf[: rows * (hi - lo) * per_row].reshape(rows, -1)
@@ -153,12 +179,13 @@ def _chunks(x: Array, g: _Geometry, ones: bool, slot: int = 0) -> Iterator[tuple
         yield lo, hi, col
 
 
-def _correlate(x: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) -> tuple[Array, Array]:
-    """``w_mat @ [windows; 1]`` chunk by chunk: ``(F, OH*OW*N)``, batch-last, and the
-    last chunk's unrolled windows (all of them when one chunk held the batch)."""
+def _correlate(xp: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) -> tuple[Array, Array]:
+    """``w_mat @ [windows; 1]`` chunk by chunk over the padded batch-last ``xp``:
+    ``(F, OH*OW*N)``, batch-last, and the last chunk's unrolled windows (all of them when
+    one chunk held the batch)."""
     per_row = g.out_w * g.n
-    out = np.empty((w_mat.shape[0], g.out_h * per_row), dtype=x.dtype)
-    for lo, hi, col in _chunks(x, g, ones, slot):
+    out = np.empty((w_mat.shape[0], g.out_h * per_row), dtype=xp.dtype)
+    for lo, hi, col in _chunks(xp, g, ones, slot):
         _matmul_into(w_mat, col, out[:, lo * per_row:hi * per_row])
     return out, col
 
@@ -171,11 +198,13 @@ def conv_forward(layer: ConvolutionState, x: Array) -> Array:
     # A row of ones under the unrolled windows and b as an extra column of W_mat: the
     # product adds the bias, and in backward the same product with dout yields db.
     w_b = np.concatenate([layer.W.reshape(fn, g.cols), layer.b[:, None]], axis=1)
-    out, last_col = _correlate(x, w_b, g, ones=True)
-    # One chunk held the whole batch: keep its windows for backward instead of unrolling again.
+    xp = padded_bl(x, g.ph, g.pw)
+    out, last_col = _correlate(xp, w_b, g, ones=True)
+    # One chunk held the whole batch: keep its windows for backward instead of unrolling again;
+    # else keep the padded copy, which backward unrolls again without padding again.
     col = last_col if last_col.shape[1] == out.shape[1] and layer.training else None
     layer.col, layer.col_W = None, None
-    save(layer, x, g, col)
+    save(layer, x, g, col, xp if layer.training and col is None else None)
     return out.reshape(fn, g.out_h, g.out_w, g.n).transpose(3, 0, 1, 2)
 
 
@@ -188,14 +217,16 @@ def conv_backward(layer: ConvolutionState, dout: Any, need_dx: bool = True) -> A
     1, ``dx`` is itself a correlation (see the module's docstring); other strides scatter
     ``W_mat.T @ dout_mat`` back with :func:`col2im_bl`.
     """
-    x, g, cached_col = load(layer)
+    x, g, cached_col, xp = load(layer)
     fn = layer.W.shape[0]
     d = layer._dout(dout, (g.n, fn, g.out_h, g.out_w), layer.W.dtype)
     dmat = d.transpose(1, 2, 3, 0).reshape(fn, -1)  # free for a batch-last dout
     per_row = g.out_w * g.n
     dw_b = np.zeros((fn, g.cols + 1), dtype=layer.W.dtype)
     cached = [] if cached_col is None else [(0, g.out_h, cached_col)]
-    for lo, hi, col in cached or _chunks(x, g, ones=True):
+    if not cached and xp is None:  # a forward pass in inference mode kept nothing
+        xp = padded_bl(x, g.ph, g.pw)
+    for lo, hi, col in cached or _chunks(xp, g, ones=True):
         _add_a_bt(dw_b, dmat[:, lo * per_row:hi * per_row], col)  # dW, then db from the ones
     layer.dW = np.ascontiguousarray(dw_b[:, :-1]).reshape(layer.W.shape)
     layer.db = dw_b[:, -1].copy()
@@ -205,6 +236,6 @@ def conv_backward(layer: ConvolutionState, dout: Any, need_dx: bool = True) -> A
         # the full correlation: its output size is exactly the input size for stride 1
         gb = _Geometry("Convolution", d.shape, g.fh, g.fw, 1, (g.fh - 1 - g.ph, g.fw - 1 - g.pw))
         w_rot = np.ascontiguousarray(layer.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
-        dx, _ = _correlate(d, w_rot, gb, ones=False, slot=1)
+        dx, _ = _correlate(padded_bl(d, gb.ph, gb.pw), w_rot, gb, ones=False, slot=1)
         return dx.reshape(g.c, g.h, g.w, g.n).transpose(3, 0, 1, 2)
     return col2im_bl(layer.W.reshape(fn, -1).T @ dmat, g)
