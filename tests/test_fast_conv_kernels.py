@@ -80,9 +80,12 @@ def test_fast_convolution_equals_the_reference_for_random_shapes(k: int, stride:
         _compare(seed, k, stride, pad)
 
 
+@pytest.mark.parametrize("whole_bytes", [0, 1 << 30])  # backward unrolls again / reuses forward's chunks
 @pytest.mark.parametrize("k, stride, pad", GEOMETRIES)
-def test_in_one_row_chunks_and_small_blocks(k: int, stride: int, pad: int,
+def test_in_one_row_chunks_and_small_blocks(k: int, stride: int, pad: int, whole_bytes: int,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_conv, "WHOLE_BYTES", whole_bytes)
+    monkeypatch.setattr(fast_conv, "WHOLE_IN_ONE", False)  # kept chunks stay chunks
     monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
     monkeypatch.setattr(fast_conv, "SMALL_PRODUCT", 64)
     monkeypatch.setattr(fast_conv, "MIN_BLOCK", 1)
@@ -144,6 +147,7 @@ def test_a_broken_kernel_fails_these_comparisons(name: str, breaker: Any, monkey
     # The check of the check: the comparisons above must notice a wrong kernel.
     monkeypatch.setattr(fast_conv, name, breaker(getattr(fast_conv, name)))
     monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)  # several chunks, so one can go missing
+    monkeypatch.setattr(fast_conv, "WHOLE_BYTES", 0)
     with pytest.raises(AssertionError):
         for seed in range(4):
             _compare(seed, 3, 1, 1)

@@ -38,7 +38,7 @@ from layerwise.fast._layers import ConvolutionState
 from layerwise.fast._state import load, save
 
 __all__ = ["conv_forward", "conv_backward", "windows_bl", "padded_bl", "col2im_bl",
-           "CHUNK_BYTES", "SMALL_PRODUCT", "MIN_BLOCK"]
+           "CHUNK_BYTES", "WHOLE_BYTES", "WHOLE_IN_ONE", "SMALL_PRODUCT", "MIN_BLOCK"]
 
 Array = NDArray[Any]
 
@@ -59,6 +59,19 @@ CHUNK_BYTES = 1 << 19
 #: :data:`MIN_BLOCK`): for wider filter banks the blocks would be short, and slower than one
 #: product (DeepConvNet's ``(32 x 145) @ (145 x 9800)``: 785 us whole, 1051 us in blocks of 215).
 SMALL_PRODUCT = 1_000_000
+
+#: In training, a batch whose unrolled windows take at most this many bytes is unrolled whole,
+#: in one product, and the windows are kept for backward, which then need not unroll them
+#: again (as for every batch up to 8 MiB before issue 32). Larger ones go in chunks of
+#: :data:`CHUNK_BYTES` and are unrolled again. SimpleConvNet's first layer (3 MB at batch 50)
+#: is kept; of DeepConvNet's, the first and fifth. Measured on one thread, batch 50, rounds
+#: interleaved with the 8 MiB-whole kernels: SimpleConvNet's step 8.7 / 9.1 ms (noise),
+#: DeepConvNet's 57.5 / 53.6 ms.
+WHOLE_BYTES = 1 << 22
+
+#: Whether windows kept for backward are unrolled and multiplied in one product rather than
+#: in chunks of :data:`CHUNK_BYTES` (tests turn it off to exercise kept chunks).
+WHOLE_IN_ONE = True
 MIN_BLOCK = 1024
 
 _LOCAL = threading.local()  # per thread: layers running in parallel threads never share
@@ -156,38 +169,44 @@ def chunk_rows(g: _Geometry, itemsize: int) -> int:
     return max(1, min(g.out_h, CHUNK_BYTES // per_row))
 
 
-def _chunks(xp: Array, g: _Geometry, ones: bool, slot: int = 0) -> Iterator[tuple[int, int, Array]]:
+def _chunks(xp: Array, g: _Geometry, ones: bool, slot: int = 0,
+            keep: bool = False) -> Iterator[tuple[int, int, Array]]:
     """``(lo, hi, col)`` for consecutive chunks of output rows: ``col`` holds the windows
     of output rows ``lo:hi`` of every image of ``xp`` (the batch-last padded copy of the
     input, :func:`padded_bl`), shape ``(C*FH*FW, (hi-lo)*OW*N)``, columns in ``(oh, ow, n)``
     order, with a row of ones under it when ``ones``. The chunks share workspace ``slot``:
-    each ``col`` is valid until the next is drawn."""
+    each ``col`` is valid until the next is drawn; with ``keep``, each is a part of one new
+    array instead, valid as long as it is referenced."""
     k, per_row = g.cols, g.out_w * g.n
-    rc = chunk_rows(g, xp.dtype.itemsize)
-    size = (k + 1) * rc * per_row
-    # One chunk for the whole batch (kept for backward): an array of its own. Several:
-    # the buffer all layers share, which stays in cache from one layer to the next.
-    buf = np.empty(size, dtype=xp.dtype) if rc >= g.out_h else _workspace(slot, size, xp.dtype)
+    rc = g.out_h if keep and WHOLE_IN_ONE else chunk_rows(g, xp.dtype.itemsize)
     rows = k + 1 if ones else k
+    if keep:
+        buf = np.empty(rows * g.out_h * per_row, dtype=xp.dtype)
+    else:  # the buffer all layers share, which stays in cache from one layer to the next
+        buf = _workspace(slot, rows * rc * per_row, xp.dtype)
     win = _windows_of_padded(xp, g)  # each chunk is one copy out of this view
     for lo in range(0, g.out_h, rc):
         hi = min(lo + rc, g.out_h)
-        col = buf[: rows * (hi - lo) * per_row].reshape(rows, -1)
+        start = rows * lo * per_row if keep else 0
+        col = buf[start : start + rows * (hi - lo) * per_row].reshape(rows, -1)
         np.copyto(col[:k].reshape(g.c, g.fh, g.fw, hi - lo, g.out_w, g.n), win[:, :, :, lo:hi])
         if ones:
             col[k] = 1
         yield lo, hi, col
 
 
-def _correlate(xp: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0) -> tuple[Array, Array]:
+def _correlate(xp: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0,
+               keep: bool = False) -> tuple[Array, list[tuple[int, int, Array]] | None]:
     """``w_mat @ [windows; 1]`` chunk by chunk over the padded batch-last ``xp``:
-    ``(F, OH*OW*N)``, batch-last, and the last chunk's unrolled windows (all of them when
-    one chunk held the batch)."""
+    ``(F, OH*OW*N)``, batch-last, and with ``keep`` every chunk's ``(lo, hi, col)``."""
     per_row = g.out_w * g.n
     out = np.empty((w_mat.shape[0], g.out_h * per_row), dtype=xp.dtype)
-    for lo, hi, col in _chunks(xp, g, ones, slot):
+    kept = []
+    for lo, hi, col in _chunks(xp, g, ones, slot, keep):
         _matmul_into(w_mat, col, out[:, lo * per_row:hi * per_row])
-    return out, col
+        if keep:
+            kept.append((lo, hi, col))
+    return out, kept if keep else None
 
 
 def conv_forward(layer: ConvolutionState, x: Array) -> Array:
@@ -199,12 +218,12 @@ def conv_forward(layer: ConvolutionState, x: Array) -> Array:
     # product adds the bias, and in backward the same product with dout yields db.
     w_b = np.concatenate([layer.W.reshape(fn, g.cols), layer.b[:, None]], axis=1)
     xp = padded_bl(x, g.ph, g.pw)
-    out, last_col = _correlate(xp, w_b, g, ones=True)
-    # One chunk held the whole batch: keep its windows for backward instead of unrolling again;
-    # else keep the padded copy, which backward unrolls again without padding again.
-    col = last_col if last_col.shape[1] == out.shape[1] and layer.training else None
+    # Small enough: keep the windows for backward instead of unrolling them again; else keep
+    # the padded copy, which backward unrolls again without padding again.
+    keep = layer.training and (g.cols + 1) * g.out_h * g.out_w * g.n * x.dtype.itemsize <= WHOLE_BYTES
+    out, chunks = _correlate(xp, w_b, g, ones=True, keep=keep)
     layer.col, layer.col_W = None, None
-    save(layer, x, g, col, xp if layer.training and col is None else None)
+    save(layer, x, g, chunks, xp if layer.training and not keep else None)
     return out.reshape(fn, g.out_h, g.out_w, g.n).transpose(3, 0, 1, 2)
 
 
@@ -212,18 +231,18 @@ def conv_backward(layer: ConvolutionState, dout: Any, need_dx: bool = True) -> A
     """Set ``layer.dW`` and ``layer.db`` after :func:`conv_forward`; return ``dx`` when
     ``need_dx``.
 
-    ``dW`` and ``db`` come chunk by chunk from ``dout_mat @ [col; 1].T``, unrolling each
-    chunk's windows again (cheaper than keeping them all from the forward pass). For stride
+    ``dW`` and ``db`` come chunk by chunk from ``dout_mat @ [col; 1].T``, from the chunks
+    the forward pass kept when they were small (:data:`WHOLE_BYTES`), else unrolling each
+    chunk's windows again from the padded copy it kept (cheaper than keeping them all). For stride
     1, ``dx`` is itself a correlation (see the module's docstring); other strides scatter
     ``W_mat.T @ dout_mat`` back with :func:`col2im_bl`.
     """
-    x, g, cached_col, xp = load(layer)
+    x, g, cached, xp = load(layer)
     fn = layer.W.shape[0]
     d = layer._dout(dout, (g.n, fn, g.out_h, g.out_w), layer.W.dtype)
     dmat = d.transpose(1, 2, 3, 0).reshape(fn, -1)  # free for a batch-last dout
     per_row = g.out_w * g.n
     dw_b = np.zeros((fn, g.cols + 1), dtype=layer.W.dtype)
-    cached = [] if cached_col is None else [(0, g.out_h, cached_col)]
     if not cached and xp is None:  # a forward pass in inference mode kept nothing
         xp = padded_bl(x, g.ph, g.pw)
     for lo, hi, col in cached or _chunks(xp, g, ones=True):
