@@ -29,9 +29,9 @@ but pad 2 for the fourth, three 2x2 poolings, affine 50, Dropout 0.5 twice), flo
 * an epoch: those steps scaled to 600 iterations, through the Trainer and the book-style loop;
 * the step's arithmetic (FLOPs of every convolution's and affine layer's products, forward
   and backward; the first convolution computes no ``dx``) divided by the step time, in
-  GFLOP/s and as a share of the machine's float32 peak (``--peak-gflops``; by default 2 cores
-  x 3.0 GHz x 32 FLOP per cycle, two 8-wide FMA units per core, as on an AMD EPYC of the
-  Zen 2/3 generation).
+  GFLOP/s and as a share of the machine's float32 peak (``--peak-gflops``; by default that of
+  the standard machine: 2 cores x 2.45 GHz x 32 FLOP per cycle, two 8-wide AVX2 FMA units per
+  core, an AMD EPYC; 157 GFLOP/s).
 
 Then, for each network, each layer's forward and backward time on one batch, and one Adam
 update, for both libraries side by side (PyTorch's backward through ``torch.autograd.grad`` of
@@ -221,7 +221,7 @@ def layers_report(deep: bool, x: np.ndarray, t: np.ndarray) -> dict[str, Any]:
     flops = step_flops(net, x)
     name = "DeepConvNet" if deep else "SimpleConvNet"
     print_layer_table(
-        f"{name}: milliseconds for one batch of {BATCH} (neither library computes dx for Conv1); each layer "
+        f"{name}: milliseconds for one batch of {len(x)} (neither library computes dx for Conv1); each layer "
         f"is run directly on the whole batch,\nwhile a layerwise training step splits it over "
         f"{lw.get_num_threads()} thread(s) (a fused layer such as Relu2+Pool1 pools, then applies ReLU; "
         "PyTorch's row is its parts together)", rows, t_rows, flops if deep else None)
@@ -275,7 +275,10 @@ def main() -> None:
     ap.add_argument("--deep-reference", action="store_true",
                     help="also time DeepConvNet's reference path (fast off), about 3x slower")
     ap.add_argument("--layers-only", action="store_true", help="only the per-layer tables (quick)")
-    ap.add_argument("--peak-gflops", type=float, default=2 * 3.0 * 32,
+    ap.add_argument("--layer-batch", type=int, default=BATCH,
+                    help="batch of the per-layer tables (50 with --layer-threads 1: one thread's share of a step)")
+    ap.add_argument("--layer-threads", type=int, help="threads of the per-layer tables (default: --threads)")
+    ap.add_argument("--peak-gflops", type=float, default=2 * 2.45 * 32,
                     help="the machine's float32 peak, for the share printed beside GFLOP/s")
     ap.add_argument("--pause", type=float, default=0.3)
     ap.add_argument("--json", help="also write the results as JSON here")
@@ -346,9 +349,13 @@ def main() -> None:
             result["deep_step_gflop"] = flops / 1e9
             print()
 
+    if args.layer_threads:
+        limit_threads(args.layer_threads)
+    print(f"per-layer tables: batch {args.layer_batch}, {args.layer_threads or args.threads} thread(s) "
+          "for both libraries")
     for name in ("simple", "deep"):
         if name in nets:
-            result[name + "_layers"] = layers_report(name == "deep", x[:BATCH], t[:BATCH])
+            result[name + "_layers"] = layers_report(name == "deep", x[:args.layer_batch], t[:args.layer_batch])
             print()
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
