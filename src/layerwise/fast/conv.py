@@ -16,7 +16,9 @@ This kernel gives the same numbers (up to float rounding) with four changes:
 * **Chunks and workspaces.** The batch is unrolled a chunk of output rows at a time
   (:data:`CHUNK_BYTES`), so the unrolled windows stay in cache rather than filling memory
   (for DeepConvNet's second layer they would take 45 MB per batch of 100), into a buffer
-  kept per thread between calls; backward unrolls them again.
+  kept per thread between calls; backward unrolls them again, from the padded copy of the
+  input the forward pass kept (:func:`padded_bl`, which writes only the border). A batch
+  whose windows are small (:data:`WHOLE_BYTES`) is unrolled whole and keeps them for backward.
 * **Small products in blocks** (:data:`SMALL_PRODUCT`, :data:`MIN_BLOCK`).
 * **dx as a correlation.** For stride 1, ``dx`` is the correlation of ``dout`` padded by
   ``FH - 1 - pad`` with the filters rotated by 180 degrees and input and output channels
