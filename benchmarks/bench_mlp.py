@@ -14,6 +14,13 @@ Cases (same network, batch size, optimizer, float32 data and thread count on bot
 * ``two-layer/numpy``: the floor for any NumPy implementation, as the issue measured it: the
   same TwoLayerNet step written as one flat float32 NumPy loop, no layers, no checks.
 * ``mlp-adam/numpy``: the same floor for the Adam MLP.
+* ``two-layer/jax``: the same TwoLayerNet SGD step in JAX with the whole step under ``jax.jit``
+  (forward, ``jax.grad`` of the softmax cross-entropy, the SGD update; the parameters a pytree,
+  the batch gathered inside the jitted function), the peer to beat for a small MLP on a CPU.
+  Skipped with a note when JAX is not installed (``pip install -e ".[bench]"`` brings it).
+
+The fast engine (:mod:`layerwise.fast`) is turned on explicitly at the start
+(``layerwise.fast.enable()``), whatever the library's default, and the output says so.
 
 Each layerwise case is timed against its PyTorch twin in the same round (rounds interleave
 all cases), and the ratio of medians is printed. Also: how much of a layerwise epoch is
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,7 @@ from common import (  # noqa: E402
 )
 
 import layerwise as lw  # noqa: E402
+import layerwise.fast  # noqa: E402
 from layerwise.networks import MultiLayerNet  # noqa: E402
 from layerwise.optimizers import SGD, Adam, flush_period, tiny_threshold  # noqa: E402
 from layerwise.training.trainer import Trainer  # noqa: E402
@@ -195,6 +204,52 @@ def matmul_floor(sizes: list[int], n: int) -> float:
     return timed(run)
 
 
+# -- JAX ----------------------------------------------------------------------------------------
+def jax_setup(x: np.ndarray, t: np.ndarray, seed: int) -> Any:
+    """TwoLayerNet 784-50-10 with SGD 0.1 in JAX: returns ``epoch(rng)``, which runs one epoch of
+    jitted steps (the whole step, gather included, is one compiled function) and blocks until
+    its parameters are ready. ``None`` when JAX is not installed."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    init = lw.TwoLayerNet(784, 50, 10, rng=seed).params
+    params = {k: jnp.asarray(init[k]) for k in ("W1", "b1", "W2", "b2")}
+    xs, ts = jnp.asarray(x), jnp.asarray(t.astype(np.int32))
+
+    def loss(p: dict[str, Any], xb: Any, tb: Any) -> Any:
+        h = jnp.maximum(xb @ p["W1"] + p["b1"], 0)
+        s = h @ p["W2"] + p["b2"]
+        logp = jax.nn.log_softmax(s)
+        return -jnp.mean(jnp.take_along_axis(logp, tb[:, None], axis=1))
+
+    @jax.jit
+    def step(p: dict[str, Any], idx: Any) -> dict[str, Any]:
+        g = jax.grad(loss)(p, xs[idx], ts[idx])
+        return jax.tree_util.tree_map(lambda w, dw: w - 0.1 * dw, p, g)
+
+    state = {"p": params}
+
+    def epoch(rng: np.random.Generator) -> None:
+        perm = rng.permutation(len(x)).astype(np.int32)
+        p = state["p"]
+        for i in range(0, len(x), BATCH):
+            p = step(p, perm[i : i + BATCH])
+        jax.block_until_ready(p)
+        state["p"] = p
+
+    return epoch
+
+
+def jax_info() -> str:
+    try:
+        import jax
+    except ImportError:
+        return "JAX not installed"
+    return f"jax {jax.__version__} on {jax.devices()[0].platform} ({jax.device_count()} device(s))"
+
+
 # -- PyTorch ----------------------------------------------------------------------------------
 def torch_setup(sizes: list[int], optimizer: str, seed: int) -> tuple[Any, Any, Any]:
     import torch
@@ -272,6 +327,8 @@ def main() -> None:
 
     import torch
 
+    # The speed engine on, explicitly: whatever `import layerwise` selects by default.
+    layerwise.fast.enable()
     limit_threads(args.threads)
     data_name, (x, t, xt, tt) = mnist_shaped_data()
     x, t = x[: args.iters * BATCH], t[: args.iters * BATCH]
@@ -292,6 +349,8 @@ def main() -> None:
     t_two = torch_setup([784, 50, 10], "sgd", 0)
     t_mlp = torch_setup([784, 100, 100, 10], "adam", 0)
 
+    jax_epoch = jax_setup(x, t, 0)
+    jax_rng = np.random.default_rng(0)
     trainer_seconds: dict[str, list[float]] = {"two-layer/trainer": [], "mlp-adam": []}
 
     def run_two_trainer() -> None:
@@ -305,6 +364,7 @@ def main() -> None:
         "two-layer/book-loop": lambda: lw_book_epoch(book, x, t, rng),
         "two-layer/torch": lambda: torch_epoch(*t_two, x_t, t_t, gen),
         "two-layer/numpy": lambda: numpy_minimal_epoch(flat, x, t, rng),
+        **({"two-layer/jax": lambda: jax_epoch(jax_rng)} if jax_epoch is not None else {}),
         "mlp-adam": run_mlp_trainer,
         "mlp-adam/torch": lambda: torch_epoch(*t_mlp, x_t, t_t, gen),
         "mlp-adam/numpy": lambda: numpy_minimal_adam_epoch(flat_mlp, flat_adam, x, t, rng),
@@ -327,17 +387,22 @@ def main() -> None:
          med["two-layer/torch"], "s", 0.5),
         ("TwoLayerNet as one flat NumPy loop (the floor)", med["two-layer/numpy"],
          med["two-layer/torch"], "s", 0.5),
+        *([("TwoLayerNet in JAX, whole SGD step under jax.jit", med["two-layer/jax"],
+            med["two-layer/torch"], "s", 0.5)] if "two-layer/jax" in med else []),
         ("MLP 784-100-100-10, Adam, epoch", med["mlp-adam"], med["mlp-adam/torch"], "s", 0.7),
         ("MLP, Adam, as one flat NumPy loop (the floor)", med["mlp-adam/numpy"], med["mlp-adam/torch"],
          "s", 0.7),
     ]
     env = environment(args.threads)
+    print("layerwise speed engine: ON (layerwise.fast.enable() called by this benchmark)")
+    print(f"{jax_info()}; XLA_FLAGS={os.environ.get('XLA_FLAGS', '(not set: XLA uses every core)')}")
     print(f"data: {data_name}; {n} training images ({n // BATCH} iterations timed, scaled to 600), batch {BATCH}, {args.repeats} interleaved repeats, "
           f"{args.pause} s pause before each timed case")
     print(f"numpy {env['numpy']}, torch {env['torch']}, threads {args.threads}; BLAS: "
           + "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} x{b['num_threads']}"
                       for b in env["blas"] if isinstance(b, dict)))
-    print(f"BLAS-related environment: {env['env'] or 'none set'}; CPU: {env['processor']}")
+    print(f"BLAS-related environment: {env['env'] or 'none set'}; CPU: {env['processor']}; "
+          f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print()
     print(f"{'case':<54}{'layerwise':>11}{'PyTorch':>11}{'ratio':>8}  target")
     results: list[dict[str, Any]] = []
@@ -351,6 +416,10 @@ def main() -> None:
     print(f"{'Evaluation, 784-100-100-10, 10000 test images':<54}{ips:>9.0f}/s{tips:>9.0f}/s"
           f"{ips / tips:>8.2f}  >= 1.0 {'ok' if ips >= tips else 'MISSED'}")
     results.append({"case": "eval images/s", "layerwise": ips, "torch": tips, "ratio": ips / tips, "target": 1.0})
+    if "two-layer/jax" in med:
+        print(f"{'TwoLayerNet: layerwise book-style loop / JAX jit':<54}{med['two-layer/book-loop']:>10.3f}s"
+              f"{med['two-layer/jax']:>10.3f}s{med['two-layer/book-loop'] / med['two-layer/jax']:>8.2f}  "
+              "(second column: JAX)")
     print()
     for name, key in (("two-layer", "two-layer/trainer"), ("mlp-adam", "mlp-adam")):
         print(f"{name}: matrix products alone {floors[name]:.3f} s/epoch; outside them "

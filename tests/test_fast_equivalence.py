@@ -89,8 +89,10 @@ def test_fast_max_pooling_breaks_ties_as_the_reference(case_name: str) -> None:
 @pytest.fixture
 def small_chunks_and_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The fast convolution's knobs set so that tiny cases still go in several chunks of one
-    output row and in blocks of a few columns (the shapes of a real network's batch)."""
+    output row and in blocks of a few columns (the shapes of a real network's batch), and
+    backward unrolls them again rather than reusing the forward pass's."""
     monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(fast_conv, "WHOLE_BYTES", 0)
     monkeypatch.setattr(fast_conv, "SMALL_PRODUCT", 64)
     monkeypatch.setattr(fast_conv, "MIN_BLOCK", 1)
     yield
@@ -99,6 +101,17 @@ def small_chunks_and_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.parametrize("case_name", ["Convolution", "Convolution-square"])
 @pytest.mark.usefixtures("small_chunks_and_blocks")
 def test_fast_convolution_in_chunks_and_blocks_equals_the_reference(case_name: str) -> None:
+    for seed in SEEDS:
+        _assert_same(*_both_paths(case_name, seed), f"{case_name}, seed {seed}")
+
+
+@pytest.mark.parametrize("case_name", ["Convolution", "Convolution-square"])
+def test_fast_convolution_with_chunks_kept_for_backward_equals_the_reference(
+        case_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # several chunks of one output row, all kept by forward and reused by backward
+    monkeypatch.setattr(fast_conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(fast_conv, "WHOLE_BYTES", 1 << 30)
+    monkeypatch.setattr(fast_conv, "WHOLE_IN_ONE", False)
     for seed in SEEDS:
         _assert_same(*_both_paths(case_name, seed), f"{case_name}, seed {seed}")
 
