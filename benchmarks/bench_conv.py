@@ -11,18 +11,21 @@ The book's SimpleConvNet (conv 30x5x5 - relu - pool 2x2 - affine 100 - relu - af
 float32, batch 100, Adam (lr 0.001) as the book's train_convnet.py, on MNIST-shaped images
 (Fashion-MNIST when installed). Cases, interleaved over rounds with a pause before each:
 
-* ``layerwise train``: :class:`layerwise.training.trainer.Trainer` (training time of the epoch) on the
-  network as built by default, ``SimpleConvNet()`` (ReLU1 and Pool1 as one visible
-  ``ReluPool`` layer that pools first, ``Relu1+Pool1``);
-* book-style loop: ``optimizer.update(net.params, net.gradient(x, t))``, on the same default
-  network (the speed a reader of the book gets without asking for it);
-* reference: the book-style loop on the book's layer order with the fast kernels off
-  (``layerwise.fast.disabled()``): the code a reader reads, timed so its cost is known;
+* ``layerwise train``: :class:`layerwise.training.trainer.Trainer` (training time of the epoch),
+  which runs the engine: kernels, threads, and ReLU1 and Pool1 fused into one visible
+  ``Relu1+Pool1`` layer for its run;
+* book-style loop with the engine: ``optimizer.update(net.params, grads)`` with ``grads`` from
+  the engine's step (``layerwise.fast.training.loss_and_gradient``) on ``SimpleConvNet(fused=True)``:
+  a hand-written loop that asks for the speed, as the README shows;
+* reference: ``net.gradient`` on the book's layer list with the engine off
+  (``layerwise.fast.disabled()``): the code a reader reads, what the book's API runs by
+  default, timed so its cost is known;
 * the same network and optimizer in PyTorch.
 
 The book's DeepConvNet (§8.1: six 3x3 convolutions with 16, 16, 32, 32, 64, 64 filters, pad 1
 but pad 2 for the fourth, three 2x2 poolings, affine 50, Dropout 0.5 twice), float32, batch
-100, Adam, as ``DeepConvNet()`` builds it (ReLU and pooling fused), against its PyTorch twin:
+100, Adam, as the engine runs it (``DeepConvNet(fused=True)``: ReLU and pooling fused), against
+its PyTorch twin:
 
 * one training step (``net.gradient`` + ``Adam.update``; PyTorch's zero_grad, forward,
   backward, step), the median over interleaved rounds of ``--deep-iters`` steps each;
@@ -55,7 +58,9 @@ from common import environment, interleave, limit_threads, median, mnist_shaped_
 import layerwise as lw  # noqa: E402
 import layerwise.fast  # noqa: E402
 from layerwise import fast as lw_fast  # noqa: E402
+from layerwise.fast.training import loss_and_gradient  # noqa: E402
 from layerwise.optimizers import Adam  # noqa: E402
+from layerwise.training.history import EpochRecord  # noqa: E402
 from layerwise.training.trainer import Trainer  # noqa: E402
 
 BATCH = 100
@@ -63,10 +68,12 @@ BATCH = 100
 
 def book_loop(net: Any, opt: Adam, x: np.ndarray, t: np.ndarray, iters: int,
               rng: np.random.Generator) -> None:
+    """The book's loop; its gradient is the engine's step when the engine is on (a hand-written
+    loop that asks for the speed), else the book's ``net.gradient``."""
     perm = rng.permutation(len(x))[: iters * BATCH]
     for i in range(0, len(perm), BATCH):
         idx = perm[i : i + BATCH]
-        opt.update(net.params, net.gradient(x[idx], t[idx]))
+        opt.update(net.params, loss_and_gradient(net, x[idx], t[idx])[1])
 
 
 def torch_simple() -> list[tuple[str, Any]]:
@@ -211,7 +218,7 @@ def print_layer_table(title: str, rows: list[tuple[str, float, float]],
 
 
 def layers_report(deep: bool, x: np.ndarray, t: np.ndarray) -> dict[str, Any]:
-    net = lw.DeepConvNet(rng=0) if deep else lw.SimpleConvNet(rng=0)
+    net = lw.DeepConvNet(rng=0, fused=True) if deep else lw.SimpleConvNet(rng=0, fused=True)  # as the engine runs it
     rows = per_layer(net, x, t)
     rows.append(("Adam step", adam_step_ms(net, x, t), 0.0))
     import torch
@@ -240,8 +247,8 @@ def epoch_cases(deep: bool, x: np.ndarray, t: np.ndarray, iters: int, reference:
     rng = np.random.default_rng(0)
     trainer = Trainer(make(), Adam(lr=0.001), x[:n_used], t[:n_used], epochs=10**9, batch_size=BATCH,
                       rng=0, progress=False, log=None)
-    trainer._evaluate = lambda loss, secs: lw.trainer.EpochRecord(0, loss, 0.0, None, None, secs)  # type: ignore[method-assign]
-    book_net, book_opt = make(), Adam(lr=0.001)
+    trainer._evaluate = lambda loss, secs: EpochRecord(0, loss, 0.0, None, None, secs)  # type: ignore[method-assign]
+    book_net, book_opt = make(fused=True), Adam(lr=0.001)
     ref_net, ref_opt = make(fused=False), Adam(lr=0.001)
     ref_rng = np.random.default_rng(0)
     model, opt = torch_setup(0, deep)
@@ -341,7 +348,7 @@ def main() -> None:
                 target = "(none)" if key == "deep/reference" else f"<= 1.0 {'ok' if ratio <= 1.0 else 'MISSED'}"
                 print(f"{label:<44}{med[key] * k:>10.2f}{unit:<1}{med['deep/torch'] * k:>10.2f}{unit:<1}"
                       f"{ratio:>8.2f}  {target}")
-            flops = sum(step_flops(lw.DeepConvNet(rng=0), x[:BATCH]).values())
+            flops = sum(step_flops(lw.DeepConvNet(rng=0, fused=True), x[:BATCH]).values())
             lstep = med["deep/book"] / args.deep_iters
             print(f"a step's products: {flops / 1e9:.2f} GFLOP; layerwise {flops / lstep / 1e9:.1f} GFLOP/s "
                   f"({100 * flops / lstep / 1e9 / args.peak_gflops:.0f}% of a {args.peak_gflops:.0f} GFLOP/s peak), "

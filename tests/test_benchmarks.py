@@ -24,15 +24,28 @@ def run_script(name: str, *args: str, tmp_path: Path) -> tuple[str, dict]:  # ty
 
 
 def test_bench_conv_runs_and_reports_both_libraries(tmp_path: Path) -> None:
-    stdout, result = run_script("bench_conv.py", "--iters", "2", "--repeats", "1", tmp_path=tmp_path)
+    stdout, result = run_script("bench_conv.py", "--iters", "2", "--repeats", "1", "--nets", "simple",
+                                tmp_path=tmp_path)
+    assert "speed engine: ON" in stdout  # benchmarks time the engine, and say so
     assert "book-style loop" in stdout and "through layerwise train" in stdout
-    names = [row[0] for row in result["per_layer_ms"]]
-    # the network as built by default (and as `layerwise train` runs it): ReLU1 and Pool1 one layer
+    layers = result["simple_layers"]
+    names = [row[0] for row in layers["per_layer_ms"]]
+    # the network as the engine runs it (and as `layerwise train` runs it): ReLU1 and Pool1 one layer
     assert names == ["Conv1", "Relu1+Pool1", "Affine1", "Relu2", "Affine2", "Adam step"]
-    assert [row[0] for row in result["torch_per_layer_ms"]] == [
+    assert [row[0] for row in layers["torch_per_layer_ms"]] == [
         "Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2", "Adam step"]
-    assert all(v > 0 for row in result["per_layer_ms"][:-1] for v in row[1:])
-    assert set(result["epoch_s"]) == {"trainer", "book", "reference", "torch"}
+    assert all(v > 0 for row in layers["per_layer_ms"][:-1] for v in row[1:])
+    assert set(result["median_s"]) == {"trainer", "book", "reference", "torch"}
+
+
+def test_bench_conv_times_deep_conv_net_and_its_layers(tmp_path: Path) -> None:
+    stdout, result = run_script("bench_conv.py", "--nets", "deep", "--deep-iters", "1", "--repeats", "1",
+                                "--layer-batch", "4", tmp_path=tmp_path)
+    assert "DeepConvNet" in stdout and "GFLOP/s" in stdout
+    assert set(result["median_s"]) == {"deep/trainer", "deep/book", "deep/torch"}
+    assert result["deep_step_gflop"] > 1
+    names = [row[0] for row in result["deep_layers"]["per_layer_ms"]]
+    assert names[:5] == ["Conv1", "Relu1", "Conv2", "Relu2+Pool1", "Conv3"] and names[-1] == "Adam step"
 
 
 def test_bench_mlp_runs_and_reports_every_case(tmp_path: Path) -> None:
@@ -40,7 +53,14 @@ def test_bench_mlp_runs_and_reports_every_case(tmp_path: Path) -> None:
     assert "TwoLayerNet as one flat NumPy loop" in stdout and "MLP, Adam, as one flat NumPy loop" in stdout
     assert "matrix products alone" in stdout
     cases = [r["case"] for r in result["results"]]
-    assert len(cases) == 6 and cases[-1] == "eval images/s"
+    jax_cases = [c for c in cases if "jax" in c.lower()]
+    try:  # the JAX competitor runs where the bench extra installed JAX
+        import jax  # noqa: F401
+
+        assert len(jax_cases) == 1
+    except ImportError:
+        assert jax_cases == []
+    assert len(cases) == 6 + len(jax_cases) and cases[-1] == "eval images/s"
     assert all(r["ratio"] > 0 for r in result["results"])
     assert set(result["peak_rss_mib"]) == {"layerwise", "torch"}
 
@@ -54,9 +74,10 @@ def load_bench_mlp():  # type: ignore[no-untyped-def]
     return bench_mlp
 
 
+@pytest.mark.usefixtures("engine_on")  # what the benchmark times
 def test_flat_numpy_floors_compute_what_layerwise_computes() -> None:
     """The floors are only floors if they do the same work: after a few steps from the same
-    weights and batches, their weights must be layerwise's (to float32 rounding)."""
+    weights and batches, their weights must be layerwise's engine's (to float32 rounding)."""
     import layerwise as lw
     from layerwise.networks import MultiLayerNet
     from layerwise.optimizers import Adam
