@@ -110,9 +110,10 @@ def test_the_trainer_methods_are_the_module_functions(tmp_path: Path) -> None:
         np.testing.assert_array_equal(other.network.params[key], value)
 
 
-def test_the_names_that_lived_in_trainer_still_import_from_there() -> None:
+def test_the_checkpoint_names_live_in_one_module_only() -> None:
+    """No compatibility re-exports in a 0.x package (issue 30): one name per thing."""
     for name in ("CHECKPOINT_FORMAT", "read_checkpoint", "network_from_checkpoint"):
-        assert getattr(layerwise.training.trainer, name) is getattr(checkpoints, name)
+        assert hasattr(checkpoints, name) and not hasattr(layerwise.training.trainer, name)
     assert layerwise.training.trainer.EpochRecord is EpochRecord
 
 

@@ -18,6 +18,7 @@ from layerwise.files.model_files import (
     UnverifiedFileWarning,
     load_model,
     load_weights,
+    read_safetensors,
     save_model,
 )
 from layerwise.optimizers import SGD
@@ -174,7 +175,7 @@ def test_every_file_layerwise_writes_has_a_digest_that_matches(model: Path, chec
     for path in (model, checkpoint):
         with warnings.catch_warnings():
             warnings.simplefilter("error", UnverifiedFileWarning)
-            _, meta = lw.model_files.read_safetensors(path, "layerwise-checkpoint" if path == checkpoint
+            _, meta = read_safetensors(path, "layerwise-checkpoint" if path == checkpoint
                                                       else "layerwise-model")
         assert len(meta[DIGEST_KEY]) == 64
 

@@ -1,4 +1,4 @@
-"""`layerwise graph NAME [--x ...] [--t LABEL] [-o FILE]` through layerwise.cli.main."""
+"""`layerwise graph NAME [--x ...] [--t LABEL] [-o FILE]` through layerwise.cli.program."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ SECONDS, MEGABYTES = 1.0, 100
 
 WORKER = r"""
 import io, json, resource, sys, time, traceback
-import layerwise.cli
+import layerwise.cli.program
 from layerwise.cli import main
 
 def rss_kb():
@@ -47,7 +47,7 @@ def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
-layerwise.cli.build_parser()  # the imports every command makes
+layerwise.cli.program.build_parser()  # the imports every command makes
 import layerwise.files.model_files, layerwise.training.checkpoints, layerwise.cli.commands.train  # noqa
 print(json.dumps({"baseline_kb": rss_kb()}), flush=True)
 for line in sys.stdin:

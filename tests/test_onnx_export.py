@@ -14,7 +14,7 @@ from _optional import require
 from export_cases import LAYER_CASES, random_stack
 
 import layerwise as lw
-from layerwise.cli.main import EXIT_FAILURE, EXIT_USAGE, main
+from layerwise.cli.program import EXIT_FAILURE, EXIT_USAGE, main
 from layerwise.errors import ConfigError, OutputError, ShapeError
 from layerwise.files.export import IR_VERSION, OPSET, ExportError, export_onnx, to_onnx
 from layerwise.layers.fused import ReluPool

@@ -1,6 +1,6 @@
-"""The ``layerwise`` command line (:mod:`layerwise.cli.main`) and its sub-commands
+"""The ``layerwise`` command line (:mod:`layerwise.cli.program`) and its sub-commands
 (:mod:`layerwise.cli.commands`)."""
 
-from layerwise.cli.main import main
+from layerwise.cli.program import main
 
 __all__ = ["main"]

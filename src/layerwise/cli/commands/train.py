@@ -229,7 +229,7 @@ def _run(args: argparse.Namespace, world: distributed.World | None) -> int:
 
 
 def _train(args: argparse.Namespace, world: distributed.World | None, cleanup: contextlib.ExitStack) -> int:
-    from layerwise.cli.main import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+    from layerwise.cli.program import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
     root = world is None or world.is_root  # the process that prints and writes files
     if world is not None:
