@@ -11,7 +11,7 @@ from layer_cases import _window
 
 import layerwise as lw
 import layerwise.fast.conv as fast_conv
-from layerwise.conv_utils import _Geometry, col2im_t, im2col_t
+from layerwise.conv_utils import Geometry, col2im_t, im2col_t
 from layerwise.fast.conv import col2im_bl, windows_bl
 
 
@@ -76,7 +76,7 @@ def test_im2col_matches_naive_and_col2im_is_its_adjoint(seed: int) -> None:
     back_t = col2im_t(y.T, x.shape, fh, fw, s, p)
     np.testing.assert_allclose(back_t, back, rtol=1e-12, atol=1e-12)
     # and in the batch-last layout of the fast kernel: columns in (oh, ow, n) order
-    geo = _Geometry("test", x.shape, fh, fw, s, p)
+    geo = Geometry("test", x.shape, fh, fw, s, p)
     n, oh, ow = x.shape[0], geo.out_h, geo.out_w
     to_bl = np.arange(n * oh * ow).reshape(n, oh, ow).transpose(1, 2, 0).ravel()
     col_bl = windows_bl(x, geo).reshape(col.shape[1], -1)
@@ -141,9 +141,9 @@ def test_shape_errors_name_the_values(call: Any, match: str) -> None:
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"stride": 0}, "stride must be >= 1, got 0"),
-        ({"pad": -1}, "pad must be >= 0, got -1"),
-        ({"stride": 1.5}, "stride must be an integer, got 1.5"),
+        ({"stride": 0}, "stride must be a positive integer, got 0"),
+        ({"pad": -1}, "pad must be a non-negative integer, got -1"),
+        ({"stride": 1.5}, "stride must be a positive integer, got 1.5"),
         ({"pad": (1, 2, 3)}, r"pad must be an int or a pair"),
     ],
 )
@@ -289,9 +289,9 @@ class _OneProductRun:
 
 
 def _geom(layer: lw.Convolution, x: np.ndarray) -> Any:
-    from layerwise.conv_utils import _Geometry
+    from layerwise.conv_utils import Geometry
 
-    return _Geometry("Convolution", x.shape, layer.W.shape[2], layer.W.shape[3], layer.stride, layer.pad)
+    return Geometry("Convolution", x.shape, layer.W.shape[2], layer.W.shape[3], layer.stride, layer.pad)
 
 
 def test_convolution_errors_name_the_layer_and_shapes() -> None:

@@ -19,38 +19,28 @@ silently dropped at the border.
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
-from layerwise.errors import ConfigError, ShapeError
+from layerwise.errors import ConfigError, ShapeError, check_int
 
-__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "conv_output_size"]
+__all__ = ["im2col", "col2im", "im2col_t", "col2im_t", "windows_t", "conv_output_size", "Geometry",
+           "int_pair", "IntPair"]
 
 Array = NDArray[Any]
 IntPair = int | tuple[int, int]
 
 
-def _int(value: Any, label: str, who: str, minimum: int) -> int:
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise ConfigError(f"{who}: {label} must be an integer, got {value!r}") from None
-    if v < minimum:
-        raise ConfigError(f"{who}: {label} must be >= {minimum}, got {v}")
-    return v
-
-
-def _pair(value: Any, label: str, who: str, minimum: int) -> tuple[int, int]:
-    """``value`` as ``(height, width)``: an int applies to both."""
+def int_pair(value: Any, who: str, arg: str, minimum: int) -> tuple[int, int]:
+    """``value`` as ``(height, width)``, each an integer ``>= minimum``: an int applies to both."""
     if isinstance(value, tuple):
         if len(value) != 2:
-            raise ConfigError(f"{who}: {label} must be an int or a pair (h, w), got {value!r}")
-        return _int(value[0], label, who, minimum), _int(value[1], label, who, minimum)
-    v = _int(value, label, who, minimum)
+            raise ConfigError(f"{who}: {arg} must be an int or a pair (h, w), got {value!r}")
+        return check_int(value[0], who, arg, minimum), check_int(value[1], who, arg, minimum)
+    v = check_int(value, who, arg, minimum)
     return v, v
 
 
@@ -77,12 +67,13 @@ def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: in
     """
     who = "conv_output_size"
     return _output_size(
-        who, "size", _int(input_size, "input_size", who, 1), _int(filter_size, "filter_size", who, 1),
-        _int(stride, "stride", who, 1), _int(pad, "pad", who, 0),
+        who, "size", check_int(input_size, who, "input_size", 1),
+        check_int(filter_size, who, "filter_size", 1), check_int(stride, who, "stride", 1),
+        check_int(pad, who, "pad", 0),
     )
 
 
-class _Geometry:
+class Geometry:
     """Validated sizes of one im2col/col2im call."""
 
     def __init__(self, who: str, shape: tuple[int, ...], filter_h: Any, filter_w: Any,
@@ -90,10 +81,10 @@ class _Geometry:
         if len(shape) != 4:
             raise ShapeError(f"{who}: expected images of shape (N, C, H, W), got shape {tuple(shape)}")
         self.n, self.c, self.h, self.w = (int(v) for v in shape)
-        self.fh = _int(filter_h, "filter_h", who, 1)
-        self.fw = _int(filter_w, "filter_w", who, 1)
-        self.sh, self.sw = _pair(stride, "stride", who, 1)
-        self.ph, self.pw = _pair(pad, "pad", who, 0)
+        self.fh = check_int(filter_h, who, "filter_h", 1)
+        self.fw = check_int(filter_w, who, "filter_w", 1)
+        self.sh, self.sw = int_pair(stride, who, "stride", 1)
+        self.ph, self.pw = int_pair(pad, who, "pad", 0)
         self.out_h = _output_size(who, "height", self.h, self.fh, self.sh, self.ph)
         self.out_w = _output_size(who, "width", self.w, self.fw, self.sw, self.pw)
 
@@ -131,7 +122,7 @@ def _pad(x: Array, ph: int, pw: int, fill: float, axes: tuple[int, int] = (-2, -
     return out
 
 
-def _windows(xp: Array, g: _Geometry) -> Array:
+def _windows(xp: Array, g: Geometry) -> Array:
     """Read-only view ``(A, B, out_h, out_w, fh, fw)`` of the windows of a padded 4-D array."""
     v = sliding_window_view(xp, (g.fh, g.fw), axis=(2, 3))
     return v[:, :, :: g.sh, :: g.sw]
@@ -174,7 +165,7 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
     padding border is dropped, so ``<im2col(x), y> == <x, col2im(y)>`` for all ``x, y``.
     """
     c = _as_float(col)
-    g = _Geometry("col2im", tuple(input_shape), filter_h, filter_w, stride, pad)
+    g = Geometry("col2im", tuple(input_shape), filter_h, filter_w, stride, pad)
     if c.shape != (g.rows, g.cols):
         raise ShapeError(
             f"col2im: expected col of shape ({g.rows}, {g.cols}) for input {tuple(input_shape)}, "
@@ -184,7 +175,7 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
     return np.ascontiguousarray(col2im_t(c.T, input_shape, filter_h, filter_w, stride, pad))
 
 
-def windows_t(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
+def windows_t(x: Array, g: Geometry, fill: float = 0.0) -> Array:
     """A read-only view ``(C, fh, fw, N, out_h, out_w)`` of the windows of ``x`` (N, C, H, W)
     padded with ``fill``: :func:`im2col_t` is this view copied to a matrix. Chunks of the
     batch (``[:, :, :, lo:hi]``) can be copied out without padding or viewing again."""
@@ -203,7 +194,7 @@ def im2col_t(x: ArrayLike, filter_h: int, filter_w: int, stride: IntPair = 1, pa
     result's shape, receives the result instead of a new array.
     """
     xa = _as_float(x)
-    g = _Geometry("im2col_t", xa.shape, filter_h, filter_w, stride, pad)
+    g = Geometry("im2col_t", xa.shape, filter_h, filter_w, stride, pad)
     win = windows_t(xa, g, fill)
     if out is None:
         return win.reshape(g.cols, g.rows)
@@ -222,7 +213,7 @@ def col2im_t(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: i
     The result is a channel-major view (its memory is ordered ``(C, N, H, W)``).
     """
     c = _as_float(col)
-    g = _Geometry("col2im_t", tuple(input_shape), filter_h, filter_w, stride, pad)
+    g = Geometry("col2im_t", tuple(input_shape), filter_h, filter_w, stride, pad)
     if c.shape != (g.cols, g.rows):
         raise ShapeError(
             f"col2im_t: expected col of shape ({g.cols}, {g.rows}) for input {tuple(input_shape)}, "

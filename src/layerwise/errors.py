@@ -9,10 +9,17 @@ derives from the built-in exception a caller would reach for first (``ValueError
 
 from __future__ import annotations
 
+import math
+import reprlib
 import unicodedata
+from typing import Any
+
+import numpy as np
 
 __all__ = [
     "printable",
+    "short_repr",
+    "check_int",
     "LayerwiseError",
     "ConfigError",
     "ShapeError",
@@ -104,3 +111,25 @@ def printable(text: str) -> str:
 
 def _escape(c: str) -> str:
     return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+# -- naming a value in a message, checking an integer argument ----------------------------------
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 40, 40, 40
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut short (:mod:`reprlib`): a hostile file's value may be long or deep."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() refuses beyond 4300 digits
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return _REPR.repr(value)
+
+
+def check_int(value: Any, who: str, arg: str, minimum: int = 1) -> int:
+    """``value`` as an int, checked to be an integer (not a bool, a float or a string) ``>= minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ConfigError(f"{who}: {arg} must be {kind}, got {short_repr(value)}")
+    return int(value)

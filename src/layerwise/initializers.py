@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from layerwise.errors import ConfigError
-from layerwise.layers.base import Array, floating_dtype, real_number, short_repr
+from layerwise.errors import ConfigError, short_repr
+from layerwise.layers.base import Array, floating_dtype, real_number
 
 __all__ = [
     "Initializer",

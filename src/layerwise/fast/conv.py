@@ -35,7 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from layerwise.conv_utils import _Geometry
+from layerwise.conv_utils import Geometry
 from layerwise.fast._layers import ConvolutionState
 from layerwise.fast._state import load, save
 
@@ -96,13 +96,13 @@ def padded_bl(x: Array, ph: int, pw: int, fill: float = 0.0) -> Array:
     return out
 
 
-def _windows_of_padded(xp: Array, g: _Geometry) -> Array:
+def _windows_of_padded(xp: Array, g: Geometry) -> Array:
     """The windows view of :func:`windows_bl` over an already padded batch-last ``xp``."""
     v = sliding_window_view(xp, (g.fh, g.fw), axis=(1, 2))[:, :: g.sh, :: g.sw]
     return v.transpose(0, 4, 5, 1, 2, 3)
 
 
-def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
+def windows_bl(x: Array, g: Geometry, fill: float = 0.0) -> Array:
     """A read-only view ``(C, fh, fw, out_h, out_w, N)`` of the windows of ``x`` (N, C, H, W)
     padded with ``fill``, over a batch-last copy ``(C, H, W, N)`` of ``x``: free when ``x``
     is a view of such memory (a fast Convolution's output is) and nothing is padded.
@@ -113,7 +113,7 @@ def windows_bl(x: Array, g: _Geometry, fill: float = 0.0) -> Array:
     return _windows_of_padded(padded_bl(x, g.ph, g.pw, fill), g)
 
 
-def col2im_bl(col: Array, g: _Geometry) -> Array:
+def col2im_bl(col: Array, g: Geometry) -> Array:
     """The adjoint of copying :func:`windows_bl` out as a matrix: ``col`` of shape
     ``(C*fh*fw, out_h*out_w*N)`` back to images ``(N, C, H, W)``, returned as a view of
     batch-last memory ``(C, H, W, N)``."""
@@ -164,14 +164,14 @@ def _add_a_bt(acc: Array, a: Array, b: Array) -> None:
         acc += a[:, j : j + step] @ b[:, j : j + step].T
 
 
-def chunk_rows(g: _Geometry, itemsize: int) -> int:
+def chunk_rows(g: Geometry, itemsize: int) -> int:
     """Output rows per chunk: as many as keep one chunk's unrolled windows within
     :data:`CHUNK_BYTES` (at least one)."""
     per_row = (g.cols + 1) * g.out_w * g.n * itemsize
     return max(1, min(g.out_h, CHUNK_BYTES // per_row))
 
 
-def _chunks(xp: Array, g: _Geometry, ones: bool, slot: int = 0,
+def _chunks(xp: Array, g: Geometry, ones: bool, slot: int = 0,
             keep: bool = False) -> Iterator[tuple[int, int, Array]]:
     """``(lo, hi, col)`` for consecutive chunks of output rows: ``col`` holds the windows
     of output rows ``lo:hi`` of every image of ``xp`` (the batch-last padded copy of the
@@ -197,7 +197,7 @@ def _chunks(xp: Array, g: _Geometry, ones: bool, slot: int = 0,
         yield lo, hi, col
 
 
-def _correlate(xp: Array, w_mat: Array, g: _Geometry, ones: bool, slot: int = 0,
+def _correlate(xp: Array, w_mat: Array, g: Geometry, ones: bool, slot: int = 0,
                keep: bool = False) -> tuple[Array, list[tuple[int, int, Array]] | None]:
     """``w_mat @ [windows; 1]`` chunk by chunk over the padded batch-last ``xp``:
     ``(F, OH*OW*N)``, batch-last, and with ``keep`` every chunk's ``(lo, hi, col)``."""
@@ -215,7 +215,7 @@ def conv_forward(layer: ConvolutionState, x: Array) -> Array:
     """:meth:`Convolution.forward <layerwise.layers.Convolution.forward>` for a checked
     input ``x`` of shape ``(N, C, H, W)``; returns ``(N, FN, OH, OW)`` as a batch-last view."""
     fn, c, fh, fw = layer.W.shape
-    g = _Geometry("Convolution", x.shape, fh, fw, layer.stride, layer.pad)
+    g = Geometry("Convolution", x.shape, fh, fw, layer.stride, layer.pad)
     # A row of ones under the unrolled windows and b as an extra column of W_mat: the
     # product adds the bias, and in backward the same product with dout yields db.
     w_b = np.concatenate([layer.W.reshape(fn, g.cols), layer.b[:, None]], axis=1)
@@ -255,7 +255,7 @@ def conv_backward(layer: ConvolutionState, dout: Any, need_dx: bool = True) -> A
         return None
     if (g.sh, g.sw) == (1, 1) and g.ph < g.fh and g.pw < g.fw:
         # the full correlation: its output size is exactly the input size for stride 1
-        gb = _Geometry("Convolution", d.shape, g.fh, g.fw, 1, (g.fh - 1 - g.ph, g.fw - 1 - g.pw))
+        gb = Geometry("Convolution", d.shape, g.fh, g.fw, 1, (g.fh - 1 - g.ph, g.fw - 1 - g.pw))
         w_rot = np.ascontiguousarray(layer.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
         dx, _ = _correlate(padded_bl(d, gb.ph, gb.pw), w_rot, gb, ones=False, slot=1)
         return dx.reshape(g.c, g.h, g.w, g.n).transpose(3, 0, 1, 2)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise.conv_utils import _Geometry, col2im_t, im2col_t
+from layerwise.conv_utils import Geometry, col2im_t, im2col_t
 from layerwise.fast._layers import PoolingState
 from layerwise.fast._state import load, save
 
@@ -106,7 +106,7 @@ def _like_layout(d: Array, x: Array) -> Array:
 
 def pool_forward(layer: PoolingState, x: Array) -> Array:
     """:meth:`Pooling.forward <layerwise.layers.Pooling.forward>` for a checked 4-D ``x``."""
-    g = _Geometry("Pooling", x.shape, layer.pool_h, layer.pool_w, layer.stride, layer.pad)
+    g = Geometry("Pooling", x.shape, layer.pool_h, layer.pool_w, layer.stride, layer.pad)
     layer.arg_max = None
     if non_overlapping(layer):
         out, arg = _forward_tiles(layer, x)
@@ -163,7 +163,7 @@ def _backward_tiles(layer: PoolingState, d: Array, x: Array, arg: Any) -> Array:
 
 
 # -- any stride and padding, through im2col_t ---------------------------------------------------
-def _forward_im2col(layer: PoolingState, x: Array, g: _Geometry) -> tuple[Array, Any]:
+def _forward_im2col(layer: PoolingState, x: Array, g: Geometry) -> tuple[Array, Any]:
     planes = x.reshape(g.n * g.c, 1, g.h, g.w)
     fill = -np.inf if layer.mode == "max" else 0.0
     col = im2col_t(planes, layer.pool_h, layer.pool_w, layer.stride, layer.pad, fill=fill)
@@ -177,7 +177,7 @@ def _forward_im2col(layer: PoolingState, x: Array, g: _Geometry) -> tuple[Array,
     return out.reshape(g.n, g.c, g.out_h, g.out_w), arg
 
 
-def _backward_im2col(layer: PoolingState, d: Array, g: _Geometry, arg: Any) -> Array:
+def _backward_im2col(layer: PoolingState, d: Array, g: Geometry, arg: Any) -> Array:
     k = layer.pool_h * layer.pool_w
     flat = d.reshape(-1)
     if layer.mode == "max":

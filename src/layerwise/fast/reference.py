@@ -7,13 +7,13 @@ an edited method runs as edited, with the engine on or off.
 
 DIGESTS: dict[str, str] = {
     "layerwise.layers.convolution.Convolution.forward":
-        "b2ff2ffbd65b9735a1697cbb9d3daa36a11e626ee0cd9d715aebdc52174c9db2",
+        "b63c032e834b6a20b271163f1a98d58bb92c21dfd199653df2a2f2c48c75bd40",
     "layerwise.layers.convolution.Convolution._backward":
         "3d203b070ad88f7461fba7dfc34da3cf103295776a248c83472d95fa53620de6",
     "layerwise.layers.pooling.Pooling.forward":
-        "47f598895122cdb1334081748f9db5068e71e90f6e5a6f0b5de248188c5f9507",
+        "b42663a4695864d2a160902647e282143f7a12d6dfef2d9410a101dfd30553a8",
     "layerwise.layers.pooling.Pooling.backward":
-        "60408fbf9e3f553425865111480936ac99d56f2ce14bfae744531e401024a7c0",
+        "36083c9e864b5ceb0c5ab0eb80afbc5a7e1f02a97f6c92a3b922ed746c283b50",
     "layerwise.layers.affine.Affine._backward":
         "8f4b0d691e1ef6ddf11dd7db476abae48e6cb730938fada31779de42667de720",
     "layerwise.layers.loss.SoftmaxWithLoss.forward":

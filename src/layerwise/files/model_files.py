@@ -38,10 +38,9 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import save_file
 
-from layerwise.errors import ConfigError, DataError, LayerwiseError, OutputError
+from layerwise.errors import ConfigError, DataError, LayerwiseError, OutputError, short_repr
 from layerwise.files.fileio import atomic_path
 from layerwise.files.safetensors_io import DIGEST_KEY, TensorSpec, read_header, read_tensors, tensor_digest
-from layerwise.layers.base import short_repr
 from layerwise.networks.config import Shapes, StateDictError, mismatch_problems
 from layerwise.networks.sequential import Sequential, config_shapes, network_from_config
 

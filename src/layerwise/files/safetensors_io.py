@@ -33,8 +33,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from layerwise.errors import DataError
-from layerwise.layers.base import short_repr
+from layerwise.errors import DataError, short_repr
 
 __all__ = ["MAX_HEADER_BYTES", "DIGEST_KEY", "TensorSpec", "Header", "read_header", "read_tensors",
            "tensor_digest", "identify_foreign"]

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ShapeError
+from layerwise.errors import ShapeError, check_int
 from layerwise.fast import switch
-from layerwise.layers.base import Array, Layer, check_config, check_int, parameter_array
+from layerwise.layers.base import Array, Layer, check_config, parameter_array
 
 __all__ = ["Affine"]
 

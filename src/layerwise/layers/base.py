@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from layerwise.errors import ConfigError, NonFiniteError, ShapeError
+from layerwise.errors import ConfigError, NonFiniteError, ShapeError, check_int, short_repr
 from layerwise.functions import as_float_array
 
 __all__ = [
@@ -31,12 +30,10 @@ __all__ = [
     "layer_from_config",
     "layer_class",
     "floating_dtype",
-    "check_int",
     "real_number",
     "check_config",
     "config_pair",
     "parameter_array",
-    "short_repr",
 ]
 
 Array = NDArray[Any]
@@ -69,14 +66,6 @@ def floating_dtype(dtype: Any, who: str, arg: str = "dtype") -> np.dtype[Any]:
     if dt is None or dt not in FLOAT_DTYPES:  # (`None in FLOAT_DTYPES` holds: None means float64)
         raise ConfigError(f"{who}: {arg} must be float16, float32 or float64, got {short_repr(dtype)}")
     return dt
-
-
-def check_int(value: Any, who: str, arg: str, minimum: int = 1) -> int:
-    """``value`` as an int, checked to be an integer (not a bool, a float or a string) ``>= minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
-        raise ConfigError(f"{who}: {arg} must be {kind}, got {short_repr(value)}")
-    return int(value)
 
 
 def real_number(value: Any, who: str, arg: str) -> float:
@@ -125,19 +114,6 @@ def check_config(config: Any, who: str, required: Iterable[str] = (),
         parts += [f"unknown {short_repr(unknown)}"] if unknown else []
         raise ConfigError(f"{who}: config keys: {'; '.join(parts)} (it takes {sorted(known - {'class'})})")
     return dict(config)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 40, 40, 40
-
-
-def short_repr(value: Any) -> str:
-    """``repr(value)`` cut short (:mod:`reprlib`): a hostile file's value may be long or deep."""
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    if isinstance(value, int) and value.bit_length() > 128:  # repr() refuses beyond 4300 digits
-        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
-    return _REPR.repr(value)
 
 
 

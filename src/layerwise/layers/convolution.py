@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.conv_utils import IntPair, _Geometry, _pair, col2im, im2col
-from layerwise.errors import ShapeError
+from layerwise.conv_utils import Geometry, IntPair, col2im, im2col, int_pair
+from layerwise.errors import ShapeError, check_int
 from layerwise.fast import switch
-from layerwise.layers.base import Array, Layer, check_config, check_int, config_pair, parameter_array
+from layerwise.layers.base import Array, Layer, check_config, config_pair, parameter_array
 
 __all__ = ["Convolution"]
 
@@ -68,8 +68,8 @@ class Convolution(Layer):
         self.b: Array = b
         self.dW: Array = np.zeros_like(W)
         self.db: Array = np.zeros_like(b)
-        self.stride = _pair(stride, "stride", "Convolution", 1)
-        self.pad = _pair(pad, "pad", "Convolution", 0)
+        self.stride = int_pair(stride, "Convolution", "stride", 1)
+        self.pad = int_pair(pad, "Convolution", "pad", 0)
         # cache for backward (the book's names)
         self.x: Array | None = None
         self.col: Array | None = None  # im2col(x)
@@ -85,7 +85,7 @@ class Convolution(Layer):
             raise ShapeError(f"Convolution: expected input of shape (N, {C}, H, W), got {x.shape}")
         if kernel := switch.kernel("conv_forward", Convolution.forward, Convolution._backward):
             return kernel(self, x)  # the engine, when on: the same numbers, faster
-        g = _Geometry("Convolution", x.shape, FH, FW, self.stride, self.pad)  # checks the sizes
+        g = Geometry("Convolution", x.shape, FH, FW, self.stride, self.pad)  # checks the sizes
         N, out_h, out_w = x.shape[0], g.out_h, g.out_w
 
         col = im2col(x, FH, FW, self.stride, self.pad)
@@ -126,7 +126,7 @@ class Convolution(Layer):
     def _out_hw(self) -> tuple[int, int]:
         """``(OH, OW)`` of the last forward pass."""
         assert self.x is not None
-        g = _Geometry("Convolution", self.x.shape, self.W.shape[2], self.W.shape[3], self.stride, self.pad)
+        g = Geometry("Convolution", self.x.shape, self.W.shape[2], self.W.shape[3], self.stride, self.pad)
         return g.out_h, g.out_w
 
     def _config_args(self) -> dict[str, Any]:

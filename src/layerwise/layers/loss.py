@@ -8,10 +8,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ConfigError, NonFiniteError, ShapeError
+from layerwise.errors import ConfigError, NonFiniteError, ShapeError, short_repr
 from layerwise.fast import switch
 from layerwise.functions import as_float_array, check_finite, check_targets, log_softmax
-from layerwise.layers.base import Array, LossLayer, short_repr
+from layerwise.layers.base import Array, LossLayer
 
 __all__ = ["SoftmaxWithLoss", "IdentityWithLoss", "TargetKind"]
 

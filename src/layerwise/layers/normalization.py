@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.errors import ConfigError, ShapeError
-from layerwise.layers.base import Array, Layer, check_config, check_int, parameter_array, real_number
+from layerwise.errors import ConfigError, ShapeError, check_int
+from layerwise.layers.base import Array, Layer, check_config, parameter_array, real_number
 
 __all__ = ["BatchNormalization"]
 

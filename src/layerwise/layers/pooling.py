@@ -7,11 +7,11 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.conv_utils import IntPair, _Geometry, _int, _pair, col2im, im2col
-from layerwise.errors import ConfigError, ShapeError
+from layerwise.conv_utils import Geometry, IntPair, col2im, im2col, int_pair
+from layerwise.errors import ConfigError, ShapeError, check_int, short_repr
 from layerwise.fast import switch
 from layerwise.functions import as_float_array
-from layerwise.layers.base import Array, Layer, check_config, check_int, config_pair, short_repr
+from layerwise.layers.base import Array, Layer, check_config, config_pair
 
 __all__ = ["Pooling", "PoolMode"]
 
@@ -56,10 +56,10 @@ class Pooling(Layer):
                  mode: PoolMode = "max") -> None:
         super().__init__()
         who = "Pooling"
-        self.pool_h = _int(pool_h, "pool_h", who, 1)
-        self.pool_w = _int(pool_w, "pool_w", who, 1)
-        self.stride = (self.pool_h, self.pool_w) if stride is None else _pair(stride, "stride", who, 1)
-        self.pad = _pair(pad, "pad", who, 0)
+        self.pool_h = check_int(pool_h, who, "pool_h", 1)
+        self.pool_w = check_int(pool_w, who, "pool_w", 1)
+        self.stride = (self.pool_h, self.pool_w) if stride is None else int_pair(stride, who, "stride", 1)
+        self.pad = int_pair(pad, who, "pad", 0)
         if 2 * self.pad[0] > self.pool_h or 2 * self.pad[1] > self.pool_w:
             raise ConfigError(
                 f"Pooling: pad {self.pad} must be at most half of the pool size "
@@ -79,7 +79,7 @@ class Pooling(Layer):
         if kernel := switch.kernel("pool_forward", Pooling.forward, Pooling.backward):
             return kernel(self, x)  # the engine, when on: the same numbers, faster
         N, C, H, W = x.shape
-        g = _Geometry("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)  # checks sizes
+        g = Geometry("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)  # checks sizes
         out_h, out_w = g.out_h, g.out_w
 
         fill = -np.inf if self.mode == "max" else 0.0  # a padded cell never wins a max
@@ -101,7 +101,7 @@ class Pooling(Layer):
             return switch.follow("pool_backward")(self, dout)
         assert self.x is not None
         N, C, H, W = self.x.shape
-        g = _Geometry("Pooling", self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        g = Geometry("Pooling", self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
         d = self._dout(dout, (N, C, g.out_h, g.out_w), self.x.dtype)
         d = d.transpose(0, 2, 3, 1)  # the order of col's rows: (n, oh, ow, c)
 

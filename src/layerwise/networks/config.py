@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.errors import ConfigError, LayerwiseError, short_repr
 from layerwise.layers.base import (
     Layer,
     LossLayer,
@@ -20,7 +20,6 @@ from layerwise.layers.base import (
     floating_dtype,
     layer_class,
     layer_from_config,
-    short_repr,
 )
 
 __all__ = ["NETWORK_TYPES", "Shapes", "StateDictError", "network_class",

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from layerwise.conv_utils import conv_output_size
-from layerwise.errors import ConfigError
+from layerwise.errors import ConfigError, check_int, short_repr
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, Convolution, Dropout, Layer, Pooling, Relu, SoftmaxWithLoss
-from layerwise.layers.base import check_config, check_int, floating_dtype, short_repr
+from layerwise.layers.base import check_config, floating_dtype
 from layerwise.layers.fused import ReluPool
 from layerwise.networks.config import Shapes
 from layerwise.networks.sequential import Sequential

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from layerwise.errors import ConfigError
+from layerwise.errors import ConfigError, short_repr
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss
-from layerwise.layers.base import check_config, floating_dtype, real_number, short_repr
+from layerwise.layers.base import check_config, floating_dtype, real_number
 from layerwise.networks.config import Shapes
 from layerwise.networks.sequential import Sequential
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from layerwise.errors import check_int
 from layerwise.initializers import check_init_std, get_initializer
 from layerwise.layers import Affine, Relu, SoftmaxWithLoss
-from layerwise.layers.base import check_config, check_int, floating_dtype
+from layerwise.layers.base import check_config, floating_dtype
 from layerwise.networks.config import Shapes
 from layerwise.networks.sequential import Sequential
 

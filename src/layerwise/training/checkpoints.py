@@ -25,7 +25,7 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise.errors import DataError
+from layerwise.errors import DataError, short_repr
 from layerwise.files.model_files import (
     FORMAT_VERSION,
     Metadata,
@@ -37,7 +37,6 @@ from layerwise.files.model_files import (
     write_safetensors,
 )
 from layerwise.files.safetensors_io import TensorSpec
-from layerwise.layers.base import short_repr
 from layerwise.networks.config import StateDictError
 from layerwise.networks.sequential import Sequential
 from layerwise.optimizers import SupportsUpdate
