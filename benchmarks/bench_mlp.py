@@ -8,7 +8,9 @@ Cases (same network, batch size, optimizer, float32 data and thread count on bot
   :class:`layerwise.training.trainer.Trainer` (what ``layerwise train`` runs); the epoch's training time,
   not its evaluation.
 * ``two-layer/book-loop``: the same network in the loop a reader writes by hand:
-  ``grads = net.gradient(x, t)`` then ``net.params[k] -= lr * grads[k]``.
+  ``grads`` from the engine's step (``layerwise.fast.training.loss_and_gradient``: the book's
+  ``net.gradient`` with the engine's kernels, the first layer's ``dx`` skipped) then
+  ``net.params[k] -= lr * grads[k]``.
 * ``mlp-adam``: a 784-100-100-10 ReLU MLP with Adam (lr 0.001), through the Trainer.
 * ``eval``: images per second predicting the 10,000 test images (batches of 1,000).
 * ``two-layer/numpy``: the floor for any NumPy implementation, as the issue measured it: the
@@ -53,6 +55,7 @@ from common import (  # noqa: E402
 
 import layerwise as lw  # noqa: E402
 import layerwise.fast  # noqa: E402
+from layerwise.fast.training import loss_and_gradient  # noqa: E402
 from layerwise.networks import MultiLayerNet  # noqa: E402
 from layerwise.optimizers import SGD, Adam, flush_period, tiny_threshold  # noqa: E402
 from layerwise.training.trainer import Trainer  # noqa: E402
@@ -74,7 +77,7 @@ def lw_book_epoch(net: lw.TwoLayerNet, x: np.ndarray, t: np.ndarray, rng: np.ran
     perm = rng.permutation(len(x))
     for i in range(0, len(x), BATCH):
         idx = perm[i : i + BATCH]
-        grads = net.gradient(x[idx], t[idx])
+        grads = loss_and_gradient(net, x[idx], t[idx])[1]  # the engine's step, as the README shows
         for key in ("W1", "b1", "W2", "b2"):
             net.params[key] -= 0.1 * grads[key]
 

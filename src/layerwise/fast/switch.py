@@ -110,9 +110,13 @@ def kernel(name: str, *replaces: Callable[..., Any]) -> Callable[..., Any] | Non
     So an edit to a reference method (a learner's experiment: remove the ``/ N``, change a
     transpose) is what runs even with the engine on: the kernel steps aside for edited code.
     """
-    if not _on or not all(is_reference(f) for f in replaces):
+    if not _on:
         return None
-    return follow(name)
+    key = (name, replaces)
+    found = _kernels.get(key, _UNKNOWN)
+    if found is _UNKNOWN:  # once per kernel and set of reference functions
+        found = _kernels[key] = follow(name) if all(is_reference(f) for f in replaces) else None
+    return found
 
 
 def follow(name: str) -> Callable[..., Any]:
@@ -124,6 +128,8 @@ def follow(name: str) -> Callable[..., Any]:
 
 
 _checked: dict[Any, bool] = {}
+_kernels: dict[tuple[str, tuple[Any, ...]], Any] = {}
+_UNKNOWN = object()
 
 
 def source_digest(func: Callable[..., Any]) -> str | None:

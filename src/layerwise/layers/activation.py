@@ -32,9 +32,7 @@ class Relu(Layer):
         assert self.mask is not None
         d = np.asarray(dout)
         d = self._dout(d, self.mask.shape, d.dtype if d.dtype.kind == "f" else np.dtype(np.float32))
-        dx = d.copy()
-        dx[self.mask] = 0  # where x <= 0 the gradient stops
-        return dx
+        return np.multiply(d, ~self.mask)  # where x <= 0 the gradient stops (a new array)
 
 
 class Sigmoid(Layer):
