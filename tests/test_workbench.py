@@ -337,3 +337,19 @@ def test_the_docs_catalogue_page_is_written_from_the_catalogue() -> None:
     page = (root / "docs" / "workbench" / "catalogue.md").read_text()
     for entry in CATALOGUE.values():
         assert f"## {entry.id}" in page and entry.example and entry.example in page
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("self.dW = np.dot(self.x.T, dout)", "self.dW = 2 * np.dot(self.x.T, dout)", "backward: dW"),
+    ("dx = np.dot(dout, self.W.T)", "dx = -np.dot(dout, self.W.T)", "backward: dx"),
+])
+def test_a_wrong_gradient_shows_the_central_difference_of_the_learners_own_forward(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, where: str) -> None:
+    path = _write(tmp_path, BOOK.read_text().replace(old, new))
+    code, out, _ = _run(["check", str(path), "--json"], capsys)
+    assert code == 1
+    affine = next(r for r in json.loads(out)["results"] if r["name"] == "Affine")
+    finding = next(f for f in affine["findings"] if f["id"] == "wrong-gradient")
+    assert finding["where"] == where
+    expected = float(finding["expected"].split("= ")[1])
+    assert float(finding["numerical"]) == pytest.approx(expected, rel=1e-5, abs=1e-6)

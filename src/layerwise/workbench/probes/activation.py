@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from layerwise.layers import Relu, Sigmoid
@@ -13,6 +11,7 @@ from layerwise.workbench.probes.common import (
     Probe,
     Stop,
     as_array,
+    central_difference,
     check_float32,
     check_read_only,
     check_stale_and_repeat,
@@ -90,7 +89,7 @@ def probe_unary(p: Probe, kind: str) -> None:
                     got=g,
                     expected=e,
                     index=idx,
-                    numerical=_numerical_text(p, layer, x, d, idx),
+                    numerical=_numerical(p, x, d, idx),
                 )
             )
         raise Stop()
@@ -115,23 +114,10 @@ def _inverted(dx: Array, x: Array, d: Array) -> bool:
     return dx.shape == x.shape and close(dx[away], np.where(x < 0, d, 0.0)[away])
 
 
-def _numerical_text(p: Probe, layer: Any, x: Array, d: Array, idx: list[int] | None) -> str:
-    """The central difference of the learner's own forward at ``idx`` (float64)."""
-    if idx is None:
-        return ""
-    h = 1e-5
-    t = tuple(idx)
-    try:
-        with np.errstate(all="ignore"):
-            xp, xm = x.copy(), x.copy()
-            xp[t] += h
-            xm[t] -= h
-            fresh = p.cls()
-            fp = float(np.sum(np.asarray(fresh.forward(xp)) * d))
-            fm = float(np.sum(np.asarray(fresh.forward(xm)) * d))
-    except Exception:
-        return ""
-    return f"{(fp - fm) / (2 * h):.6g}"
+def _numerical(p: Probe, x: Array, d: Array, idx: list[int] | None) -> str:
+    """The slope of ``sum(forward(x) * dout)`` at ``idx``, from the learner's own forward."""
+    moved = x.copy()
+    return central_difference(lambda: p.cls().forward(moved.copy()) * d, moved, idx)
 
 
 def probe_relu(p: Probe) -> None:

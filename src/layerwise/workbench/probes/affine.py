@@ -14,6 +14,7 @@ from layerwise.workbench.probes.common import (
     Probe,
     Stop,
     as_array,
+    central_difference,
     check_float32,
     check_read_only,
     check_writes,
@@ -49,16 +50,29 @@ def _check_affine_grads(
     dW: Array,
     db: Array,
     ref: tuple[Array, Array, Array, Array],
+    params: tuple[Array, Array] | None = None,
 ) -> bool:
-    """Name the mistake in ``dx``, ``dW``, ``db`` if there is one; True when all are right."""
+    """Name the mistake in ``dx``, ``dW``, ``db`` if there is one; True when all are right.
+    With ``params`` (the ``W`` and ``b`` the layer was built with), a wrong gradient also shows
+    the central difference of the learner's own forward pass there."""
     _, ref_dx, ref_dW, ref_db = ref
+
+    def numerical(which: str, idx: list[int] | None) -> str:
+        if params is None:
+            return ""
+        moved = {"dx": x.copy(), "dW": params[0].copy(), "db": params[1].copy()}
+        return central_difference(
+            lambda: p.cls(moved["dW"].copy(), moved["db"].copy()).forward(moved["dx"].copy()) * d,
+            moved[which], idx)
+
     right = True
     if dx.shape != x.shape and dx.size == x.size:
         p.add(Finding("dx-shape", fed=fed, got=f"dx shape {tuple(dx.shape)}", expected=f"dx shape {x.shape}"))
         right = False
     elif not close(dx, ref_dx):
         g, e, idx = worst("dx", dx, ref_dx)
-        p.add(Finding("wrong-gradient", where="backward: dx", fed=fed, got=g, expected=e, index=idx))
+        p.add(Finding("wrong-gradient", where="backward: dx", fed=fed, got=g, expected=e, index=idx,
+                      numerical=numerical("dx", idx)))
         right = False
     if not close(dW, ref_dW):
         if close(dW, ref_dW.T):
@@ -66,7 +80,8 @@ def _check_affine_grads(
             p.add(Finding("weight-grad-transposed", fed=fed, got=g, expected=e, index=idx))
         else:
             g, e, idx = worst("dW", dW, ref_dW)
-            p.add(Finding("wrong-gradient", where="backward: dW", fed=fed, got=g, expected=e, index=idx))
+            p.add(Finding("wrong-gradient", where="backward: dW", fed=fed, got=g, expected=e, index=idx,
+                          numerical=numerical("dW", idx)))
         right = False
     if not close(db, ref_db):
         n = d.shape[0]
@@ -85,6 +100,7 @@ def _check_affine_grads(
                 got=g,
                 expected=e,
                 index=idx,
+                numerical="" if summed_wrong else numerical("db", idx),
             )
         )
         right = False
@@ -112,7 +128,7 @@ def probe_affine(p: Probe) -> None:
     dW, db = _affine_grads(p, layer, fed)
     if not np.array_equal(gd, d):
         p.add(Finding("dout-mutated", fed=fed, got="dout changed", expected="dout unchanged"))
-    if not _check_affine_grads(p, fed, x, d, dx, dW, db, ref):
+    if not _check_affine_grads(p, fed, x, d, dx, dW, db, ref, (W, b)):
         raise Stop()
 
     # a square W: a transposed dW has the right shape and wrong values
@@ -122,7 +138,8 @@ def probe_affine(p: Probe) -> None:
     p.call(square.forward, xs.copy(), fed=fed_sq)
     dxs = as_array(p.call(square.backward, ds.copy(), fed=fed_sq))
     if not _check_affine_grads(
-        p, fed_sq, xs, ds, dxs, *_affine_grads(p, square, fed_sq), _affine_reference(Ws, b[:4], xs, ds)
+        p, fed_sq, xs, ds, dxs, *_affine_grads(p, square, fed_sq), _affine_reference(Ws, b[:4], xs, ds),
+        (Ws, b[:4]),
     ):
         raise Stop()
 
@@ -133,7 +150,7 @@ def probe_affine(p: Probe) -> None:
     p.call(one.forward, x1.copy(), fed=fed1)
     dx1 = as_array(p.call(one.backward, d1.copy(), fed=fed1))
     if not _check_affine_grads(
-        p, fed1, x1, d1, dx1, *_affine_grads(p, one, fed1), _affine_reference(W, b, x1, d1)
+        p, fed1, x1, d1, dx1, *_affine_grads(p, one, fed1), _affine_reference(W, b, x1, d1), (W, b)
     ):
         raise Stop()
 
@@ -161,7 +178,7 @@ def probe_affine(p: Probe) -> None:
         p.add(Finding("input-not-flattened", fed=fed4, got=g, expected=e, index=idx))
     elif out4 is not None:
         dx4 = as_array(p.call(four.backward, d4.copy(), fed=fed4))
-        _check_affine_grads(p, fed4, x4, d4, dx4, *_affine_grads(p, four, fed4), ref4)
+        _check_affine_grads(p, fed4, x4, d4, dx4, *_affine_grads(p, four, fed4), ref4, (W4, b))
 
     # two forward calls, then backward; then backward again
     x2 = rng.standard_normal((n, dim))

@@ -13,6 +13,7 @@ from layerwise.workbench.probes.common import (
     Probe,
     Stop,
     as_array,
+    central_difference,
     check_float32,
     check_read_only,
     check_stale_and_repeat,
@@ -71,11 +72,9 @@ def probe_binary(p: Probe, kind: str) -> None:
             for name, got_a, exp_a in (("dx", dx, ref_dx), ("dy", dy, ref_dy)):
                 if not close(got_a, exp_a):
                     g, e, idx = worst(name, got_a, exp_a)
-                    p.add(
-                        Finding(
-                            "wrong-gradient", where=f"backward: {name}", fed=fed, got=g, expected=e, index=idx
-                        )
-                    )
+                    slope = _slope(p, x, y, d, name, idx)
+                    p.add(Finding("wrong-gradient", where=f"backward: {name}", fed=fed, got=g, expected=e,
+                                  index=idx, numerical=slope))
                     break
     if dout_written and not (not right and shared):
         p.add(Finding("dout-mutated", fed=fed, got="dout changed", expected="dout unchanged"))
@@ -103,6 +102,13 @@ def probe_binary(p: Probe, kind: str) -> None:
     out32 = p.call(layer32.forward, x32, y32, fed=fed32)
     b32 = p.call(layer32.backward, d32, fed=fed32)
     check_float32(p, {"out": out32, "dx": b32[0], "dy": b32[1]}, fed32)
+
+
+def _slope(p: Probe, x: Array, y: Array, d: Array, name: str, idx: list[int] | None) -> str:
+    """The central difference of the learner's own ``sum(forward(x, y) * dout)`` at ``idx``."""
+    moved = {"dx": x.copy(), "dy": y.copy()}
+    return central_difference(lambda: p.cls().forward(moved["dx"].copy(), moved["dy"].copy()) * d,
+                              moved[name], idx)
 
 
 def probe_mul(p: Probe) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "reference_backward",
     "same_file",
     "value_text",
+    "central_difference",
 ]
 
 BOOK_NAMES = ("MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss")
@@ -274,3 +275,23 @@ def reference_backward(kind: str, inputs: Any, d: Array) -> list[Array]:
     return flat_grads(ref.backward(d))
 
 
+def central_difference(scalar: Callable[[], Any], arr: Array, idx: list[int] | None, h: float = 1e-5) -> str:
+    """``d scalar() / d arr[idx]`` by float64 central differences, as text (empty if it cannot
+    be had): ``scalar`` runs the learner's own forward pass on ``arr``, which is moved by
+    ``±h`` at ``idx`` in place and restored exactly. A wrong-gradient finding shows it beside
+    the reference's value, so the learner sees what their own forward implies."""
+    if idx is None:
+        return ""
+    at = tuple(idx)
+    old = arr[at].copy()
+    try:
+        with np.errstate(all="ignore"):
+            arr[at] = old + h
+            up = float(np.sum(np.asarray(scalar(), dtype=np.float64)))
+            arr[at] = old - h
+            down = float(np.sum(np.asarray(scalar(), dtype=np.float64)))
+    except Exception:
+        return ""
+    finally:
+        arr[at] = old
+    return f"{(up - down) / (2 * h):.6g}"

@@ -14,6 +14,7 @@ from layerwise.workbench.probes.common import (
     Probe,
     Stop,
     as_array,
+    central_difference,
     check_float32,
     check_writes,
     close,
@@ -114,14 +115,17 @@ def probe_softmax_with_loss(p: Probe) -> None:
             )
     if not close(dx, ref_dx):
         g, e, idx = worst("dx", dx, ref_dx)
+        t_form = labels if form == "labels" else onehot
+        moved = x.copy()  # the slope of the learner's own loss there
+        slope = central_difference(lambda: p.cls().forward(moved.copy(), t_form.copy()), moved, idx)
         if close(dx, ref_dx * n):
             p.add(Finding("missing-batch-mean", fed=fed, got=g, expected=e, index=idx))
         elif dx.shape == ref_dx.shape and close(dx, -ref_dx):
-            p.add(
-                Finding("wrong-gradient", where="backward: dx (sign)", fed=fed, got=g, expected=e, index=idx)
-            )
+            p.add(Finding("wrong-gradient", where="backward: dx (sign)", fed=fed, got=g, expected=e,
+                          index=idx, numerical=slope))
         else:
-            p.add(Finding("wrong-gradient", where="backward: dx", fed=fed, got=g, expected=e, index=idx))
+            p.add(Finding("wrong-gradient", where="backward: dx", fed=fed, got=g, expected=e, index=idx,
+                          numerical=slope))
     if p.has("missing-batch-mean", "wrong-gradient", "wrong-forward", "loss-not-mean"):
         raise Stop()
     t_ok = labels if form == "labels" else onehot
