@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _optional import require
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,8 @@ def _stderr_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int
 def test_an_escape_sequence_in_a_path_or_value_is_shown_escaped(
         argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    if argv[0] == "export":
+        require("onnx", "export names its model file only where it can export")
     monkeypatch.chdir(tmp_path)
     code, err = _stderr_of(argv, capsys)
     assert code == 2 or code == 1

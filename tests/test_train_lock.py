@@ -65,3 +65,16 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path: Path) -> 
     assert (tmp_path / "run.ckpt.lock").exists()  # left behind, but nobody holds it
     with FileLock(target, "--checkpoint") as lock:
         assert lock.held
+
+
+@pytest.mark.parametrize("path", [".", "..", "/"])
+def test_a_folder_as_checkpoint_is_a_one_line_usage_error_not_a_traceback(
+        path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis found `--checkpoint .` ending in a traceback: the lock was named before the
+    path was checked."""
+    from layerwise.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--checkpoint", path, "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("layerwise: error: --checkpoint")

@@ -112,11 +112,12 @@ def _same_path(a: str | None, b: str | None) -> bool:
         return False
 
 
-def _check_outputs(args: argparse.Namespace, lock: FileLock | None) -> None:
+def _check_outputs(args: argparse.Namespace, plan: RunPlan) -> None:
     """Every output can be written, no two share a file, and none would destroy a file of
-    another kind the user saved; raises before anything is done. ``lock`` (the checkpoint's)
-    is taken once the paths are known to be writable, before the checkpoint is looked at: of
-    two runs started together on one checkpoint, one goes on and the other stops here."""
+    another kind the user saved; raises before anything is done. The checkpoint's lock (kept
+    in ``plan``) is taken once the paths are known to be writable, before the checkpoint is
+    looked at: of two runs started together on one checkpoint, one goes on and the other stops
+    here."""
     named = [(key, getattr(args, key)) for key in OUTPUTS if getattr(args, key) is not None]
     for key, path in named:
         check_not_link(path, flag_of(key))
@@ -124,8 +125,9 @@ def _check_outputs(args: argparse.Namespace, lock: FileLock | None) -> None:
             probe_writable(path, flag_of(key))
         except OutputError as exc:  # a path given on the command line: a usage error
             raise ConfigError(str(exc)) from None
-    if lock is not None:
-        lock.acquire()
+    if args.checkpoint is not None:
+        plan.lock = FileLock(args.checkpoint, "--checkpoint")
+        plan.lock.acquire()
     for key, path in named:
         if args.resume is not None and _same_path(path, args.resume):
             if key == "checkpoint":
@@ -326,9 +328,7 @@ def _prepare(args: argparse.Namespace, plan: RunPlan, outputs: bool) -> RunPlan:
     else:
         parallel.set_num_threads(args.threads)
     if outputs:
-        if args.checkpoint is not None:
-            plan.lock = FileLock(args.checkpoint, "--checkpoint")
-        _check_outputs(args, plan.lock)
+        _check_outputs(args, plan)
         for key in OUTPUTS:  # leftovers of writes killed in an earlier run
             if getattr(args, key) is not None:
                 remove_stale_parts(getattr(args, key))
