@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from layerwise import optimizers
+from layerwise import functions, optimizers
 from layerwise.fast.optimizers import KERNELS
 from layerwise.fast.switch import source_digest
 from layerwise.layers import affine, convolution, loss, pooling
@@ -25,7 +25,7 @@ REPLACED = [
     convolution.Convolution.forward, convolution.Convolution._backward,
     pooling.Pooling.forward, pooling.Pooling.backward,
     affine.Affine._backward,
-    loss.SoftmaxWithLoss.forward, loss._softmax_cross_entropy,
+    loss.SoftmaxWithLoss.forward, functions.softmax_cross_entropy_of,
     *(getattr(optimizers, rule.split(".")[0]).update_one for rule in KERNELS),
 ]
 

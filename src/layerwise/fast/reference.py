@@ -17,9 +17,9 @@ DIGESTS: dict[str, str] = {
     "layerwise.layers.affine.Affine._backward":
         "8f4b0d691e1ef6ddf11dd7db476abae48e6cb730938fada31779de42667de720",
     "layerwise.layers.loss.SoftmaxWithLoss.forward":
-        "99e533484812421c2899e13a6590c0d9b18d7e22bcc73143c44be48fac8cf027",
-    "layerwise.layers.loss._softmax_cross_entropy":
-        "a3e8a4a01884e1d8c1b1cdcabc5371259bc1d8c09548e8e1d3d87aac9242d331",
+        "b084f2589e8ab1235e84ede3ccf3d99e53a946ad3212db718f933dc35f0c2bd0",
+    "layerwise.functions.softmax_cross_entropy_of":
+        "2600e30fcb247742d7ad7507c800f9dd15a7f8592b1b06cb11b4788b1c4e9945",
     "layerwise.optimizers.SGD.update_one":
         "a5f5c90f930d2be96dfa7d6b49d0caac88019de82cff246f8d259d54264abd60",
     "layerwise.optimizers.Momentum.update_one":

@@ -2,7 +2,7 @@
 
 :class:`~layerwise.layers.SoftmaxWithLoss` computes ``log_softmax(x)`` row by row, then
 ``y = exp(log y)`` and the cross-entropy from ``log y``. This kernel
-(:func:`~layerwise.functions.fused_softmax_cross_entropy`) takes one ``exp`` and runs on a
+takes one ``exp`` and runs on a
 class-major copy ``(C, N)`` of the scores, so that every reduction over the classes runs
 across the batch in vector lanes (for 10 classes NumPy's row-wise max and sum take several
 times longer). The softmax comes back as a transposed view ``(N, C)`` of it.
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from layerwise.functions import fused_softmax_cross_entropy
+FloatArray = NDArray[np.floating[Any]]
 
 __all__ = ["softmax_cross_entropy"]
 
@@ -31,3 +31,30 @@ def softmax_cross_entropy(x: NDArray[Any], t: NDArray[Any], is_labels: bool) -> 
             _rows.clear()
         rows = _rows[n] = np.arange(n)
     return fused_softmax_cross_entropy(x, t, is_labels, rows)
+
+
+def fused_softmax_cross_entropy(x: FloatArray, t: NDArray[Any], is_labels: bool,
+                                rows: NDArray[np.intp] | None = None) -> tuple[float, FloatArray]:
+    """Mean cross-entropy of ``softmax(x)`` against checked targets, and the softmax.
+
+    One ``exp``: ``shifted = x - max``, ``y = e / s`` and ``log y = shifted - log s``, so the
+    loss is exact and finite for finite scores. ``rows`` may pass a cached ``arange(N)``.
+
+    The work runs on a class-major copy ``(C, N)``: every reduction over the classes then
+    runs across the batch in vector lanes (for 10 classes NumPy's row-wise max and sum take
+    several times longer). The softmax comes back as the transposed view ``(N, C)`` of it.
+    """
+    n = x.shape[0]
+    shifted = np.array(x.T, order="C")  # always a copy: the caller's x is never written
+    shifted -= shifted.max(axis=0)
+    e = np.exp(shifted)
+    s = e.sum(axis=0)
+    log_s = np.log(s)
+    if is_labels:
+        per_sample = log_s - shifted[t, np.arange(n) if rows is None else rows]  # log s - shifted[t]
+        total = float(per_sample.sum())
+    else:
+        total = -float(np.sum(t.T * (shifted - log_s), dtype=np.float64))
+    e /= s
+    return total / n, e.T
+

@@ -10,25 +10,17 @@ from numpy.typing import ArrayLike
 
 from layerwise.errors import ConfigError, NonFiniteError, ShapeError, short_repr
 from layerwise.fast import switch
-from layerwise.functions import as_float_array, check_finite, check_targets, log_softmax
+from layerwise.functions import (
+    as_float_array,
+    check_finite,
+    check_targets,
+    softmax_cross_entropy_of,
+)
 from layerwise.layers.base import Array, LossLayer
 
 __all__ = ["SoftmaxWithLoss", "IdentityWithLoss", "TargetKind"]
 
 TargetKind = Literal["auto", "labels", "one-hot"]
-
-
-def _softmax_cross_entropy(x: Array, t: Array, t_is_labels: bool) -> tuple[float, Array]:
-    """``(mean cross-entropy, softmax)``, both from ``log y``: exact for any finite scores,
-    where the book's ``-sum(t * log(y + 1e-7))`` is off by up to ``1e-7`` per sample."""
-    log_y = log_softmax(x, axis=1)
-    y = np.exp(log_y)
-    batch_size = x.shape[0]
-    if t_is_labels:
-        loss = -float(np.sum(log_y[np.arange(batch_size), t])) / batch_size
-    else:
-        loss = -float(np.sum(t * log_y, dtype=np.float64)) / batch_size
-    return loss, y
 
 
 class SoftmaxWithLoss(LossLayer):
@@ -71,8 +63,8 @@ class SoftmaxWithLoss(LossLayer):
             raise ShapeError(f"SoftmaxWithLoss: expected scores of shape (N, C), got {x.shape}")
         targets, is_labels = check_targets("SoftmaxWithLoss", x.shape, t, self.target, x.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # bad scores raise below, not warn
-            kernel = switch.kernel("softmax_cross_entropy", SoftmaxWithLoss.forward, _softmax_cross_entropy)
-            loss, y = (kernel or _softmax_cross_entropy)(x, targets, is_labels)  # the engine, when on
+            kernel = switch.kernel("softmax_cross_entropy", SoftmaxWithLoss.forward, softmax_cross_entropy_of)
+            loss, y = (kernel or softmax_cross_entropy_of)(x, targets, is_labels)  # the engine, when on
         if not math.isfinite(loss):
             # NaN or +inf scores always make the loss non-finite (so do -inf target scores),
             # so the input is checked only then, which names what is wrong.
