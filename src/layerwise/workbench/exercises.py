@@ -19,6 +19,56 @@ class Stage:
     source: dict[str, str]
 
 
+def _localized(code: str, lines: list[str]) -> str:
+    """``code`` with its marked lines (``@@0@@``, ``@@1@@`` ...) replaced by ``lines``, in order."""
+    for k, line in enumerate(lines):
+        code = code.replace(f"@@{k}@@", line)
+    return code
+
+
+# The stub's code is the same in both languages; its header and the lines listed differ.
+_MUL_ADD_CODE = '''
+
+class MulLayer:
+    """out = x * y."""
+
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        raise NotImplementedError
+
+    def backward(self, dout):
+@@0@@
+        raise NotImplementedError
+
+
+class AddLayer:
+    """out = x + y."""
+
+    def __init__(self):
+        pass
+
+    def forward(self, x, y):
+        raise NotImplementedError
+
+    def backward(self, dout):
+@@1@@
+        raise NotImplementedError
+
+
+if __name__ == "__main__":
+@@2@@
+@@3@@
+    apple, apple_num, tax = 100, 2, 1.1
+    mul_apple_layer, mul_tax_layer = MulLayer(), MulLayer()
+    apple_price = mul_apple_layer.forward(apple, apple_num)
+    price = mul_tax_layer.forward(apple_price, tax)
+    dapple_price, dtax = mul_tax_layer.backward(1)
+    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
+    print(price, dapple, dapple_num, dtax)
+'''
 _MUL_ADD_EN = '''"""Chapter 5.4: the multiplication and addition layers.
 
 Implement forward and backward of both nodes, then check them:
@@ -29,49 +79,12 @@ Each class remembers in forward what backward needs. backward receives dout, the
 flowing from upstream, and returns one gradient per input of forward: (dx, dy).
 x and y may be Python numbers or NumPy arrays of one shape.
 """
-
-
-class MulLayer:
-    """out = x * y."""
-
-    def __init__(self):
-        self.x = None
-        self.y = None
-
-    def forward(self, x, y):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        """Return (dx, dy): the gradient of the loss with respect to x and to y."""
-        raise NotImplementedError
-
-
-class AddLayer:
-    """out = x + y."""
-
-    def __init__(self):
-        pass
-
-    def forward(self, x, y):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        """Return (dx, dy)."""
-        raise NotImplementedError
-
-
-if __name__ == "__main__":
-    # Buying apples (figure 5-16): 2 apples at 100 each, with 10% tax. Expect 220, then the
-    # gradients 2.2 (price), 110 (number of apples) and 200 (tax).
-    apple, apple_num, tax = 100, 2, 1.1
-    mul_apple_layer, mul_tax_layer = MulLayer(), MulLayer()
-    apple_price = mul_apple_layer.forward(apple, apple_num)
-    price = mul_tax_layer.forward(apple_price, tax)
-    dapple_price, dtax = mul_tax_layer.backward(1)
-    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
-    print(price, dapple, dapple_num, dtax)
-'''
-
+''' + _localized(_MUL_ADD_CODE, [
+    '        """Return (dx, dy): the gradient of the loss with respect to x and to y."""',
+    '        """Return (dx, dy)."""',
+    '    # Buying apples (figure 5-16): 2 apples at 100 each, with 10% tax. Expect 220, then the',
+    '    # gradients 2.2 (price), 110 (number of apples) and 200 (tax).',
+])
 _MUL_ADD_KO = '''"""5.4절: 곱셈 계층과 덧셈 계층.
 
 두 노드의 forward와 backward를 구현한 다음 확인하세요:
@@ -82,49 +95,43 @@ _MUL_ADD_KO = '''"""5.4절: 곱셈 계층과 덧셈 계층.
 dout을 받아 forward의 입력마다 기울기를 하나씩 돌려줍니다: (dx, dy).
 x와 y는 Python 숫자이거나 형상이 같은 NumPy 배열입니다.
 """
+''' + _localized(_MUL_ADD_CODE, [
+    '        """(dx, dy)를 돌려줍니다: x와 y에 대한 손실 함수의 기울기."""',
+    '        """(dx, dy)를 돌려줍니다."""',
+    '    # 사과 쇼핑(그림 5-16): 100원짜리 사과 2개, 소비세 10%. 220이 나오고, 기울기는',
+    '    # 2.2(사과 가격), 110(사과 개수), 200(소비세)이어야 합니다.',
+])
+
+# The stub's code is the same in both languages; its header and the lines listed differ.
+_ACTIVATION_CODE = '''
+import numpy as np
 
 
-class MulLayer:
-    """out = x * y."""
+class Relu:
+@@0@@
 
     def __init__(self):
-        self.x = None
-        self.y = None
+        self.mask = None
 
-    def forward(self, x, y):
+    def forward(self, x):
         raise NotImplementedError
 
     def backward(self, dout):
-        """(dx, dy)를 돌려줍니다: x와 y에 대한 손실 함수의 기울기."""
         raise NotImplementedError
 
 
-class AddLayer:
-    """out = x + y."""
+class Sigmoid:
+@@1@@
 
     def __init__(self):
-        pass
+        self.out = None
 
-    def forward(self, x, y):
+    def forward(self, x):
         raise NotImplementedError
 
     def backward(self, dout):
-        """(dx, dy)를 돌려줍니다."""
         raise NotImplementedError
-
-
-if __name__ == "__main__":
-    # 사과 쇼핑(그림 5-16): 100원짜리 사과 2개, 소비세 10%. 220이 나오고, 기울기는
-    # 2.2(사과 가격), 110(사과 개수), 200(소비세)이어야 합니다.
-    apple, apple_num, tax = 100, 2, 1.1
-    mul_apple_layer, mul_tax_layer = MulLayer(), MulLayer()
-    apple_price = mul_apple_layer.forward(apple, apple_num)
-    price = mul_tax_layer.forward(apple_price, tax)
-    dapple_price, dtax = mul_tax_layer.backward(1)
-    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
-    print(price, dapple, dapple_num, dtax)
 '''
-
 _ACTIVATION_EN = '''"""Chapter 5.5: the activation function layers, ReLU and Sigmoid.
 
 Implement them, then check them:
@@ -135,36 +142,10 @@ x is a NumPy array of any shape (a batch); forward returns an array of x's shape
 backward(dout) returns dx of the same shape. Keep the dtype you were given (float32 stays
 float32), and do not write into x: the previous layer still uses it.
 """
-
-import numpy as np
-
-
-class Relu:
-    """out = x where x > 0, else 0 (§5.5.1)."""
-
-    def __init__(self):
-        self.mask = None
-
-    def forward(self, x):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        raise NotImplementedError
-
-
-class Sigmoid:
-    """out = 1 / (1 + exp(-x)) (§5.5.2). Which value of forward does backward need?"""
-
-    def __init__(self):
-        self.out = None
-
-    def forward(self, x):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        raise NotImplementedError
-'''
-
+''' + _localized(_ACTIVATION_CODE, [
+    '    """out = x where x > 0, else 0 (§5.5.1)."""',
+    '    """out = 1 / (1 + exp(-x)) (§5.5.2). Which value of forward does backward need?"""',
+])
 _ACTIVATION_KO = '''"""5.5절: 활성화 함수 계층, ReLU와 Sigmoid.
 
 구현한 다음 확인하세요:
@@ -175,36 +156,44 @@ x는 형상이 자유로운 NumPy 배열(배치)입니다. forward는 x와 형�
 형상이 같은 dx를 돌려줍니다. 받은 dtype을 유지하고(float32는 float32로), x에 값을 쓰지 마세요.
 이전 계층이 아직 사용합니다.
 """
+''' + _localized(_ACTIVATION_CODE, [
+    '    """x > 0이면 out = x, 아니면 0 (5.5.1절)."""',
+    '    """out = 1 / (1 + exp(-x)) (5.5.2절). backward에는 forward의 어떤 값이 필요할까요?"""',
+])
 
+# The stub's code is the same in both languages; its header and the lines listed differ.
+_AFFINE_CODE = '''
 import numpy as np
 
 
-class Relu:
-    """x > 0이면 out = x, 아니면 0 (5.5.1절)."""
-
-    def __init__(self):
-        self.mask = None
-
-    def forward(self, x):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        raise NotImplementedError
-
-
-class Sigmoid:
-    """out = 1 / (1 + exp(-x)) (5.5.2절). backward에는 forward의 어떤 값이 필요할까요?"""
-
-    def __init__(self):
-        self.out = None
+class Affine:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
 
     def forward(self, x):
         raise NotImplementedError
 
     def backward(self, dout):
+        raise NotImplementedError
+
+
+class SoftmaxWithLoss:
+    def __init__(self):
+        self.loss = None
+@@0@@
+@@1@@
+
+    def forward(self, x, t):
+        raise NotImplementedError
+
+    def backward(self, dout=1):
         raise NotImplementedError
 '''
-
 _AFFINE_EN = '''"""Chapter 5.6: the Affine and Softmax-with-Loss layers.
 
 Implement them, then check them, and train a network built from them:
@@ -220,39 +209,10 @@ SoftmaxWithLoss: forward(x, t) takes scores x (N, C) and labels t, either class 
 or one-hot rows (N, C), and returns the mean cross entropy error over the batch (a float).
 backward(dout=1) returns dx (N, C). Large scores (1000) must not overflow.
 """
-
-import numpy as np
-
-
-class Affine:
-    def __init__(self, W, b):
-        self.W = W
-        self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
-
-    def forward(self, x):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        raise NotImplementedError
-
-
-class SoftmaxWithLoss:
-    def __init__(self):
-        self.loss = None
-        self.y = None  # the softmax output
-        self.t = None  # the labels
-
-    def forward(self, x, t):
-        raise NotImplementedError
-
-    def backward(self, dout=1):
-        raise NotImplementedError
-'''
-
+''' + _localized(_AFFINE_CODE, [
+    '        self.y = None  # the softmax output',
+    '        self.t = None  # the labels',
+])
 _AFFINE_KO = '''"""5.6절: Affine 계층과 Softmax-with-Loss 계층.
 
 구현한 다음 확인하고, 이 계층들로 만든 신경망을 학습시켜 보세요:
@@ -268,38 +228,10 @@ SoftmaxWithLoss: forward(x, t)는 점수 x (N, C)와 정답 레이블 t(분류 �
 행 (N, C))를 받아 배치에 대한 교차 엔트로피 오차의 평균(실수 하나)을 돌려줍니다.
 backward(dout=1)는 dx (N, C)를 돌려줍니다. 점수가 커도(1000) 오버플로가 나면 안 됩니다.
 """
-
-import numpy as np
-
-
-class Affine:
-    def __init__(self, W, b):
-        self.W = W
-        self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
-
-    def forward(self, x):
-        raise NotImplementedError
-
-    def backward(self, dout):
-        raise NotImplementedError
-
-
-class SoftmaxWithLoss:
-    def __init__(self):
-        self.loss = None
-        self.y = None  # 소프트맥스의 출력
-        self.t = None  # 정답 레이블
-
-    def forward(self, x, t):
-        raise NotImplementedError
-
-    def backward(self, dout=1):
-        raise NotImplementedError
-'''
+''' + _localized(_AFFINE_CODE, [
+    '        self.y = None  # 소프트맥스의 출력',
+    '        self.t = None  # 정답 레이블',
+])
 
 # The network's code is the same in both languages; its docstrings are not.
 _NETWORK_CODE = '''
