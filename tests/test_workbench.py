@@ -353,3 +353,37 @@ def test_a_wrong_gradient_shows_the_central_difference_of_the_learners_own_forwa
     assert finding["where"] == where
     expected = float(finding["expected"].split("= ")[1])
     assert float(finding["numerical"]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+# -- bad input to the workbench's commands -----------------------------------------------------------------------
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--as", "Affine"], r"--as: expected BOOK=YOURS such as Affine=MyAffine, got 'Affine'"),
+    (["--as", "Linear=MyAffine"], r"'Linear' is not one of the book's names"),
+    (["--timeout", "0"], r"--timeout: expected a number of seconds > 0, got 0"),
+    (["--timeout", "nan"], r"--timeout: expected a number of seconds > 0, got nan"),
+])
+def test_bad_check_flags_are_one_line_usage_errors(argv: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["check", str(BOOK), *argv], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
+def test_an_unknown_layerwise_lang_is_a_usage_error_not_silently_english(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERWISE_LANG", "fr")
+    code, out, err = _run(["check", str(BOOK)], capsys)
+    assert code == 2 and out == "" and "LAYERWISE_LANG: expected one of en, ko" in err
+    monkeypatch.setenv("LAYERWISE_LANG", "ko_KR.UTF-8")
+    code, out, _ = _run(["check", str(BOOK)], capsys)
+    assert code == 0 and "통과" in out
+
+
+def test_exercises_init_refuses_a_file_and_a_missing_parent_before_writing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    code, _, err = _run(["exercises", "init", str(tmp_path / "notes.txt")], capsys)
+    assert code == 2 and "expected a folder for the exercises, found a file" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+    code, _, err = _run(["exercises", "init", str(tmp_path / "no" / "such")], capsys)
+    assert code == 2 and "does not exist" in err and not (tmp_path / "no").exists()

@@ -64,8 +64,8 @@ def backward_without_input_gradient(net: Any, dout: float = 1.0) -> None:
 
 class Network(Protocol):
     """What :class:`DataParallel` uses of the network it splits: a
-    :class:`~layerwise.networks.Sequential` (named here as a protocol, because Sequential
-    uses this module: the dependency goes one way)."""
+    :class:`~layerwise.networks.Sequential`, named here as a protocol (the engine depends on
+    the shape of a network, not on its module)."""
 
     layers: dict[str, Layer]
     last_layer: LossLayer

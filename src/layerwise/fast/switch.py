@@ -1,12 +1,14 @@
 """The engine's one switch: off after ``import layerwise``, so the book's API runs the book's code.
 
 This is all of the engine that the book's files (``layers/``, ``networks/``, ``optimizers``)
-import. A layer hands off to a kernel in one line, by name::
+import. A layer hands off to a kernel in one line, by name, naming the reference code the
+kernel replaces::
 
-    if switch.enabled():
-        return switch.kernel("conv_forward")(self, x)
+    if kernel := switch.kernel("conv_forward", Convolution.forward, Convolution._backward):
+        return kernel(self, x)
 
-and the kernel's module is imported only then (:data:`KERNELS` says where each one lives).
+``kernel`` is None while the engine is off, or when that code was edited; the kernel's module
+is imported only when first used (:data:`KERNELS` says where each one lives).
 """
 
 from __future__ import annotations

@@ -67,6 +67,10 @@ class Trainer:
     augment : ``augment(x_batch, rng) -> x_batch`` applied to every training batch, with this
         trainer's generator (see :mod:`layerwise.training.augment`), so a resumed run draws the same
         transforms. Evaluation always sees the data as given.
+    fast : True (the default): the engine on for each epoch, ReLU and max pooling fused for it,
+        with the previous setting and the book's layer list given back after it (see
+        :mod:`layerwise.fast.training`); False: the book's code, whatever the switch says.
+        ``engine`` then says in words what ran the last epoch (recorded in each EpochRecord).
     """
 
     def __init__(

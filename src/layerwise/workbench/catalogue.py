@@ -13,6 +13,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from layerwise.errors import ConfigError
+
 __all__ = ["Entry", "CATALOGUE", "LANGUAGES", "UI", "PHRASES", "entry", "ui", "language", "translate"]
 
 LANGUAGES = ("en", "ko")
@@ -408,13 +410,17 @@ def language(chosen: str | None = None) -> str:
     """``chosen``, else ``$LAYERWISE_LANG`` (``ko``, ``ko_KR.UTF-8`` ...), else English."""
     if chosen:
         if chosen not in LANGUAGES:
-            raise ValueError(f"lang: expected one of {list(LANGUAGES)}, got {chosen!r}")
+            raise ConfigError(f"lang: expected one of {', '.join(LANGUAGES)}, got {chosen!r}")
         return chosen
-    env = os.environ.get("LAYERWISE_LANG", "").strip().lower()
+    given = os.environ.get("LAYERWISE_LANG", "")
+    env = given.strip().lower()
+    if not env:
+        return "en"
     for lang in LANGUAGES:
         if env == lang or env.startswith(lang + "_") or env.startswith(lang + "-"):
             return lang
-    return "en"
+    raise ConfigError(f"LAYERWISE_LANG: expected one of {', '.join(LANGUAGES)} (or ko_KR and the like), "
+                      f"got {given!r}")
 
 
 #: How the probes' short descriptions (what was fed, what came back) read in Korean; applied in
