@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 
-import numpy as np
 from numpy.typing import ArrayLike
 
-from layerwise.layers.base import Array, Layer, require_finite
+from layerwise.errors import NonFiniteError
+from layerwise.layers.base import Array, Layer
 
 __all__ = ["ParamView", "GradView", "BufferView"]
+
+
+@contextmanager
+def _named(inner: str, outer: str) -> Iterator[None]:
+    """A NonFiniteError of the layer (``Affine1.W: ...``) named as the caller named the array
+    (``params['W1']: ...``): the layer checks the values once."""
+    try:
+        yield
+    except NonFiniteError as exc:
+        raise NonFiniteError(str(exc).replace(inner, outer, 1)) from None
 
 
 class ParamView(MutableMapping[str, Array]):
@@ -30,9 +41,8 @@ class ParamView(MutableMapping[str, Array]):
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
         layer, name = self._lookup(key)
-        if value is not getattr(layer, name):  # named as the caller named it: params['...']
-            require_finite(f"params[{key!r}]", np.asarray(value, dtype=getattr(layer, name).dtype))
-        layer.set_param(name, value)
+        with _named(f"{layer.name}.{name}", f"params[{key!r}]"):
+            layer.set_param(name, value)
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("parameters cannot be deleted from a network")
@@ -86,9 +96,8 @@ class BufferView(ParamView):
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
         layer, name = self._lookup(key)
-        if value is not getattr(layer, name):  # named as the caller named it: buffers['...']
-            require_finite(f"buffers[{key!r}]", np.asarray(value, dtype=getattr(layer, name).dtype))
-        layer.set_buffer(name, value)
+        with _named(f"{layer.name}.{name}", f"buffers[{key!r}]"):
+            layer.set_buffer(name, value)
 
     def _lookup(self, key: str) -> tuple[Layer, str]:
         try:
